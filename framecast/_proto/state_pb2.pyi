@@ -1,0 +1,69 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StateChange(_message.Message):
+    __slots__ = ("updates", "removals")
+    class UpdatesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bytes
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    REMOVALS_FIELD_NUMBER: _ClassVar[int]
+    updates: _containers.ScalarMap[str, bytes]
+    removals: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, updates: _Optional[_Mapping[str, bytes]] = ..., removals: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SubscribeStateRequest(_message.Message):
+    __slots__ = ("update_interval",)
+    UPDATE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    update_interval: float
+    def __init__(self, update_interval: _Optional[float] = ...) -> None: ...
+
+class UpdateStateRequest(_message.Message):
+    __slots__ = ("access_token", "change")
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    access_token: str
+    change: StateChange
+    def __init__(self, access_token: _Optional[str] = ..., change: _Optional[_Union[StateChange, _Mapping]] = ...) -> None: ...
+
+class UpdateStateResponse(_message.Message):
+    __slots__ = ("success", "locked_keys")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    LOCKED_KEYS_FIELD_NUMBER: _ClassVar[int]
+    success: bool
+    locked_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, success: _Optional[bool] = ..., locked_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpdateLocksRequest(_message.Message):
+    __slots__ = ("access_token", "acquire", "release")
+    class AcquireEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACQUIRE_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    access_token: str
+    acquire: _containers.ScalarMap[str, float]
+    release: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, access_token: _Optional[str] = ..., acquire: _Optional[_Mapping[str, float]] = ..., release: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpdateLocksResponse(_message.Message):
+    __slots__ = ("success", "locked_keys")
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    LOCKED_KEYS_FIELD_NUMBER: _ClassVar[int]
+    success: bool
+    locked_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, success: _Optional[bool] = ..., locked_keys: _Optional[_Iterable[str]] = ...) -> None: ...

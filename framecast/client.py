@@ -1,0 +1,478 @@
+"""``framecast.Client``: frames, shared state and commands from a framecast server.
+
+A client is thread-safe: callbacks run on the client's stream threads, and every public
+method may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import grpc
+
+from ._codec import decode_json, decode_update, encode_json
+from ._proto import command_pb2, frame_pb2, state_pb2
+from ._threads import BackgroundTask
+from .errors import (
+    CommandArgumentError,
+    CommandFailedError,
+    FramecastError,
+    StateLockedError,
+    UnknownCommandError,
+)
+from .frame import FieldValue, FrameData
+from .messages import CommandInfo
+
+__all__ = ["Client", "FrameCallback", "FrameUpdate", "RemoteSharedState"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a unary call (state update, command) may take before it fails.
+CALL_TIMEOUT = 10.0
+
+_CHANNEL_OPTIONS = [
+    # Frames of a million particles are 12 MB; the default 4 MB limit would refuse them.
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+
+
+class FrameUpdate(NamedTuple):
+    """One update as received: the target's frame index, the fields that changed, and
+    whether it is a reset (the receiver dropped every key first)."""
+
+    frame_index: int
+    fields: dict[str, FieldValue]
+    reset: bool
+    publish_time: float
+    receive_time: float
+
+
+FrameCallback = Callable[[FrameUpdate], None]
+
+
+def _rpc_message(error: grpc.RpcError) -> str:
+    details = error.details() if isinstance(error, grpc.Call) else None
+    return details or str(error)
+
+
+def _rpc_code(error: grpc.RpcError) -> grpc.StatusCode | None:
+    return error.code() if isinstance(error, grpc.Call) else None
+
+
+class Client:
+    """A connection to a framecast server.
+
+    Parameters
+    ----------
+    address
+        ``"host:port"``, for example ``"127.0.0.1:38801"``.
+    connect_timeout
+        Seconds to wait for the server; ``ConnectionError`` after that.
+    access_token
+        Identifies this client for shared-state locks; a random one by default.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        connect_timeout: float = 5.0,
+        access_token: str | None = None,
+    ) -> None:
+        self.address = address
+        self.access_token = access_token or uuid.uuid4().hex
+        self._channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=connect_timeout)
+        except grpc.FutureTimeoutError:
+            self._channel.close()
+            raise ConnectionError(
+                f"no framecast server answered at {address} within {connect_timeout:g} s"
+            ) from None
+        self._subscribe_frames = self._channel.unary_stream(
+            "/framecast.v1.Trajectory/SubscribeFrames",
+            request_serializer=frame_pb2.SubscribeFramesRequest.SerializeToString,
+            response_deserializer=frame_pb2.FrameUpdate.FromString,
+        )
+        self._get_frame = self._channel.unary_unary(
+            "/framecast.v1.Trajectory/GetFrame",
+            request_serializer=frame_pb2.GetFrameRequest.SerializeToString,
+            response_deserializer=frame_pb2.FrameUpdate.FromString,
+        )
+        self._get_commands = self._channel.unary_unary(
+            "/framecast.v1.Command/GetCommands",
+            request_serializer=command_pb2.GetCommandsRequest.SerializeToString,
+            response_deserializer=command_pb2.GetCommandsResponse.FromString,
+        )
+        self._run_command = self._channel.unary_unary(
+            "/framecast.v1.Command/RunCommand",
+            request_serializer=command_pb2.RunCommandRequest.SerializeToString,
+            response_deserializer=command_pb2.RunCommandResponse.FromString,
+        )
+        self._lock = threading.Lock()
+        self._frame_ready = threading.Condition(self._lock)
+        self._frame = FrameData()
+        self._updates_received = 0
+        self._callbacks: list[FrameCallback] = []
+        self._frame_interval: float | None = None
+        # grpc's stream call objects are untyped in grpc-stubs; they are iterators with cancel().
+        self._frame_call: Any = None
+        self._frame_task: BackgroundTask | None = None
+        self._state: RemoteSharedState | None = None
+        self._closed = False
+
+    # -- frames -----------------------------------------------------------------------------------
+    def subscribe_frames(
+        self, callback: FrameCallback | None = None, interval: float = 1 / 30
+    ) -> None:
+        """Receive frames, at most one every ``interval`` seconds (0: every update).
+
+        ``client.frame`` then follows the server. ``callback(update)`` is called on the
+        client's stream thread for each update; one failing callback is logged and does
+        not stop the stream or the other callbacks. A second call adds another callback
+        to the same stream; asking for a different interval then raises ``ValueError``.
+        """
+        if not interval >= 0:
+            raise ValueError(f"interval must be >= 0 seconds, got {interval}")
+        with self._lock:
+            self._check_open()
+            if callback is not None:
+                self._callbacks.append(callback)
+            if self._frame_interval is not None:
+                if interval != self._frame_interval:
+                    raise ValueError(
+                        f"already subscribed with interval {self._frame_interval}; "
+                        "one client has one frame stream"
+                    )
+                return
+            self._frame_interval = interval
+            call = self._subscribe_frames(frame_pb2.SubscribeFramesRequest(frame_interval=interval))
+            self._frame_call = call
+            self._frame_task = BackgroundTask(
+                "framecast-client-frames", lambda stop: self._consume_frames(call)
+            )
+            self._frame_task.start()
+
+    def _consume_frames(self, call: Any) -> None:
+        try:
+            for message in call:
+                received = time.time()
+                decoded = decode_update(message)
+                with self._lock:
+                    self._frame.merge(
+                        decoded.fields, index=decoded.frame_index, reset=decoded.reset
+                    )
+                    self._updates_received += 1
+                    self._frame_ready.notify_all()
+                    callbacks = list(self._callbacks)
+                update = FrameUpdate(
+                    decoded.frame_index,
+                    decoded.fields,
+                    decoded.reset,
+                    decoded.publish_time,
+                    received,
+                )
+                for callback in callbacks:
+                    try:
+                        callback(update)
+                    except Exception:
+                        log.exception("frame callback %r failed", callback)
+        except grpc.RpcError as error:
+            if _rpc_code(error) != grpc.StatusCode.CANCELLED:
+                raise ConnectionError(
+                    f"frame stream from {self.address} ended: {_rpc_message(error)}"
+                ) from None
+        finally:
+            with self._lock:
+                self._frame_ready.notify_all()
+
+    @property
+    def frame(self) -> FrameData:
+        """The merged current frame (a live object: it changes as updates arrive)."""
+        return self._frame
+
+    @property
+    def updates_received(self) -> int:
+        """How many frame updates arrived so far."""
+        with self._lock:
+            return self._updates_received
+
+    def wait_for_frame(
+        self,
+        predicate: Callable[[FrameData], bool] | None = None,
+        *,
+        timeout: float = 5.0,
+    ) -> FrameData:
+        """Wait for an update after this call, and for ``predicate(frame)`` to hold.
+
+        Returns :attr:`frame`; raises ``TimeoutError`` after ``timeout`` seconds and
+        ``ConnectionError`` if the stream ended. Subscribes with the default interval if
+        :meth:`subscribe_frames` was not called.
+        """
+        if self._frame_interval is None:
+            self.subscribe_frames()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            seen = self._updates_received
+            while True:
+                if self._updates_received > seen and (predicate is None or predicate(self._frame)):
+                    return self._frame
+                task = self._frame_task
+                if task is not None and not task.is_alive:
+                    error = task.future.exception() if task.future.done() else None
+                    raise ConnectionError(f"frame stream from {self.address} ended") from error
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"no matching frame from {self.address} within {timeout:g} s"
+                    )
+                self._frame_ready.wait(remaining)
+
+    def get_frame(self) -> FrameData:
+        """Fetch the whole current frame once, without subscribing."""
+        message = self._get_frame(frame_pb2.GetFrameRequest(), timeout=CALL_TIMEOUT)
+        decoded = decode_update(message)
+        frame = FrameData()
+        frame.merge(decoded.fields, index=decoded.frame_index, reset=True)
+        return frame
+
+    # -- shared state -----------------------------------------------------------------------------
+    @property
+    def shared_state(self) -> RemoteSharedState:
+        """The server's shared state, kept in sync; first access waits for a snapshot."""
+        with self._lock:
+            self._check_open()
+            if self._state is None:
+                self._state = RemoteSharedState(self._channel, self.access_token)
+            state = self._state
+        state.wait_synced(CALL_TIMEOUT)
+        return state
+
+    # -- commands ---------------------------------------------------------------------------------
+    @property
+    def commands(self) -> dict[str, CommandInfo]:
+        """The server's commands by name, with their arguments and descriptions."""
+        response = self._get_commands(command_pb2.GetCommandsRequest(), timeout=CALL_TIMEOUT)
+        return {
+            info.name: CommandInfo(
+                info.name,
+                dict(decode_json(info.arguments, what="arguments") or {}),  # type: ignore[call-overload]
+                info.description,
+            )
+            for info in response.commands
+        }
+
+    def run_command(self, name: str, /, **arguments: object) -> object:
+        """Run a command on the server and return its (JSON) result.
+
+        Raises :class:`UnknownCommandError`, :class:`CommandArgumentError`, or
+        :class:`CommandFailedError` carrying the server's message and status code.
+        """
+        try:
+            payload = encode_json(arguments)
+        except ValueError as error:
+            raise CommandArgumentError(f"arguments of {name!r}: {error}") from None
+        try:
+            response = self._run_command(
+                command_pb2.RunCommandRequest(name=name, arguments=payload), timeout=CALL_TIMEOUT
+            )
+        except grpc.RpcError as error:
+            code, message = _rpc_code(error), _rpc_message(error)
+            if code == grpc.StatusCode.NOT_FOUND:
+                raise UnknownCommandError(message) from None
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
+                raise CommandArgumentError(message) from None
+            raise CommandFailedError(message, code.name if code else "UNKNOWN") from None
+        return decode_json(response.result, what="command result")
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise FramecastError("this client is closed")
+
+    def close(self) -> None:
+        """Cancel every stream, join the client's threads and close the channel. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            call, task, state = self._frame_call, self._frame_task, self._state
+        if call is not None:
+            call.cancel()
+        if task is not None:
+            task.stop()
+        if state is not None:
+            state.close()
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<framecast.Client {self.address}{' closed' if self._closed else ''}>"
+
+
+class RemoteSharedState(MutableMapping[str, object]):
+    """A client's view of the shared state: reads are local, writes go to the server.
+
+    A write is applied on the server as one change, or refused whole with
+    :class:`~framecast.errors.StateLockedError` when another client holds a lock.
+    """
+
+    def __init__(self, channel: grpc.Channel, token: str) -> None:
+        self._token = token
+        self._update_state = channel.unary_unary(
+            "/framecast.v1.State/UpdateState",
+            request_serializer=state_pb2.UpdateStateRequest.SerializeToString,
+            response_deserializer=state_pb2.UpdateStateResponse.FromString,
+        )
+        self._update_locks = channel.unary_unary(
+            "/framecast.v1.State/UpdateLocks",
+            request_serializer=state_pb2.UpdateLocksRequest.SerializeToString,
+            response_deserializer=state_pb2.UpdateLocksResponse.FromString,
+        )
+        subscribe = channel.unary_stream(
+            "/framecast.v1.State/SubscribeState",
+            request_serializer=state_pb2.SubscribeStateRequest.SerializeToString,
+            response_deserializer=state_pb2.StateChange.FromString,
+        )
+        self._changed = threading.Condition()
+        self._values: dict[str, bytes] = {}
+        self._synced = False
+        self._call: Any = subscribe(state_pb2.SubscribeStateRequest())
+        self._task = BackgroundTask("framecast-client-state", lambda stop: self._consume())
+        self._task.start()
+
+    def _consume(self) -> None:
+        try:
+            for change in self._call:
+                with self._changed:
+                    self._values.update(change.updates)
+                    for key in change.removals:
+                        self._values.pop(key, None)
+                    self._synced = True
+                    self._changed.notify_all()
+        except grpc.RpcError as error:
+            if _rpc_code(error) != grpc.StatusCode.CANCELLED:
+                raise
+        finally:
+            with self._changed:
+                self._changed.notify_all()
+
+    def wait_synced(self, timeout: float) -> None:
+        """Wait for the first snapshot from the server."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._synced or not self._task.is_alive, timeout):
+                raise TimeoutError(f"no shared-state snapshot within {timeout:g} s")
+
+    def wait_for(
+        self, predicate: Callable[[dict[str, object]], bool], *, timeout: float = 5.0
+    ) -> dict[str, object]:
+        """Wait until ``predicate(state_as_dict)`` holds; ``TimeoutError`` otherwise."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: predicate(self._decoded()), timeout):
+                raise TimeoutError(f"shared state did not reach the condition within {timeout:g} s")
+            return self._decoded()
+
+    def _decoded(self) -> dict[str, object]:
+        return {key: json.loads(value) for key, value in self._values.items()}
+
+    # -- Mapping ----------------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> object:
+        with self._changed:
+            data = self._values[key]
+        return json.loads(data)
+
+    def __iter__(self) -> Iterator[str]:
+        with self._changed:
+            return iter(list(self._values))
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._values)
+
+    def to_dict(self) -> dict[str, object]:
+        """A copy of the whole state as last received."""
+        with self._changed:
+            return self._decoded()
+
+    def __repr__(self) -> str:
+        return f"RemoteSharedState({self.to_dict()!r})"
+
+    # -- writes -----------------------------------------------------------------------------------
+    def __setitem__(self, key: str, value: object) -> None:
+        self.change({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.change(removals=[key])
+
+    def change(
+        self, updates: Mapping[str, object] | None = None, removals: list[str] | None = None
+    ) -> None:
+        """Set ``updates`` and remove ``removals`` on the server, as one change."""
+        encoded: dict[str, bytes] = {}
+        for key, value in (updates or {}).items():
+            try:
+                encoded[key] = encode_json(value)
+            except ValueError as error:
+                raise ValueError(f"state key {key!r}: {error}") from None
+        request = state_pb2.UpdateStateRequest(
+            access_token=self._token,
+            change=state_pb2.StateChange(updates=encoded, removals=removals or []),
+        )
+        response = self._unary(self._update_state, request)
+        if not response.success:
+            raise StateLockedError(response.locked_keys)
+        with self._changed:
+            # Apply locally at once, so a read right after a write sees it; the server's
+            # echo of the same change arrives later and is idempotent.
+            self._values.update(encoded)
+            for key in removals or []:
+                self._values.pop(key, None)
+            self._changed.notify_all()
+
+    def lock(self, key: str, duration: float) -> None:
+        """Lock ``key`` for ``duration`` seconds; others' writes to it are then refused."""
+        request = state_pb2.UpdateLocksRequest(access_token=self._token, acquire={key: duration})
+        response = self._unary(self._update_locks, request)
+        if not response.success:
+            raise StateLockedError(response.locked_keys)
+
+    def unlock(self, key: str) -> None:
+        """Release this client's lock on ``key``."""
+        request = state_pb2.UpdateLocksRequest(access_token=self._token, release=[key])
+        response = self._unary(self._update_locks, request)
+        if not response.success:
+            raise StateLockedError(response.locked_keys)
+
+    @staticmethod
+    def _unary(method: Callable[..., object], request: object) -> state_pb2.UpdateStateResponse:
+        try:
+            return method(request, timeout=CALL_TIMEOUT)  # type: ignore[return-value]
+        except grpc.RpcError as error:
+            if _rpc_code(error) == grpc.StatusCode.INVALID_ARGUMENT:
+                raise ValueError(_rpc_message(error)) from None
+            raise
+
+    def close(self) -> None:
+        """End the state stream."""
+        self._call.cancel()
+        self._task.stop()

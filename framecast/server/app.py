@@ -1,0 +1,141 @@
+"""``FramecastServer``: the gRPC application a session owns (``session.app``)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+
+import grpc
+
+from .commands import CommandCallback, CommandRegistry
+from .publisher import FramePublisher
+from .servicers import command_handler, state_handler, trajectory_handler
+from .state import SharedState
+
+__all__ = ["DEFAULT_ADDRESS", "DEFAULT_PORT", "FramecastServer", "PortInUseError"]
+
+DEFAULT_ADDRESS = "127.0.0.1"
+DEFAULT_PORT = 38801
+
+#: The sync gRPC server holds one pool thread per open stream (frames, state, session
+#: listeners). Threads are created on demand, so a high cap costs nothing until used; RPCs
+#: past it are refused with RESOURCE_EXHAUSTED instead of queueing behind open streams.
+DEFAULT_MAX_WORKERS = 256
+
+#: Seconds that close() lets in-flight unary calls finish; streams are ended at once.
+CLOSE_GRACE = 1.0
+
+
+class PortInUseError(OSError):
+    """The server could not listen on the requested port."""
+
+
+def _host_port(address: str, port: int) -> str:
+    host = f"[{address}]" if ":" in address and not address.startswith("[") else address
+    return f"{host}:{port}"
+
+
+class FramecastServer:
+    """A gRPC server with the Trajectory, State and Command services.
+
+    It owns the transport-free cores: :attr:`frames` (a
+    :class:`~framecast.server.publisher.FramePublisher`), :attr:`shared_state` and
+    :attr:`commands`. It listens as soon as it is constructed and stops in :meth:`close`,
+    which is idempotent and leaves no thread and no listening port.
+    """
+
+    def __init__(
+        self,
+        *,
+        address: str = DEFAULT_ADDRESS,
+        port: int = DEFAULT_PORT,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {port}")
+        self.frames = FramePublisher()
+        self.shared_state = SharedState()
+        self.commands = CommandRegistry()
+        self._close_lock = threading.Lock()
+        self._closed = False
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="framecast-grpc")
+        self._server = grpc.server(
+            self._executor,
+            handlers=[
+                trajectory_handler(self.frames),
+                state_handler(self.shared_state),
+                command_handler(self.commands),
+            ],
+            options=[
+                # gRPC sets SO_REUSEPORT by default, which would let a second server share
+                # a port silently; a busy port must be an error that names it.
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_send_message_length", -1),
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ],
+            maximum_concurrent_rpcs=max_workers,
+        )
+        try:
+            bound = self._server.add_insecure_port(_host_port(address, port))
+        except RuntimeError as error:
+            bound = 0
+            reason = str(error)
+        else:
+            reason = "the address is not available"
+        if bound == 0:
+            self._executor.shutdown(wait=False)
+            raise PortInUseError(
+                f"cannot listen on {_host_port(address, port)}: port {port} is in use or "
+                f"{reason}; pass port=0 to pick a free port"
+            )
+        self.address = address
+        self.port = bound
+        self._server.start()
+
+    def register_command(
+        self,
+        name: str,
+        callback: CommandCallback,
+        *,
+        description: str | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Make ``callback`` runnable by clients as command ``name`` (see ``CommandRegistry``)."""
+        self.commands.register(name, callback, description=description, replace=replace)
+
+    @property
+    def target(self) -> str:
+        """``host:port``, the string a client connects to."""
+        return _host_port(self.address, self.port)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._closed
+
+    def close(self, grace: float = CLOSE_GRACE) -> None:
+        """End every stream, stop listening, and join the server's threads. Idempotent."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.frames.close()
+        self.shared_state.close()
+        self._server.stop(grace).wait(grace + 5.0)
+        self._executor.shutdown(wait=True)
+
+    def __enter__(self) -> FramecastServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "serving"
+        return f"<FramecastServer {self.target} {state}>"

@@ -1,0 +1,84 @@
+"""One subscriber's pending update, merged latest-wins per key.
+
+A slow subscriber never makes the producer wait and never grows a queue: whatever it has
+not sent yet is merged with the next update, key by key, so memory is bounded by the
+number of keys and no key is lost (the latest value of every changed key is delivered).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Generic, NamedTuple, TypeVar
+
+__all__ = ["Mailbox", "Pending"]
+
+V = TypeVar("V")
+M = TypeVar("M")
+
+
+class Pending(NamedTuple, Generic[V, M]):
+    """What a subscriber has to send: ``reset`` means "drop everything first"."""
+
+    reset: bool
+    fields: dict[str, V]
+    meta: M
+
+
+class Mailbox(Generic[V, M]):
+    """At most one pending update, with blocking :meth:`take` and idempotent :meth:`close`."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._fields: dict[str, V] = {}
+        self._reset = False
+        self._meta: M | None = None
+        self._pending = False
+        self._closed = False
+
+    def put(self, fields: Mapping[str, V], *, reset: bool, meta: M) -> None:
+        """Merge an update into the pending one; never blocks on the subscriber."""
+        with self._ready:
+            if self._closed:
+                return
+            if reset:
+                self._fields = dict(fields)
+                self._reset = True
+            else:
+                self._fields.update(fields)
+            self._meta = meta
+            self._pending = True
+            self._ready.notify_all()
+
+    def take(self, timeout: float | None = None) -> Pending[V, M] | None:
+        """Remove and return the pending update, waiting up to ``timeout`` seconds.
+
+        Returns None on timeout or once the mailbox is closed.
+        """
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._pending or self._closed, timeout):
+                return None
+            if self._closed:
+                return None
+            assert self._meta is not None
+            pending = Pending(self._reset, self._fields, self._meta)
+            self._fields = {}
+            self._reset = False
+            self._pending = False
+            return pending
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for :meth:`close`; return True if closed."""
+        with self._ready:
+            return self._ready.wait_for(lambda: self._closed, timeout)
+
+    def close(self) -> None:
+        """Wake any waiter; later puts are dropped and takes return None."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed

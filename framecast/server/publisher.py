@@ -1,0 +1,107 @@
+"""The frame publisher: encode each update once, hand it to every subscriber."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NamedTuple
+
+from .._codec import assemble_update, encode_entry
+from ..frame import FrameChanges
+from .mailbox import Mailbox, Pending
+
+__all__ = ["FrameMeta", "FramePublisher", "FrameSubscription"]
+
+
+class FrameMeta(NamedTuple):
+    """The header of the latest update merged into a pending one."""
+
+    frame_index: int
+    publish_time: float
+
+
+FrameSubscription = Mailbox[bytes, FrameMeta]
+
+
+class FramePublisher:
+    """Keeps the current frame encoded, and a latest-wins mailbox per subscriber.
+
+    Fields are encoded once per update, whatever the number of subscribers, and stored as
+    ready-to-join map entries (see :mod:`framecast._codec`). A new subscriber's mailbox
+    starts with the whole current frame marked as a reset.
+    """
+
+    def __init__(self) -> None:
+        # Serialises publishers, so that a reset from show() and a delta from the
+        # broadcaster reach every mailbox in the same order.
+        self._publish_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._entries: dict[str, bytes] = {}
+        self._meta = FrameMeta(0, time.time())
+        self._mailboxes: set[FrameSubscription] = set()
+        self._closed = False
+        self.updates_published = 0
+
+    def publish(self, changes: FrameChanges) -> None:
+        """Send a change set to every subscriber (a reset replaces the whole frame)."""
+        with self._publish_lock:
+            entries = {key: encode_entry(key, value) for key, value in changes.fields.items()}
+            meta = FrameMeta(changes.frame_index, time.time())
+            with self._lock:
+                if changes.reset:
+                    self._entries = entries
+                else:
+                    self._entries.update(entries)
+                self._meta = meta
+                self.updates_published += 1
+                mailboxes = list(self._mailboxes)
+            for mailbox in mailboxes:
+                mailbox.put(entries, reset=changes.reset, meta=meta)
+
+    @contextmanager
+    def subscribe(self) -> Iterator[FrameSubscription]:
+        """Register a subscriber for the duration of the ``with`` block."""
+        mailbox: FrameSubscription = Mailbox()
+        with self._lock:
+            if self._closed:
+                mailbox.close()
+            else:
+                mailbox.put(self._entries, reset=True, meta=self._meta)
+                self._mailboxes.add(mailbox)
+        try:
+            yield mailbox
+        finally:
+            with self._lock:
+                self._mailboxes.discard(mailbox)
+            mailbox.close()
+
+    @staticmethod
+    def message(pending: Pending[bytes, FrameMeta]) -> bytes:
+        """The serialized ``FrameUpdate`` for a pending update."""
+        meta = pending.meta
+        return assemble_update(
+            meta.frame_index, pending.reset, meta.publish_time, pending.fields.values()
+        )
+
+    def current_message(self) -> bytes:
+        """The whole current frame as a serialized ``FrameUpdate`` marked as a reset."""
+        with self._lock:
+            return assemble_update(
+                self._meta.frame_index, True, self._meta.publish_time, self._entries.values()
+            )
+
+    @property
+    def subscriber_count(self) -> int:
+        """How many subscribers are registered now."""
+        with self._lock:
+            return len(self._mailboxes)
+
+    def close(self) -> None:
+        """Close every mailbox, so that every stream ends; later subscribers end at once."""
+        with self._lock:
+            self._closed = True
+            mailboxes = list(self._mailboxes)
+        for mailbox in mailboxes:
+            mailbox.close()

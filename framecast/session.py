@@ -1,0 +1,361 @@
+"""``framecast.Session``: a server plus one target, broadcast from a background thread.
+
+This follows narupatools' ``Session``: one object owns the server and one target at a time
+(a single frame, a trajectory or a simulation). A background broadcaster sends clients only
+the fields that changed, on its own real-time schedule, independent of the simulation loop.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Generator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+from traitlets import Bool, Float, HasTraits, Int, Unicode
+
+from ._threads import BackgroundTask, raise_if_failed
+from .frame import FrameData
+from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
+from .server.state import SharedState
+from .targets.base import FrameSource, Playable
+
+__all__ = ["DEFAULT_FRAME_INTERVAL", "Session"]
+
+#: Seconds between two broadcasts: 30 frames per second, what the eye needs for motion.
+DEFAULT_FRAME_INTERVAL = 1 / 30
+
+#: Seconds over which the measured broadcast rate (``fps``) is averaged.
+_FPS_WINDOW = 1.0
+
+_SESSION_KWARGS = frozenset({"name", "address", "port", "frame_interval"})
+
+
+class Session(HasTraits):
+    """A framecast server showing one target at a time.
+
+    Parameters
+    ----------
+    target
+        A :class:`~framecast.FrameData`, a :class:`~framecast.Trajectory`, a
+        :class:`~framecast.Simulation`, or any object with a ``frame`` attribute.
+    autoplay
+        If the target is playable, start it when it is shown and not already running.
+    **kwargs
+        ``name`` (default ``"framecast"``), ``address`` (default ``127.0.0.1``), ``port``
+        (default 38801; 0 picks a free port) and ``frame_interval`` (default 1/30 s).
+
+    The traits (``playing``, ``running``, ``frame_index``, ``clients``, ``fps``,
+    ``error``) follow the live status; notebook widgets link to them.
+    """
+
+    name = Unicode(read_only=True, help="Name of the session.")
+    address = Unicode(read_only=True, help="URL or IP address the server is broadcasting at.")
+    port = Int(read_only=True, help="Port the session is broadcasting on.")
+    playing = Bool(False, read_only=True, help="True while the target plays.")
+    running = Bool(False, read_only=True, help="True while the target's loop exists.")
+    frame_index = Int(0, read_only=True, help="Frame index of the last broadcast.")
+    clients = Int(0, read_only=True, help="Clients subscribed to frames now.")
+    fps = Float(0.0, read_only=True, help="Frames broadcast per second, measured.")
+    target_kind = Unicode("none", read_only=True, help="Class name of the target, or 'none'.")
+    error = Unicode("", read_only=True, help="Traceback of a failed background thread, or ''.")
+
+    def __init__(self, target: object = None, *, autoplay: bool = True, **kwargs: Any) -> None:
+        unknown = set(kwargs) - _SESSION_KWARGS
+        if unknown:
+            raise TypeError(
+                f"unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
+                f"a Session takes {', '.join(sorted(_SESSION_KWARGS))}"
+            )
+        frame_interval = float(kwargs.get("frame_interval", DEFAULT_FRAME_INTERVAL))
+        if not (math.isfinite(frame_interval) and frame_interval > 0):
+            raise ValueError(f"frame_interval must be > 0 seconds, got {frame_interval}")
+        super().__init__()
+        self.autoplay = autoplay
+        self.frame_interval = frame_interval
+        self._app = FramecastServer(
+            address=str(kwargs.get("address", DEFAULT_ADDRESS)),
+            port=int(kwargs.get("port", DEFAULT_PORT)),
+        )
+        self.set_trait("name", str(kwargs.get("name", "framecast")))
+        self.set_trait("address", self._app.address)
+        self.set_trait("port", self._app.port)
+        self._target: object = None
+        self._frame: FrameData | None = None
+        # Held while the target is swapped or its changes are published, so that a delta of
+        # the old target can never follow the reset of the new one.
+        self._target_lock = threading.RLock()
+        self._close_lock = threading.Lock()
+        self._closed = threading.Event()
+        # Written by the broadcaster only; other threads read the float.
+        self._sent_times: deque[float] = deque()
+        self._measured_fps = 0.0
+        self._register_playback_commands()
+        self._broadcaster = BackgroundTask("framecast-broadcaster", self._broadcast_loop)
+        try:
+            if target is not None:
+                self.show(target)
+            self._broadcaster.start()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- attributes of the seed -------------------------------------------------------------------
+    @property
+    def app(self) -> FramecastServer:
+        """Underlying framecast server application."""
+        return self._app
+
+    @property
+    def shared_state(self) -> SharedState:
+        """Shared state of the session."""
+        return self._app.shared_state
+
+    @property
+    def target(self) -> object:
+        """Target which is being broadcast by this session."""
+        return self._target
+
+    @target.setter
+    def target(self, value: object) -> None:
+        self.show(value)
+
+    # -- showing ----------------------------------------------------------------------------------
+    def show(self, target: object, /) -> None:
+        """Broadcast an object, replacing the previous target if present.
+
+        Clients receive the new frame as a reset, so no key of the old target survives.
+        A playable previous target is stopped; a playable new one is started when
+        ``autoplay`` is set and it is not running yet.
+        """
+        frame = _frame_of(target)
+        with self._target_lock:
+            previous = self._target
+            if previous is not target and isinstance(previous, Playable):
+                previous.stop()
+            self._target = target
+            self._frame = frame
+            self._app.frames.publish(frame.take_all())
+            self.set_trait("target_kind", type(target).__name__)
+            self.set_trait("error", "")
+        if self.autoplay and isinstance(target, Playable) and not target.is_running:
+            target.run()
+        self._refresh_status()
+
+    # -- playback controls ------------------------------------------------------------------------
+    def _playable(self) -> Playable:
+        target = self._target
+        if not isinstance(target, Playable):
+            kind = "no target" if target is None else f"the target ({type(target).__name__})"
+            raise RuntimeError(f"{kind} is not playable: it has no play/pause/step controls")
+        return target
+
+    def _control(self, action: Callable[[Playable], None]) -> None:
+        action(self._playable())
+        self._refresh_status()
+
+    def play(self) -> None:
+        """Play the target if it is a playable object."""
+        self._control(lambda t: t.play())
+
+    def pause(self) -> None:
+        """Pause the target if it is a playable object."""
+        self._control(lambda t: t.pause())
+
+    def step(self) -> None:
+        """Step the target if it is a playable object."""
+        self._control(lambda t: t.step())
+
+    def restart(self) -> None:
+        """Restart the target if it is a playable object."""
+        self._control(lambda t: t.restart())
+
+    def stop(self) -> None:
+        """Stop the target if it is a playable object."""
+        self._control(lambda t: t.stop())
+
+    def run(self, *, block: bool = False) -> None:
+        """Run the target if it is a playable object.
+
+        Raises ``RuntimeError`` when the target is not an instance of ``Playable``. With
+        ``block=True`` this returns when the target is stopped.
+        """
+        target = self._playable()
+        if block:
+            target.run(block=True)
+            self._refresh_status()
+        else:
+            self._control(lambda t: t.run())
+
+    def step_back(self) -> None:
+        """Show the previous frame of a target that has one (a trajectory)."""
+        target = self._playable()
+        step_back = getattr(target, "step_back", None)
+        if step_back is None:
+            raise RuntimeError(f"the target ({type(target).__name__}) cannot step back")
+        step_back()
+        self._refresh_status()
+
+    def _register_playback_commands(self) -> None:
+        commands = {
+            "playback/play": (self.play, "Play the target."),
+            "playback/pause": (self.pause, "Pause the target."),
+            "playback/step": (self.step, "Advance the target by one frame."),
+            "playback/step_back": (self.step_back, "Go back one frame (timelines)."),
+            "playback/reset": (self.restart, "Restart the target from its beginning."),
+            "playback/stop": (self.stop, "Stop the target's playback loop."),
+        }
+        for name, (callback, description) in commands.items():
+            self._app.register_command(name, callback, description=description)
+
+    # -- health -----------------------------------------------------------------------------------
+    @classmethod
+    def check_task(cls, task: Future[Any] | None) -> None:
+        """Check if a task has thrown an exception, and reraise it if so."""
+        raise_if_failed(task)
+
+    def health_check(self) -> None:
+        """Check background tasks to ensure they have not encountered an exception.
+
+        Re-raises, on the calling thread, an exception raised by the broadcaster or by the
+        target's own playback thread. Does nothing when all is well.
+        """
+        self.check_task(self._broadcaster.future)
+        target_check = getattr(self._target, "health_check", None)
+        if callable(target_check):
+            target_check()
+
+    # -- the broadcaster --------------------------------------------------------------------------
+    def _broadcast_loop(self, stop: threading.Event) -> None:
+        deadline = time.monotonic()
+        while not stop.is_set():
+            self._broadcast_once()
+            self._refresh_status()
+            deadline += self.frame_interval
+            now = time.monotonic()
+            if deadline < now - self.frame_interval:
+                deadline = now  # fell behind (a busy machine): skip, don't burst
+            stop.wait(max(0.0, deadline - now))
+
+    def _broadcast_once(self) -> None:
+        with self._target_lock:
+            frame = self._frame
+            if frame is None:
+                return
+            changes = frame.take_changes()
+            if not changes.fields and not changes.reset:
+                return
+            self._app.frames.publish(changes)
+        now = time.monotonic()
+        self._sent_times.append(now)
+        while self._sent_times[0] < now - _FPS_WINDOW:
+            self._sent_times.popleft()
+        self._measured_fps = len(self._sent_times) / _FPS_WINDOW
+
+    def _refresh_status(self) -> None:
+        """Copy the live status into the traits (a trait only notifies when it changes)."""
+        target = self._target
+        playing = isinstance(target, Playable) and target.is_playing
+        running = isinstance(target, Playable) and target.is_running
+        frame = self._frame
+        if self._sent_times and self._sent_times[-1] < time.monotonic() - _FPS_WINDOW:
+            self._measured_fps = 0.0  # nothing changed for a while: paused or idle
+        with self.hold_trait_notifications():
+            self.set_trait("playing", playing)
+            self.set_trait("running", running)
+            self.set_trait("frame_index", 0 if frame is None else frame.index)
+            self.set_trait("clients", self._app.frames.subscriber_count)
+            self.set_trait("fps", round(self._measured_fps, 1))
+            self.set_trait("error", self._failure_text())
+
+    def _failure_text(self) -> str:
+        futures = [self._broadcaster.future]
+        task = getattr(self._target, "task", None)
+        if isinstance(task, BackgroundTask):
+            futures.append(task.future)
+        for future in futures:
+            if future.done() and not future.cancelled() and (error := future.exception()):
+                return "".join(traceback.format_exception(error))
+        return ""
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        """Remove the current target and close down the server and background tasks.
+
+        Idempotent. Afterwards no thread of this session runs and its port is free.
+        """
+        with self._close_lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+        self._broadcaster.stop()
+        with self._target_lock:
+            target, self._target, self._frame = self._target, None, None
+        if isinstance(target, Playable):
+            target.stop()
+        self._app.close()
+
+    @classmethod
+    @contextmanager
+    def start(cls, **kwargs: Any) -> Generator[Session, None, None]:
+        """Start a session as a context manager, calling close() after completion."""
+        session = cls(**kwargs)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    def start_loop(self) -> None:
+        """Run an infinite loop waiting for a keyboard interruption.
+
+        This checks the health of the session every second to catch any exceptions
+        occurring on one of the background threads. It also returns when the session is
+        closed from another thread.
+        """
+        try:
+            while not self._closed.wait(1.0):
+                self.health_check()
+        except KeyboardInterrupt:
+            return
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("playing" if self.playing else "paused")
+        return (
+            f"<Session {self.name!r} at {self._app.target}, target={self.target_kind}, "
+            f"{state}, {self.clients} client(s)>"
+        )
+
+
+def _frame_of(target: object) -> FrameData:
+    if isinstance(target, FrameData):
+        return target
+    if isinstance(target, FrameSource):
+        frame = target.frame
+        if isinstance(frame, FrameData):
+            return frame
+    raise TypeError(
+        f"cannot show {type(target).__name__}: a target is a FrameData, a Trajectory, a "
+        "Simulation, or an object with a `frame` attribute that is a FrameData"
+    )
