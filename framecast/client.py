@@ -117,7 +117,9 @@ class Client:
             request_serializer=command_pb2.RunCommandRequest.SerializeToString,
             response_deserializer=command_pb2.RunCommandResponse.FromString,
         )
-        self._lock = threading.Lock()
+        # Reentrant: wait_for_frame evaluates the caller's predicate under this lock, and a
+        # predicate may well read client properties.
+        self._lock = threading.RLock()
         self._frame_ready = threading.Condition(self._lock)
         self._frame = FrameData()
         self._updates_received = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Generic, NamedTuple, TypeVar
+from typing import Generic, NamedTuple, TypeVar, cast
 
 __all__ = ["Mailbox", "Pending"]
 
@@ -60,8 +60,8 @@ class Mailbox(Generic[V, M]):
                 return None
             if self._closed:
                 return None
-            assert self._meta is not None
-            pending = Pending(self._reset, self._fields, self._meta)
+            # _pending guarantees that put() stored a meta (which may itself be None).
+            pending = Pending(self._reset, self._fields, cast(M, self._meta))
             self._fields = {}
             self._reset = False
             self._pending = False

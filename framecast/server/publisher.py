@@ -16,10 +16,15 @@ __all__ = ["FrameMeta", "FramePublisher", "FrameSubscription"]
 
 
 class FrameMeta(NamedTuple):
-    """The header of the latest update merged into a pending one."""
+    """The header of the latest update merged into a pending one.
+
+    ``publish_time`` is wall-clock (sent to clients for latency); ``published_at`` is the
+    server's monotonic clock, for pacing.
+    """
 
     frame_index: int
     publish_time: float
+    published_at: float
 
 
 FrameSubscription = Mailbox[bytes, FrameMeta]
@@ -39,7 +44,7 @@ class FramePublisher:
         self._publish_lock = threading.Lock()
         self._lock = threading.Lock()
         self._entries: dict[str, bytes] = {}
-        self._meta = FrameMeta(0, time.time())
+        self._meta = FrameMeta(0, time.time(), time.monotonic())
         self._mailboxes: set[FrameSubscription] = set()
         self._closed = False
         self.updates_published = 0
@@ -48,7 +53,7 @@ class FramePublisher:
         """Send a change set to every subscriber (a reset replaces the whole frame)."""
         with self._publish_lock:
             entries = {key: encode_entry(key, value) for key, value in changes.fields.items()}
-            meta = FrameMeta(changes.frame_index, time.time())
+            meta = FrameMeta(changes.frame_index, time.time(), time.monotonic())
             with self._lock:
                 if changes.reset:
                     self._entries = entries

@@ -49,12 +49,16 @@ class _TrajectoryServicer:
         with self._publisher.subscribe() as mailbox:
             if not context.add_callback(mailbox.close):
                 return  # the client already left
-            next_send = time.monotonic()
             while (pending := mailbox.take()) is not None:
+                sent_at = time.monotonic()
                 yield FramePublisher.message(pending)
                 if interval > 0:
-                    # Updates that arrive meanwhile merge in the mailbox, latest wins.
-                    next_send = max(next_send + interval, time.monotonic())
+                    # Pace from when the data sent was *published*, not from when it was
+                    # sent: the stream then locks onto the producer's phase, and a 30 Hz
+                    # client of a 30 Hz broadcaster gets each frame at once instead of up
+                    # to one interval late. The half-interval floor bounds the rate while
+                    # re-aligning. Updates arriving meanwhile merge in the mailbox.
+                    next_send = max(pending.meta.published_at + interval, sent_at + interval / 2)
                     if mailbox.wait_closed(next_send - time.monotonic()):
                         return
 

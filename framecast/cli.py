@@ -1,0 +1,215 @@
+"""The ``framecast`` command line: ``serve`` a target, ``watch`` a server."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import statistics
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from types import FrameType
+from typing import TextIO
+
+import numpy as np
+
+from . import __version__
+from .client import Client, FrameUpdate
+from .demo import argon
+from .frame import FieldValue
+from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT
+from .session import Session
+from .targets.trajectory import Trajectory
+
+__all__ = ["main"]
+
+_EPILOG_SERVE = """\
+examples:
+  framecast serve                          the argon demo on 127.0.0.1:38801
+  framecast serve --particles 2000 --port 0
+  framecast serve --trajectory run.npz     an .npz with positions (T, N, 3)
+
+Stop with Ctrl-C; the server shuts down cleanly.
+"""
+
+_EPILOG_WATCH = """\
+examples:
+  framecast watch 127.0.0.1:38801
+  framecast watch 127.0.0.1:38801 --duration 10 --interval 0
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="framecast",
+        description="Broadcast simulations and trajectories over gRPC, and watch them.",
+    )
+    parser.add_argument("--version", action="version", version=f"framecast {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the demo simulation or a trajectory",
+        description="Serve a target until Ctrl-C: the built-in argon simulation by default.",
+        epilog=_EPILOG_SERVE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = serve.add_mutually_exclusive_group()
+    source.add_argument(
+        "--trajectory",
+        metavar="FILE.npz",
+        help="play a trajectory file (positions (T, N, 3), optional topology keys)",
+    )
+    source.add_argument(
+        "--particles",
+        type=int,
+        default=500,
+        metavar="N",
+        help="atoms in the demo argon box (default: %(default)s)",
+    )
+    serve.add_argument("--address", default=DEFAULT_ADDRESS, help="default: %(default)s")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (default: %(default)s)"
+    )
+    serve.add_argument("--name", default="framecast", help="session name (default: %(default)s)")
+    serve.add_argument(
+        "--fps", type=float, default=30.0, help="frames broadcast per second (default: %(default)s)"
+    )
+
+    watch = commands.add_parser(
+        "watch",
+        help="show what a server broadcasts: frame rate, fields, latency",
+        description="Connect to a framecast server and show its frames live.",
+        epilog=_EPILOG_WATCH,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    watch.add_argument("address", help="HOST:PORT of the server, e.g. 127.0.0.1:38801")
+    watch.add_argument(
+        "--interval",
+        type=float,
+        default=1 / 30,
+        help="minimum seconds between frames (default: 1/30; 0 for every update)",
+    )
+    watch.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    watch.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for the server (default: 5)"
+    )
+    return parser
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.fps > 0:
+        raise SystemExit(f"framecast serve: --fps must be > 0, got {args.fps}")
+    if args.trajectory:
+        target: object = Trajectory.from_npz(args.trajectory)
+        what = f"{args.trajectory}: {target}"
+    else:
+        target = argon(args.particles)
+        what = f"the argon demo ({args.particles} atoms)"
+    session = Session(
+        target, name=args.name, address=args.address, port=args.port, frame_interval=1 / args.fps
+    )
+    # SIGTERM ends the loop like Ctrl-C, so service managers also get a clean shutdown.
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        where = f"{session.address}:{session.port}"
+        print(f"framecast {__version__}: serving {what} at {where}", file=out)
+        print(f"  watch it:   framecast watch {where}", file=out)
+        print(f"  in Python:  framecast.Client({where!r})", file=out)
+        print("  stop with Ctrl-C", file=out, flush=True)
+        session.start_loop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        session.close()
+        print("framecast: stopped", file=out, flush=True)
+    return 0
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _describe(value: FieldValue) -> str:
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype.str} {value.shape}"
+    return repr(value)
+
+
+class _WatchStats:
+    """Updates seen in the last second, filled by the stream thread, read by the printer."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.arrivals: deque[tuple[float, float]] = deque()  # (receive time, latency)
+        self.last: FrameUpdate | None = None
+        self.first: FrameUpdate | None = None
+        self.first_seen = threading.Event()
+
+    def add(self, update: FrameUpdate) -> None:
+        with self.lock:
+            self.arrivals.append((update.receive_time, update.receive_time - update.publish_time))
+            self.last = update
+            if self.first is None:
+                self.first = update
+                self.first_seen.set()
+
+    def line(self) -> str:
+        now = time.time()
+        with self.lock:
+            while self.arrivals and self.arrivals[0][0] < now - 1.0:
+                self.arrivals.popleft()
+            latencies = [lat * 1000 for _, lat in self.arrivals]
+            last = self.last
+        if last is None:
+            return "waiting for frames..."
+        rate = f"{len(latencies):3d} fps"
+        if latencies:
+            p95 = np.percentile(latencies, 95)
+            lat = f"latency {statistics.median(latencies):6.2f} ms median {p95:6.2f} ms p95"
+        else:
+            lat = "no update in the last second (paused?)"
+        changed = ", ".join(sorted(last.fields)) or "-"
+        return f"frame {last.frame_index:7d} | {rate} | {lat} | changed: {changed}"
+
+
+def _watch(args: argparse.Namespace, out: TextIO) -> int:
+    stats = _WatchStats()
+    try:
+        client = Client(args.address, connect_timeout=args.timeout)
+    except ConnectionError as error:
+        print(f"framecast watch: {error}", file=sys.stderr)
+        return 2
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    done = threading.Event()
+    with client:
+        client.subscribe_frames(stats.add, interval=args.interval)
+        print(f"connected to {args.address}", file=out, flush=True)
+        try:
+            if stats.first_seen.wait(args.timeout) and stats.first is not None:
+                first = stats.first
+                print(f"frame {first.frame_index}: {len(first.fields)} fields", file=out)
+                for key in sorted(first.fields):
+                    print(f"  {key:28s} {_describe(first.fields[key])}", file=out)
+                out.flush()
+            while deadline is None or time.monotonic() < deadline:
+                wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+                done.wait(max(wait, 0.0))
+                print(stats.line(), file=out, flush=True)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    stream = sys.stdout if out is None else out
+    if args.command == "serve":
+        return _serve(args, stream)
+    return _watch(args, stream)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

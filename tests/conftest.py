@@ -1,0 +1,37 @@
+"""Shared fixtures: every test that starts servers checks that it leaves nothing behind."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import framecast
+from framecast.testing import threads_started_since, wait_until
+
+
+@pytest.fixture
+def no_leaks() -> Iterator[None]:
+    """Fail the test if it leaves a thread running (checked after its own cleanup)."""
+    before = set(threading.enumerate())
+    yield
+    wait_until(
+        lambda: not threads_started_since(before),
+        timeout=10.0,
+        what="threads started by the test have ended",
+    )
+
+
+@pytest.fixture
+def session(no_leaks: None) -> Iterator[framecast.Session]:
+    """A session on a free port showing a small argon box, closed after the test."""
+    with framecast.Session(framecast.demo.argon(200), port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def client(session: framecast.Session) -> Iterator[framecast.Client]:
+    """A client of ``session``, closed before the session."""
+    with framecast.Client(f"127.0.0.1:{session.port}") as connected:
+        yield connected

@@ -1,0 +1,268 @@
+"""The transport-free cores: no sockets, no gRPC."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from framecast import _codec
+from framecast._proto import frame_pb2
+from framecast.errors import CommandArgumentError, StateLockedError, UnknownCommandError
+from framecast.frame import FrameChanges
+from framecast.server import CommandRegistry, FramePublisher, SharedState
+from framecast.server.mailbox import Mailbox
+
+
+def _decode(message: bytes) -> _codec.DecodedUpdate:
+    return _codec.decode_update(frame_pb2.FrameUpdate.FromString(message))
+
+
+# -- mailbox -------------------------------------------------------------------------------------
+def test_mailbox_merges_latest_wins_and_keeps_every_key() -> None:
+    box: Mailbox[int, str] = Mailbox()
+    box.put({"a": 1, "b": 1}, reset=False, meta="first")
+    box.put({"b": 2, "c": 2}, reset=False, meta="second")
+    pending = box.take(timeout=0)
+    assert pending is not None
+    assert pending.fields == {"a": 1, "b": 2, "c": 2}
+    assert pending.meta == "second"
+    assert box.take(timeout=0) is None
+
+
+def test_mailbox_reset_replaces_pending_and_stays_a_reset() -> None:
+    box: Mailbox[int, None] = Mailbox()
+    box.put({"old": 1}, reset=False, meta=None)
+    box.put({"new": 1}, reset=True, meta=None)
+    box.put({"later": 1}, reset=False, meta=None)
+    pending = box.take(timeout=0)
+    assert pending is not None
+    assert pending.reset
+    assert pending.fields == {"new": 1, "later": 1}
+
+
+def test_mailbox_close_wakes_a_waiting_taker() -> None:
+    box: Mailbox[int, None] = Mailbox()
+    result: list[object] = []
+    taker = threading.Thread(target=lambda: result.append(box.take()))
+    taker.start()
+    box.close()
+    taker.join(5)
+    assert result == [None]
+
+
+# -- publisher ----------------------------------------------------------------------------------
+def _changes(index: int, reset: bool = False, **fields: object) -> FrameChanges:
+    return FrameChanges(index, dict(fields), reset)  # type: ignore[arg-type]
+
+
+def test_new_subscriber_gets_the_whole_current_frame_as_a_reset() -> None:
+    publisher = FramePublisher()
+    publisher.publish(_changes(1, reset=True, a=1, b="x"))
+    publisher.publish(_changes(2, a=2))
+    with publisher.subscribe() as box:
+        pending = box.take(timeout=0)
+        assert pending is not None
+        update = _decode(FramePublisher.message(pending))
+    assert update.reset
+    assert update.frame_index == 2
+    assert update.fields == {"a": 2, "b": "x"}
+
+
+def test_slow_subscriber_keeps_one_merged_update_and_loses_no_field() -> None:
+    publisher = FramePublisher()
+    with publisher.subscribe() as box:
+        box.take(timeout=0)  # the initial (empty) frame
+        for index in range(100):
+            publisher.publish(_changes(index, **{"energy.kinetic": float(index)}))
+        publisher.publish(_changes(100, label="only once"))
+        pending = box.take(timeout=0)
+        assert pending is not None
+        update = _decode(FramePublisher.message(pending))
+    assert update.frame_index == 100
+    assert update.fields == {"energy.kinetic": 99.0, "label": "only once"}
+    assert not update.reset
+
+
+def test_reset_drops_stale_keys_for_existing_subscribers() -> None:
+    publisher = FramePublisher()
+    publisher.publish(_changes(0, reset=True, old=1))
+    with publisher.subscribe() as box:
+        box.take(timeout=0)
+        publisher.publish(_changes(0, reset=True, new=2))
+        pending = box.take(timeout=0)
+        assert pending is not None
+        update = _decode(FramePublisher.message(pending))
+    assert update.reset
+    assert update.fields == {"new": 2}
+    assert _decode(publisher.current_message()).fields == {"new": 2}
+
+
+def test_each_field_is_encoded_once_whatever_the_subscriber_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from framecast.server import publisher as publisher_module
+
+    calls: list[str] = []
+    real = publisher_module.encode_entry
+
+    def counting(key: str, value: object) -> bytes:
+        calls.append(key)
+        return real(key, value)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(publisher_module, "encode_entry", counting)
+    publisher = FramePublisher()
+    with publisher.subscribe() as a, publisher.subscribe() as b, publisher.subscribe() as c:
+        publisher.publish(_changes(1, x=np.zeros((10, 3), dtype=np.float32), y=1.0))
+        messages = {FramePublisher.message(box.take(timeout=0)) for box in (a, b, c)}  # type: ignore[arg-type]
+    assert sorted(calls) == ["x", "y"]
+    assert len(messages) == 1  # byte-identical for every subscriber
+
+
+def test_unsubscribing_removes_the_mailbox() -> None:
+    publisher = FramePublisher()
+    with publisher.subscribe():
+        assert publisher.subscriber_count == 1
+    assert publisher.subscriber_count == 0
+
+
+# -- codec ----------------------------------------------------------------------------------------
+def test_assembled_update_equals_protobuf_encoding() -> None:
+    fields = {
+        "particle.positions": np.arange(12, dtype="<f4").reshape(4, 3),
+        "particle.names": np.array(["C", "O", "N", "H"]),
+        "n": 3,
+        "t": 1.5,
+        "s": "text",
+        "b": True,
+    }
+    entries = [_codec.encode_entry(k, v) for k, v in fields.items()]  # type: ignore[arg-type]
+    message = _codec.assemble_update(5, True, 123.25, entries)
+    decoded = _decode(message)
+    assert decoded.frame_index == 5
+    assert decoded.reset
+    assert decoded.publish_time == 123.25
+    np.testing.assert_array_equal(
+        decoded.fields["particle.positions"], fields["particle.positions"]
+    )  # type: ignore[arg-type]
+    assert decoded.fields["particle.names"].tolist() == ["C", "O", "N", "H"]  # type: ignore[union-attr]
+    assert {k: decoded.fields[k] for k in "ntsb"} == {"n": 3, "t": 1.5, "s": "text", "b": True}
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (frame_pb2.Array(dtype="<f4", shape=[2, 3], data=b"\0" * 4), "needs 24 bytes"),
+        (frame_pb2.Array(dtype="O", shape=[1], data=b"\0" * 8), "not numeric"),
+        (frame_pb2.Array(dtype="nonsense", shape=[1], data=b""), "unknown array dtype"),
+    ],
+)
+def test_malformed_arrays_are_refused(array: frame_pb2.Array, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _codec.decode_field(frame_pb2.Field(array=array))
+
+
+# -- shared state -------------------------------------------------------------------------------
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_update_refused_whole_when_any_key_is_locked_by_someone_else() -> None:
+    clock = FakeClock()
+    state = SharedState(clock=clock)
+    state.update("alice", {"a": 1, "b": 1})
+    state.update_locks("alice", {"a": 10.0})
+    with pytest.raises(StateLockedError, match="'a'") as info:
+        state.update("bob", {"a": 2, "b": 2})
+    assert info.value.keys == ("a",)
+    assert state.to_dict() == {"a": 1, "b": 1}  # b was not applied either
+    state.update("alice", {"a": 3})  # the holder may write
+    clock.now += 11.0  # the lease expires
+    state.update("bob", {"a": 4})
+    assert state["a"] == 4
+
+
+def test_malformed_update_is_refused_whole() -> None:
+    state = SharedState()
+    state.update("alice", {"a": 1})
+    with pytest.raises(ValueError, match="JSON"):
+        state.update("alice", {"b": 2, "c": object()})
+    with pytest.raises(ValueError, match="control characters"):
+        state.update("alice", {"ok": 1, "bad\nkey": 2})
+    with pytest.raises(ValueError, match="empty"):
+        state.update("", {"x": 1})
+    assert state.to_dict() == {"a": 1}
+
+
+def test_locks_conflict_release_and_bad_durations() -> None:
+    state = SharedState(clock=FakeClock())
+    state.update_locks("alice", {"k": 5.0})
+    assert state.lock_holder("k") == "alice"
+    with pytest.raises(StateLockedError):
+        state.update_locks("bob", {"k": 5.0})
+    with pytest.raises(StateLockedError):
+        state.update_locks("bob", release=["k"])
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="lock duration"):
+            state.update_locks("bob", {"other": bad})
+    state.update_locks("alice", release=["k"])
+    assert state.lock_holder("k") is None
+
+
+def test_reads_are_copies() -> None:
+    state = SharedState()
+    state["list"] = [1, 2]
+    value = state["list"]
+    assert isinstance(value, list)
+    value.append(3)
+    assert state["list"] == [1, 2]
+
+
+def test_state_subscribers_get_a_snapshot_then_changes_and_removals() -> None:
+    state = SharedState()
+    state["a"] = 1
+    with state.subscribe() as box:
+        first = box.take(timeout=0)
+        assert first is not None
+        assert first.reset
+        assert first.fields == {"a": b"1"}
+        state["b"] = "x"
+        del state["a"]
+        change = box.take(timeout=0)
+        assert change is not None
+        assert change.fields == {"b": b'"x"', "a": None}
+
+
+# -- commands -----------------------------------------------------------------------------------
+def test_commands_run_with_keyword_arguments_and_describe_themselves() -> None:
+    registry = CommandRegistry()
+
+    def scale(factor: float, offset: float = 0.0) -> float:
+        """Scale the thing."""
+        return factor * 2 + offset
+
+    registry.register("math/scale", scale)
+    assert registry.run("math/scale", {"factor": 2}) == 4
+    (info,) = registry.list()
+    assert info.arguments == {"factor": None, "offset": 0.0}
+    assert info.description == "Scale the thing."
+
+
+def test_command_errors_name_the_problem() -> None:
+    registry = CommandRegistry()
+    registry.register("one", lambda x: x)
+    with pytest.raises(UnknownCommandError, match="unknown command 'two'; available: one"):
+        registry.run("two")
+    with pytest.raises(CommandArgumentError, match="'one'.*missing"):
+        registry.run("one")
+    with pytest.raises(CommandArgumentError, match="unexpected keyword"):
+        registry.run("one", {"x": 1, "y": 2})
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("one", lambda: None)
+    with pytest.raises(ValueError, match="empty"):
+        registry.register("", lambda: None)

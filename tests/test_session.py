@@ -1,0 +1,265 @@
+"""framecast.Session over a real gRPC server on 127.0.0.1, with real clients."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import framecast
+from framecast import Client, FrameData, Session, Simulation
+from framecast.testing import port_is_listening, wait_until, watch_in_subprocess
+
+
+def test_session_has_the_seed_api() -> None:
+    for method in (
+        "check_task",
+        "health_check",
+        "close",
+        "pause",
+        "play",
+        "restart",
+        "run",
+        "show",
+        "start",
+        "start_loop",
+        "step",
+        "stop",
+    ):
+        assert callable(getattr(Session, method)), method
+    for attribute in ("address", "app", "name", "port", "shared_state", "target"):
+        assert hasattr(Session, attribute), attribute
+
+
+def test_defaults_and_kwargs(no_leaks: None) -> None:
+    with Session(port=0, name="demo", frame_interval=0.05) as session:
+        assert session.address == "127.0.0.1"
+        assert session.name == "demo"
+        assert session.frame_interval == 0.05
+        assert session.port > 0
+        assert session.target is None
+        assert port_is_listening(session.port)
+    with pytest.raises(TypeError, match="colour"):
+        Session(port=0, colour="red")
+
+
+def test_close_leaves_no_thread_and_no_listening_port() -> None:
+    before = set(threading.enumerate())
+    session = Session(framecast.demo.argon(100, density=5.0), port=0)
+    port = session.port
+    client = Client(f"127.0.0.1:{port}")
+    client.subscribe_frames()
+    client.wait_for_frame()
+    _ = client.shared_state
+    assert port_is_listening(port)
+    client.close()
+    session.close()
+    session.close()  # idempotent
+    wait_until(
+        lambda: not [t for t in threading.enumerate() if t not in before],
+        what="every thread of the session and client ended",
+    )
+    assert not port_is_listening(port)
+    assert not session.target
+
+
+def test_close_while_clients_are_still_subscribed_ends_their_streams(no_leaks: None) -> None:
+    session = Session(framecast.demo.argon(100, density=5.0), port=0)
+    client = Client(f"127.0.0.1:{session.port}")
+    client.subscribe_frames()
+    client.wait_for_frame()
+    session.close()
+    with pytest.raises(ConnectionError):
+        client.wait_for_frame(timeout=5)
+    client.close()
+
+
+def test_port_in_use_raises_an_error_naming_the_port(session: Session) -> None:
+    with pytest.raises(framecast.PortInUseError, match=f"port {session.port}"):
+        Session(port=session.port)
+
+
+def test_a_client_in_another_process_receives_about_30_fps_of_deltas(session: Session) -> None:
+    report = watch_in_subprocess(f"127.0.0.1:{session.port}", seconds=3.0)
+    assert report["error"] == ""
+    updates = report["updates"]
+    first_index, first_reset, first_fields, _ = updates[0]
+    assert first_reset
+    assert {"particle.positions", "particle.elements", "system.box.vectors"} <= set(first_fields)
+    rest = updates[1:]
+    assert rest, "no update after the first"
+    for _, reset, fields, _ in rest:
+        assert not reset
+        assert "particle.positions" in fields
+        assert "energy.kinetic" in fields
+        assert "particle.elements" not in fields
+        assert "system.box.vectors" not in fields
+    rate = len(rest) / report["seconds"]
+    # The broadcaster runs at 30 Hz; a client never gets more, and should not get much less.
+    assert 20 <= rate <= 32, rate
+
+
+def test_playback_commands_from_a_client_change_the_simulation_and_traits(
+    session: Session, client: Client
+) -> None:
+    simulation = session.target
+    assert isinstance(simulation, Simulation)
+    changes: list[bool] = []
+    session.observe(lambda change: changes.append(change["new"]), names="playing")
+    assert session.playing
+
+    client.run_command("playback/pause")
+    assert not session.playing
+    assert not simulation.is_playing
+    steps = simulation.step_count
+
+    client.run_command("playback/step")
+    assert simulation.step_count == steps + simulation.steps_per_frame
+    assert session.frame_index == simulation.frame.index
+    client.wait_for_frame(lambda f: f.index == session.frame_index)
+
+    client.run_command("playback/play")
+    assert session.playing
+    stepped_to = simulation.frame.index
+    client.wait_for_frame(lambda f: f.index > stepped_to)  # it moves again, by itself
+    assert changes[:2] == [False, True]
+
+    client.run_command("playback/reset")
+    assert simulation.step_count < steps + 50
+
+
+def test_traits_show_clients_and_measured_fps(session: Session, client: Client) -> None:
+    client.subscribe_frames()
+    wait_until(lambda: session.clients == 1, what="one client counted")
+    wait_until(lambda: session.fps > 15, what="fps measured")
+    assert session.frame_index > 0
+
+
+def test_exception_in_a_simulation_step_comes_back_from_health_check(session: Session) -> None:
+    simulation = session.target
+    assert isinstance(simulation, Simulation)
+    session.health_check()  # healthy: does nothing
+
+    failed = threading.Event()
+    session.observe(lambda change: failed.set() if change["new"] else None, names="error")
+
+    def explode(sim: Simulation) -> None:
+        raise FloatingPointError("particles overlapped")
+
+    simulation.on_step(explode)
+    assert failed.wait(5), "the error trait did not report the failure"
+    assert "particles overlapped" in session.error
+    with pytest.raises(FloatingPointError, match="particles overlapped"):
+        session.health_check()
+    assert not session.playing
+
+
+def test_check_task_reraises_a_failed_future() -> None:
+    from concurrent.futures import Future
+
+    future: Future[None] = Future()
+    Session.check_task(future)  # not done: nothing
+    Session.check_task(None)
+    future.set_exception(KeyError("lost"))
+    with pytest.raises(KeyError, match="lost"):
+        Session.check_task(future)
+
+
+def test_show_swaps_the_target_and_clients_get_a_reset(session: Session, client: Client) -> None:
+    client.subscribe_frames()
+    client.wait_for_frame(lambda f: "particle.positions" in f)
+    old = session.target
+    assert isinstance(old, Simulation)
+    frame = FrameData({"particle.positions": np.zeros((3, 3)), "label": "a single frame"})
+    session.show(frame)
+    assert not old.is_running  # the previous playable is stopped
+    client.wait_for_frame(lambda f: "label" in f)
+    assert "particle.elements" not in client.frame  # no stale key survives
+    assert client.frame["particle.positions"].shape == (3, 3)  # type: ignore[union-attr]
+    assert session.target_kind == "FrameData"
+    # A single frame is not playable.
+    with pytest.raises(RuntimeError, match="not playable"):
+        session.play()
+    with pytest.raises(framecast.CommandFailedError, match="not playable") as info:
+        client.run_command("playback/play")
+    assert info.value.code == "FAILED_PRECONDITION"
+    # Editing the frame in place is broadcast as a delta.
+    frame["label"] = "edited"
+    client.wait_for_frame(lambda f: f.get("label") == "edited")
+
+
+def test_show_rejects_what_it_cannot_broadcast(session: Session) -> None:
+    with pytest.raises(TypeError, match="cannot show int"):
+        session.show(42)
+    assert isinstance(session.target, Simulation)
+
+
+def test_trajectory_target_and_step_back(no_leaks: None) -> None:
+    trajectory = framecast.demo.argon_trajectory(n=20, frames=10)
+    with (
+        Session(trajectory, port=0, autoplay=False) as session,
+        Client(f"127.0.0.1:{session.port}") as client,
+    ):
+        assert not session.playing
+        session.step()
+        session.step()
+        assert session.frame_index == 2
+        client.run_command("playback/step_back")
+        assert trajectory.frame_index == 1
+        client.wait_for_frame(lambda f: f.index == 1)
+
+
+def test_start_is_a_context_manager_that_closes(no_leaks: None) -> None:
+    with Session.start(port=0) as session:
+        port = session.port
+        assert port_is_listening(port)
+    assert session.closed
+    assert not port_is_listening(port)
+
+
+def test_start_loop_returns_when_closed_and_raises_background_errors(no_leaks: None) -> None:
+    session = Session(framecast.demo.argon(50, density=5.0), port=0)
+    closer = threading.Timer(0.2, session.close)
+    closer.start()
+    session.start_loop()
+    closer.join()
+    assert session.closed
+
+    with Session(framecast.demo.argon(50, density=5.0, interval=0.0), port=0) as failing:
+        simulation = failing.target
+        assert isinstance(simulation, Simulation)
+
+        def explode(sim: Simulation) -> None:
+            raise OverflowError("too hot")
+
+        simulation.on_step(explode)
+        with pytest.raises(OverflowError, match="too hot"):
+            failing.start_loop()
+
+
+def test_a_failing_client_callback_does_not_stop_the_stream(
+    session: Session, client: Client
+) -> None:
+    good: list[int] = []
+
+    def bad(update: framecast.FrameUpdate) -> None:
+        raise RuntimeError("callback bug")
+
+    client.subscribe_frames(bad)
+    client.subscribe_frames(lambda update: good.append(update.frame_index))
+    wait_until(lambda: len(good) >= 3, what="the second callback kept receiving")
+
+
+def test_many_clients_in_threads_all_receive_frames(session: Session) -> None:
+    clients = [Client(f"127.0.0.1:{session.port}") for _ in range(8)]
+    try:
+        for each in clients:
+            each.subscribe_frames(interval=0)
+        for each in clients:
+            each.wait_for_frame(lambda f: f.index > 3)
+        wait_until(lambda: session.clients == 8, what="8 clients counted")
+    finally:
+        for each in clients:
+            each.close()
+    wait_until(lambda: session.clients == 0, what="clients gone")

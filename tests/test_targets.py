@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import framecast
+from framecast import Simulation, Trajectory
+from framecast.testing import wait_until
+
+
+def _trajectory(frames: int = 5, **kwargs: object) -> Trajectory:
+    positions = np.arange(frames, dtype=float)[:, None, None] * np.ones((frames, 2, 3))
+    return Trajectory(positions, {"particle.elements": [1, 8]}, **kwargs)  # type: ignore[arg-type]
+
+
+def test_trajectory_shows_frames_with_topology() -> None:
+    trajectory = _trajectory(times=np.arange(5) * 0.5)
+    frame = trajectory.frame
+    assert frame.index == 0
+    assert frame["particle.elements"].tolist() == [1, 8]  # type: ignore[union-attr]
+    trajectory.seek(3)
+    assert frame.index == 3
+    assert frame["particle.positions"][0, 0] == 3.0  # type: ignore[index]
+    assert frame["system.simulation.time"] == 1.5
+    with pytest.raises(IndexError, match="out of range"):
+        trajectory.seek(5)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("loop", [1, 2, 0, 1, 2, 0]),
+        ("bounce", [1, 2, 1, 0, 1, 2]),
+        ("once", [1, 2, 2, 2, 2, 2]),
+    ],
+)
+def test_trajectory_end_modes(mode: str, expected: list[int]) -> None:
+    trajectory = _trajectory(3, mode=mode)
+    seen = []
+    for _ in expected:
+        trajectory.step()
+        seen.append(trajectory.frame_index)
+    assert seen == expected
+
+
+def test_trajectory_step_back_and_restart() -> None:
+    trajectory = _trajectory(4)
+    trajectory.step_back()
+    assert trajectory.frame_index == 3  # loop mode wraps
+    trajectory.restart()
+    assert trajectory.frame_index == 0
+
+
+def test_trajectory_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"\(T, N, 3\)"):
+        Trajectory(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="fps"):
+        _trajectory(fps=0)
+    with pytest.raises(ValueError, match="mode"):
+        _trajectory(mode="sideways")
+    with pytest.raises(ValueError, match="'bond.pairs'"):
+        Trajectory(np.zeros((2, 2, 3)), {"bond.pairs": [[0, 1, 2]]})
+
+
+def test_trajectory_npz_round_trip(tmp_path: Path) -> None:
+    original = framecast.demo.argon_trajectory(n=20, frames=6)
+    path = tmp_path / "run.npz"
+    original.save_npz(path)
+    loaded = Trajectory.from_npz(path, fps=10)
+    assert loaded.frame_count == 6
+    assert loaded.fps == 10
+    np.testing.assert_array_equal(loaded.positions, original.positions)
+    assert loaded.frame["particle.elements"].tolist() == [18] * 20  # type: ignore[union-attr]
+
+
+def test_trajectory_plays_on_its_thread_and_pauses(no_leaks: None) -> None:
+    trajectory = _trajectory(50, fps=200)
+    trajectory.play()
+    try:
+        assert trajectory.is_playing
+        wait_until(lambda: trajectory.frame_index >= 5, what="trajectory advanced")
+        trajectory.pause()
+        assert trajectory.is_running and not trajectory.is_playing
+        paused_at = trajectory.frame_index
+        trajectory.step()
+        assert trajectory.frame_index == paused_at + 1
+    finally:
+        trajectory.stop()
+    assert not trajectory.is_running
+
+
+def test_run_block_returns_when_stopped_from_another_thread(no_leaks: None) -> None:
+    trajectory = _trajectory(10, fps=500)
+    stopper = threading.Thread(
+        target=lambda: (
+            wait_until(lambda: trajectory.frame_index >= 3, what="playing"),
+            trajectory.stop(),
+        )
+    )
+    stopper.start()
+    trajectory.run(block=True)
+    stopper.join()
+    assert not trajectory.is_running
+
+
+def test_simulation_conserves_energy_without_thermostat() -> None:
+    simulation = framecast.demo.argon(256, thermostat=False)
+    start = simulation.kinetic_energy() + simulation.potential_energy()
+    for _ in range(100):
+        simulation.step()
+    end = simulation.kinetic_energy() + simulation.potential_energy()
+    assert simulation.step_count == 500
+    # Velocity Verlet with a shifted potential: drift well under 0.1 % of |E|.
+    assert abs(end - start) < 1e-3 * abs(start)
+
+
+def test_simulation_thermostat_reaches_the_target_temperature() -> None:
+    simulation = framecast.demo.argon(256, temperature=60.0)
+    simulation.temperature_target = 150.0
+    for _ in range(150):
+        simulation.step()
+    assert 120.0 < simulation.temperature() < 180.0
+
+
+def test_simulation_forces_match_the_energy_gradient() -> None:
+    simulation = framecast.demo.argon(64, density=10.0)
+    forces, _ = simulation._forces()
+    h = 1e-6
+    for atom, axis in [(0, 0), (5, 1), (17, 2)]:
+        energies = []
+        for sign in (+1, -1):
+            simulation._x[atom, axis] += sign * h
+            energies.append(simulation._forces()[1])
+            simulation._x[atom, axis] -= sign * h
+        numeric = -(energies[0] - energies[1]) / (2 * h)
+        assert forces[atom, axis] == pytest.approx(numeric, rel=1e-4, abs=1e-6)
+
+
+def test_simulation_marks_positions_and_energies_dirty_but_not_topology() -> None:
+    simulation = framecast.demo.argon(50, density=5.0)
+    simulation.frame.take_changes()
+    simulation.step()
+    changed = set(simulation.frame.take_changes().fields)
+    assert {"particle.positions", "energy.kinetic", "energy.potential"} <= changed
+    assert "particle.elements" not in changed
+    assert "system.box.vectors" not in changed
+
+
+def test_simulation_restart_returns_to_the_initial_state() -> None:
+    simulation = framecast.demo.argon(50, density=5.0)
+    initial = simulation.positions
+    for _ in range(3):
+        simulation.step()
+    assert not np.allclose(simulation.positions, initial)
+    simulation.restart()
+    np.testing.assert_allclose(simulation.positions, initial)
+    assert simulation.step_count == 0
+
+
+def test_exception_in_a_step_stops_the_loop_and_is_reraised(no_leaks: None) -> None:
+    simulation = framecast.demo.argon(50, density=5.0, interval=0.0)
+
+    def explode(sim: Simulation) -> None:
+        if sim.step_count >= 10:
+            raise ArithmeticError("boom at step 10")
+
+    simulation.on_step(explode)
+    simulation.play()
+    wait_until(lambda: not simulation.is_running, what="simulation loop ended")
+    with pytest.raises(ArithmeticError, match="boom"):
+        simulation.health_check()
+    simulation.stop()
+
+
+def test_simulation_rejects_bad_parameters() -> None:
+    with pytest.raises(ValueError, match="box_length"):
+        Simulation(np.zeros((4, 3)), 1.0)
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        Simulation(np.zeros((4, 2)), 5.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        framecast.demo.argon(1)
