@@ -102,8 +102,8 @@ def watch_in_subprocess(address: str, seconds: float, *, interval: float = 1 / 3
             return report
         if not parent.poll(deadline):
             raise TimeoutError("client process did not report")
-        report = parent.recv()
-        return report
+        final: ClientReport = parent.recv()
+        return final
     finally:
         process.join(10.0)
         if process.is_alive():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -47,7 +48,7 @@ def test_locks_between_two_clients(session: Session) -> None:
 
 
 def test_client_side_bad_state_values_raise_value_error(client: Client) -> None:
-    with pytest.raises(ValueError, match="'x'.*JSON"):
+    with pytest.raises(ValueError, match=r"'x'.*JSON"):
         client.shared_state["x"] = {1, 2}
     with pytest.raises(ValueError, match="lock duration"):
         client.shared_state.lock("x", -1.0)
@@ -104,7 +105,7 @@ def test_a_command_that_raises_does_not_break_the_server(session: Session, clien
 
 
 @pytest.fixture
-def channel(session: Session) -> grpc.Channel:
+def channel(session: Session) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(f"127.0.0.1:{session.port}") as raw:
         yield raw
 
@@ -123,10 +124,10 @@ def test_raw_protocol_bad_input_gets_statuses_and_others_keep_being_served(
     with pytest.raises(grpc.RpcError) as info:
         run(command_pb2.RunCommandRequest(name="playback/play", arguments=b"{not json"))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "not valid UTF-8 JSON" in info.value.details()
+    assert "not valid UTF-8 JSON" in str(info.value.details())
     with pytest.raises(grpc.RpcError) as info:
         run(command_pb2.RunCommandRequest(name="playback/play", arguments=b"[1, 2]"))
-    assert "must be a JSON object" in info.value.details()
+    assert "must be a JSON object" in str(info.value.details())
 
     update = channel.unary_unary(
         "/framecast.v1.State/UpdateState",
@@ -141,11 +142,11 @@ def test_raw_protocol_bad_input_gets_statuses_and_others_keep_being_served(
     with pytest.raises(grpc.RpcError) as info:
         update(bad)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "'bad'" in info.value.details()
+    assert "'bad'" in str(info.value.details())
     assert session.shared_state.to_dict() == {"keep": 1}  # nothing half-applied
     with pytest.raises(grpc.RpcError) as info:
         update(state_pb2.UpdateStateRequest(change=state_pb2.StateChange(updates={"a": b"1"})))
-    assert "access_token" in info.value.details()
+    assert "access_token" in str(info.value.details())
 
     subscribe = channel.unary_stream(
         "/framecast.v1.Trajectory/SubscribeFrames",

@@ -51,7 +51,7 @@ def test_non_standard_keys_accept_arrays_and_scalars_but_not_objects() -> None:
     frame["my.label"] = "state A"
     frame["my.values"] = np.arange(3, dtype=">i4")  # big-endian becomes little-endian
     assert frame["my.values"].dtype == np.dtype("<i4")  # type: ignore[union-attr]
-    with pytest.raises(TypeError, match="'my.object'"):
+    with pytest.raises(TypeError, match=r"'my\.object'"):
         frame["my.object"] = {"a": 1}
     with pytest.raises(TypeError, match="non-empty"):
         frame[""] = 1
@@ -60,7 +60,7 @@ def test_non_standard_keys_accept_arrays_and_scalars_but_not_objects() -> None:
 def test_update_is_all_or_nothing() -> None:
     frame = FrameData({"energy.kinetic": 1.0})
     frame.take_changes()
-    with pytest.raises(ValueError, match="particle.positions"):
+    with pytest.raises(ValueError, match=r"particle\.positions"):
         frame.update({"energy.kinetic": 2.0, "particle.positions": np.zeros((2, 2))})
     assert frame["energy.kinetic"] == 1.0
     assert frame.dirty == frozenset()

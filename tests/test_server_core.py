@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from framecast import _codec
 from framecast._proto import frame_pb2
 from framecast.errors import CommandArgumentError, StateLockedError, UnknownCommandError
-from framecast.frame import FrameChanges
+from framecast.frame import FieldValue, FrameChanges
 from framecast.server import CommandRegistry, FramePublisher, SharedState
 from framecast.server.mailbox import Mailbox
 
@@ -53,8 +54,8 @@ def test_mailbox_close_wakes_a_waiting_taker() -> None:
 
 
 # -- publisher ----------------------------------------------------------------------------------
-def _changes(index: int, reset: bool = False, **fields: object) -> FrameChanges:
-    return FrameChanges(index, dict(fields), reset)  # type: ignore[arg-type]
+def _changes(index: int, reset: bool = False, **fields: FieldValue) -> FrameChanges:
+    return FrameChanges(index, dict(fields), reset)
 
 
 def test_new_subscriber_gets_the_whole_current_frame_as_a_reset() -> None:
@@ -75,7 +76,7 @@ def test_slow_subscriber_keeps_one_merged_update_and_loses_no_field() -> None:
     with publisher.subscribe() as box:
         box.take(timeout=0)  # the initial (empty) frame
         for index in range(100):
-            publisher.publish(_changes(index, **{"energy.kinetic": float(index)}))
+            publisher.publish(FrameChanges(index, {"energy.kinetic": float(index)}, False))
         publisher.publish(_changes(100, label="only once"))
         pending = box.take(timeout=0)
         assert pending is not None
@@ -105,7 +106,7 @@ def test_each_field_is_encoded_once_whatever_the_subscriber_count(
     from framecast.server import publisher as publisher_module
 
     calls: list[str] = []
-    real = publisher_module.encode_entry
+    real = publisher_module.encode_entry  # type: ignore[attr-defined]
 
     def counting(key: str, value: object) -> bytes:
         calls.append(key)
@@ -143,9 +144,7 @@ def test_assembled_update_equals_protobuf_encoding() -> None:
     assert decoded.frame_index == 5
     assert decoded.reset
     assert decoded.publish_time == 123.25
-    np.testing.assert_array_equal(
-        decoded.fields["particle.positions"], fields["particle.positions"]
-    )  # type: ignore[arg-type]
+    np.testing.assert_array_equal(decoded.fields["particle.positions"], np.arange(12).reshape(4, 3))
     assert decoded.fields["particle.names"].tolist() == ["C", "O", "N", "H"]  # type: ignore[union-attr]
     assert {k: decoded.fields[k] for k in "ntsb"} == {"n": 3, "t": 1.5, "s": "text", "b": True}
 
@@ -258,7 +257,7 @@ def test_command_errors_name_the_problem() -> None:
     registry.register("one", lambda x: x)
     with pytest.raises(UnknownCommandError, match="unknown command 'two'; available: one"):
         registry.run("two")
-    with pytest.raises(CommandArgumentError, match="'one'.*missing"):
+    with pytest.raises(CommandArgumentError, match=r"'one'.*missing"):
         registry.run("one")
     with pytest.raises(CommandArgumentError, match="unexpected keyword"):
         registry.run("one", {"x": 1, "y": 2})
@@ -266,3 +265,50 @@ def test_command_errors_name_the_problem() -> None:
         registry.register("one", lambda: None)
     with pytest.raises(ValueError, match="empty"):
         registry.register("", lambda: None)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype="<f4").reshape(4, 3),
+        np.zeros((0, 3), dtype="<f4"),
+        np.array([1, 2, 250], dtype="|u1"),
+        np.array([True, False]),
+        np.arange(6, dtype="<i8").reshape(2, 3),
+        np.arange(3, dtype=">f8"),  # big-endian input is sent little-endian
+    ],
+)
+def test_hand_framed_entries_equal_protobuf_encoding(array: np.ndarray[Any, Any]) -> None:
+    expected = frame_pb2.FrameUpdate(fields={"k": _codec.encode_field(array)}).SerializeToString()
+    assert _codec.encode_entry("k", array) == expected
+
+
+@pytest.mark.parametrize(
+    ("index", "reset", "publish_time"), [(0, False, 0.0), (7, True, 12.5), (2**40, False, 1.7e9)]
+)
+def test_hand_encoded_header_equals_protobuf_encoding(
+    index: int, reset: bool, publish_time: float
+) -> None:
+    expected = frame_pb2.FrameUpdate(
+        frame_index=index, reset=reset, publish_time=publish_time
+    ).SerializeToString()
+    assert _codec.encode_header(index, reset, publish_time) == expected
+
+
+def test_subscribers_that_keep_up_share_one_message_and_slow_ones_get_a_merge() -> None:
+    publisher = FramePublisher()
+    with publisher.subscribe() as fast, publisher.subscribe() as slow:
+        fast.take(timeout=0)
+        slow.take(timeout=0)
+        publisher.publish(_changes(1, a=1.0))
+        first_fast = fast.take(timeout=0)
+        assert first_fast is not None
+        publisher.publish(_changes(2, b=2.0))
+        second_fast, merged = fast.take(timeout=0), slow.take(timeout=0)
+        assert second_fast is not None
+        assert merged is not None
+        # The same bytes object, built once by publish(), for a subscriber that keeps up.
+        assert FramePublisher.message(first_fast) is first_fast.packed
+        assert merged.packed is None
+        assert _decode(FramePublisher.message(merged)).fields == {"a": 1.0, "b": 2.0}
+        assert _decode(FramePublisher.message(second_fast)).fields == {"b": 2.0}

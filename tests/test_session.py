@@ -84,7 +84,7 @@ def test_a_client_in_another_process_receives_about_30_fps_of_deltas(session: Se
     report = watch_in_subprocess(f"127.0.0.1:{session.port}", seconds=3.0)
     assert report["error"] == ""
     updates = report["updates"]
-    first_index, first_reset, first_fields, _ = updates[0]
+    _, first_reset, first_fields, _ = updates[0]
     assert first_reset
     assert {"particle.positions", "particle.elements", "system.box.vectors"} <= set(first_fields)
     rest = updates[1:]

@@ -61,7 +61,7 @@ def test_trajectory_rejects_bad_input() -> None:
         _trajectory(fps=0)
     with pytest.raises(ValueError, match="mode"):
         _trajectory(mode="sideways")
-    with pytest.raises(ValueError, match="'bond.pairs'"):
+    with pytest.raises(ValueError, match=r"'bond\.pairs'"):
         Trajectory(np.zeros((2, 2, 3)), {"bond.pairs": [[0, 1, 2]]})
 
 
@@ -83,7 +83,8 @@ def test_trajectory_plays_on_its_thread_and_pauses(no_leaks: None) -> None:
         assert trajectory.is_playing
         wait_until(lambda: trajectory.frame_index >= 5, what="trajectory advanced")
         trajectory.pause()
-        assert trajectory.is_running and not trajectory.is_playing
+        assert trajectory.is_running
+        assert not trajectory.is_playing
         paused_at = trajectory.frame_index
         trajectory.step()
         assert trajectory.frame_index == paused_at + 1
@@ -94,12 +95,12 @@ def test_trajectory_plays_on_its_thread_and_pauses(no_leaks: None) -> None:
 
 def test_run_block_returns_when_stopped_from_another_thread(no_leaks: None) -> None:
     trajectory = _trajectory(10, fps=500)
-    stopper = threading.Thread(
-        target=lambda: (
-            wait_until(lambda: trajectory.frame_index >= 3, what="playing"),
-            trajectory.stop(),
-        )
-    )
+
+    def stop_when_playing() -> None:
+        wait_until(lambda: trajectory.frame_index >= 3, what="playing")
+        trajectory.stop()
+
+    stopper = threading.Thread(target=stop_when_playing)
     stopper.start()
     trajectory.run(block=True)
     stopper.join()

@@ -18,11 +18,16 @@ M = TypeVar("M")
 
 
 class Pending(NamedTuple, Generic[V, M]):
-    """What a subscriber has to send: ``reset`` means "drop everything first"."""
+    """What a subscriber has to send: ``reset`` means "drop everything first".
+
+    ``packed`` is the producer's ready-made message for exactly this update, when the
+    producer supplied one and nothing was merged into it; otherwise None.
+    """
 
     reset: bool
     fields: dict[str, V]
     meta: M
+    packed: bytes | None
 
 
 class Mailbox(Generic[V, M]):
@@ -34,17 +39,26 @@ class Mailbox(Generic[V, M]):
         self._reset = False
         self._meta: M | None = None
         self._pending = False
+        self._packed: bytes | None = None
         self._closed = False
 
-    def put(self, fields: Mapping[str, V], *, reset: bool, meta: M) -> None:
-        """Merge an update into the pending one; never blocks on the subscriber."""
+    def put(
+        self, fields: Mapping[str, V], *, reset: bool, meta: M, packed: bytes | None = None
+    ) -> None:
+        """Merge an update into the pending one; never blocks on the subscriber.
+
+        ``packed``, if given, is the whole update ready to send; it is kept only while
+        nothing else is merged with it, so a subscriber that keeps up sends shared bytes.
+        """
         with self._ready:
             if self._closed:
                 return
             if reset:
                 self._fields = dict(fields)
                 self._reset = True
+                self._packed = packed
             else:
+                self._packed = None if self._pending else packed
                 self._fields.update(fields)
             self._meta = meta
             self._pending = True
@@ -61,10 +75,11 @@ class Mailbox(Generic[V, M]):
             if self._closed:
                 return None
             # _pending guarantees that put() stored a meta (which may itself be None).
-            pending = Pending(self._reset, self._fields, cast(M, self._meta))
+            pending = Pending(self._reset, self._fields, cast(M, self._meta), self._packed)
             self._fields = {}
             self._reset = False
             self._pending = False
+            self._packed = None
             return pending
 
     def wait_closed(self, timeout: float) -> bool:

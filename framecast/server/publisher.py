@@ -62,8 +62,25 @@ class FramePublisher:
                 self._meta = meta
                 self.updates_published += 1
                 mailboxes = list(self._mailboxes)
+            # Built once and shared by every subscriber that is keeping up.
+            packed = (
+                assemble_update(
+                    meta.frame_index, changes.reset, meta.publish_time, entries.values()
+                )
+                if mailboxes
+                else None
+            )
             for mailbox in mailboxes:
-                mailbox.put(entries, reset=changes.reset, meta=meta)
+                mailbox.put(entries, reset=changes.reset, meta=meta, packed=packed)
+        if mailboxes:
+            # Give up the CPU once, so that the send threads get the GIL and the mailbox
+            # locks. A producer publishing in a tight loop otherwise starves them: each
+            # gRPC send needs the GIL several times, and waits for the 5 ms switch interval
+            # each time. Measured flat out at 10k particles x 8 clients: 38 -> ~1000
+            # frames/s per client. Yielding only when a sender was waiting, or through a
+            # zero select(), did not help. sleep(0) costs ~80 us (the kernel's timer slack),
+            # nothing at 30 Hz.
+            time.sleep(0)
 
     @contextmanager
     def subscribe(self) -> Iterator[FrameSubscription]:
@@ -85,6 +102,8 @@ class FramePublisher:
     @staticmethod
     def message(pending: Pending[bytes, FrameMeta]) -> bytes:
         """The serialized ``FrameUpdate`` for a pending update."""
+        if pending.packed is not None:
+            return pending.packed
         meta = pending.meta
         return assemble_update(
             meta.frame_index, pending.reset, meta.publish_time, pending.fields.values()

@@ -1,0 +1,167 @@
+"""The command line, run as a user would: in subprocesses, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import framecast
+from framecast import Session
+from framecast.testing import port_is_listening
+
+pytestmark = pytest.mark.slow
+
+
+def _framecast(*args: str) -> list[str]:
+    return [sys.executable, "-m", "framecast.cli", *args]
+
+
+class Served:
+    """A `framecast serve` process whose output is collected line by line."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            _framecast("serve", "--port", "0", *args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if "stop with Ctrl-C" in line:
+                self.ready.set()
+        self.ready.set()
+
+    @property
+    def address(self) -> str:
+        match = re.search(r"framecast watch (\S+)", "".join(self.lines))
+        assert match, self.lines
+        return match.group(1)
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(30)
+        self._reader.join(10)
+        return code
+
+    def __enter__(self) -> Served:
+        assert self.ready.wait(60), self.lines
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._reader.join(10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    with Served("--particles", "150") as server:
+        yield server
+
+
+def test_serve_prints_how_to_connect_and_stops_cleanly_on_ctrl_c(served: Served) -> None:
+    text = "".join(served.lines)
+    assert "serving the argon demo (150 atoms)" in text
+    assert "framecast.Client(" in text
+    port = int(served.address.rsplit(":", 1)[1])
+    with framecast.Client(served.address) as client:
+        frame = client.wait_for_frame()
+        assert frame.positions is not None
+        assert frame.positions.shape == (150, 3)
+    assert served.interrupt() == 0
+    assert "framecast: stopped" in "".join(served.lines)
+    assert not port_is_listening(port)
+
+
+def test_serve_a_trajectory_file(tmp_path: Path) -> None:
+    path = tmp_path / "run.npz"
+    framecast.demo.argon_trajectory(n=12, frames=5).save_npz(path)
+    with Served("--trajectory", str(path)) as server, framecast.Client(server.address) as client:
+        frame = client.wait_for_frame()
+        assert frame.positions is not None
+        assert frame.positions.shape == (12, 3)
+        client.close()
+        assert server.interrupt() == 0
+
+
+def test_watch_shows_fields_rate_and_latency(no_leaks: None) -> None:
+    with Session(framecast.demo.argon(100, density=5.0), port=0) as session:
+        result = subprocess.run(
+            _framecast("watch", f"127.0.0.1:{session.port}", "--duration", "2.5"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "particle.positions" in out
+    assert "<f4 (100, 3)" in out
+    assert re.search(r"\d+ fps \| latency +[\d.]+ ms median", out), out
+    assert "changed: energy.kinetic" in out
+
+
+def test_watch_reports_a_missing_server() -> None:
+    result = subprocess.run(
+        _framecast("watch", "127.0.0.1:1", "--timeout", "0.5"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "no framecast server answered at 127.0.0.1:1" in result.stderr
+
+
+def test_serve_on_a_busy_port_names_the_port(no_leaks: None) -> None:
+    with Session(port=0) as session:
+        result = subprocess.run(
+            _framecast("serve", "--port", str(session.port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"port {session.port}" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "watch"])
+def test_help_explains_each_command(command: str) -> None:
+    result = subprocess.run(
+        _framecast(command, "--help"), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert "examples:" in result.stdout
+    assert "--port" in result.stdout or "--duration" in result.stdout
+
+
+def test_main_in_process_watch(no_leaks: None) -> None:
+    """`main()` is also callable from Python (what the console script runs)."""
+    import io
+
+    from framecast.cli import main
+
+    out = io.StringIO()
+    with Session(framecast.demo.argon(60, density=5.0), port=0) as session:
+        code = main(["watch", f"127.0.0.1:{session.port}", "--duration", "1.2"], out=out)
+    assert code == 0
+    assert "connected to" in out.getvalue()
+    assert "frame " in out.getvalue()
