@@ -112,10 +112,12 @@ class BareServerUnderTest:
     """grpcio streaming the same encoded frame bytes, with an 8-byte timestamp in front."""
 
     def __init__(self, particles: int, rate: float | None) -> None:
-        from framecast._codec import assemble_update, encode_entry
+        from framecast._codec import assemble_update, encode_entry_parts
 
         positions = _positions(particles, 1)[0]
-        self.body = assemble_update(0, False, 0.0, [encode_entry("particle.positions", positions)])
+        self.body = assemble_update(
+            0, False, 0.0, [encode_entry_parts("particle.positions", positions)]
+        )
         self.rate = rate
         self.stop = threading.Event()
         self.executor = ThreadPoolExecutor(64)
@@ -157,10 +159,12 @@ class BareAioServerUnderTest:
     """
 
     def __init__(self, particles: int, rate: float | None) -> None:
-        from framecast._codec import assemble_update, encode_entry
+        from framecast._codec import assemble_update, encode_entry_parts
 
         positions = _positions(particles, 1)[0]
-        self.body = assemble_update(0, False, 0.0, [encode_entry("particle.positions", positions)])
+        self.body = assemble_update(
+            0, False, 0.0, [encode_entry_parts("particle.positions", positions)]
+        )
         self.rate = rate
         self.stopping = False
         self.loop = asyncio.new_event_loop()

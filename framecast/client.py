@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import grpc
 
-from ._codec import decode_json, decode_update, encode_json
+from ._codec import decode_json, encode_json, parse_update
 from ._proto import command_pb2, frame_pb2, state_pb2
 from ._threads import BackgroundTask
 from .errors import (
@@ -97,15 +97,16 @@ class Client:
             raise ConnectionError(
                 f"no framecast server answered at {address} within {connect_timeout:g} s"
             ) from None
+        # Frames arrive as raw bytes: parse_update makes arrays that are views into them.
         self._subscribe_frames = self._channel.unary_stream(
             "/framecast.v1.Trajectory/SubscribeFrames",
             request_serializer=frame_pb2.SubscribeFramesRequest.SerializeToString,
-            response_deserializer=frame_pb2.FrameUpdate.FromString,
+            response_deserializer=None,
         )
         self._get_frame = self._channel.unary_unary(
             "/framecast.v1.Trajectory/GetFrame",
             request_serializer=frame_pb2.GetFrameRequest.SerializeToString,
-            response_deserializer=frame_pb2.FrameUpdate.FromString,
+            response_deserializer=None,
         )
         self._get_commands = self._channel.unary_unary(
             "/framecast.v1.Command/GetCommands",
@@ -167,7 +168,7 @@ class Client:
         try:
             for message in call:
                 received = time.time()
-                decoded = decode_update(message)
+                decoded = parse_update(message)
                 with self._lock:
                     self._frame.merge(
                         decoded.fields, index=decoded.frame_index, reset=decoded.reset
@@ -241,7 +242,7 @@ class Client:
     def get_frame(self) -> FrameData:
         """Fetch the whole current frame once, without subscribing."""
         message = self._get_frame(frame_pb2.GetFrameRequest(), timeout=CALL_TIMEOUT)
-        decoded = decode_update(message)
+        decoded = parse_update(message)
         frame = FrameData()
         frame.merge(decoded.fields, index=decoded.frame_index, reset=True)
         return frame

@@ -106,13 +106,13 @@ def test_each_field_is_encoded_once_whatever_the_subscriber_count(
     from framecast.server import publisher as publisher_module
 
     calls: list[str] = []
-    real = publisher_module.encode_entry  # type: ignore[attr-defined]
+    real = _codec.encode_entry_parts
 
-    def counting(key: str, value: object) -> bytes:
+    def counting(key: str, value: FieldValue) -> _codec.EntryParts:
         calls.append(key)
-        return real(key, value)  # type: ignore[arg-type]
+        return real(key, value)
 
-    monkeypatch.setattr(publisher_module, "encode_entry", counting)
+    monkeypatch.setattr(publisher_module, "encode_entry_parts", counting)
     publisher = FramePublisher()
     with publisher.subscribe() as a, publisher.subscribe() as b, publisher.subscribe() as c:
         publisher.publish(_changes(1, x=np.zeros((10, 3), dtype=np.float32), y=1.0))
@@ -138,7 +138,7 @@ def test_assembled_update_equals_protobuf_encoding() -> None:
         "s": "text",
         "b": True,
     }
-    entries = [_codec.encode_entry(k, v) for k, v in fields.items()]  # type: ignore[arg-type]
+    entries = [_codec.encode_entry_parts(k, v) for k, v in fields.items()]  # type: ignore[arg-type]
     message = _codec.assemble_update(5, True, 123.25, entries)
     decoded = _decode(message)
     assert decoded.frame_index == 5
@@ -312,3 +312,62 @@ def test_subscribers_that_keep_up_share_one_message_and_slow_ones_get_a_merge() 
         assert merged.packed is None
         assert _decode(FramePublisher.message(merged)).fields == {"a": 1.0, "b": 2.0}
         assert _decode(FramePublisher.message(second_fast)).fields == {"b": 2.0}
+
+
+def _sample_fields() -> dict[str, FieldValue]:
+    return {
+        "particle.positions": np.arange(30, dtype="<f4").reshape(10, 3),
+        "particle.names": np.array(["C", "O"]),
+        "empty": np.zeros((0, 3), dtype="<f4"),
+        "elements": np.array([1, 8], dtype="|u1"),
+        "n": -3,
+        "t": 1.5,
+        "s": "text",
+        "b": True,
+    }
+
+
+def test_zero_copy_parser_agrees_with_protobuf() -> None:
+    fields = _sample_fields()
+    message = _codec.assemble_update(
+        9, True, 4.25, [_codec.encode_entry_parts(k, v) for k, v in fields.items()]
+    )
+    fast = _codec.parse_update(message)
+    slow = _decode(message)
+    assert (fast.frame_index, fast.reset, fast.publish_time) == (9, True, 4.25)
+    assert (slow.frame_index, slow.reset, slow.publish_time) == (9, True, 4.25)
+    assert fast.fields.keys() == slow.fields.keys() == fields.keys()
+    for key, value in fields.items():
+        np.testing.assert_array_equal(np.asarray(fast.fields[key]), np.asarray(value))
+        assert type(fast.fields[key]) is type(slow.fields[key])
+    positions = fast.fields["particle.positions"]
+    assert isinstance(positions, np.ndarray)
+    assert not positions.flags.writeable
+
+
+def test_zero_copy_parser_reads_protobuf_encoded_messages_too() -> None:
+    message = frame_pb2.FrameUpdate(
+        frame_index=3,
+        fields={k: _codec.encode_field(v) for k, v in _sample_fields().items()},
+    ).SerializeToString()
+    parsed = _codec.parse_update(message)
+    assert parsed.frame_index == 3
+    assert parsed.fields["n"] == -3
+    assert parsed.fields["particle.positions"].shape == (10, 3)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("cut", [1, 5, 20, -7, -1])
+def test_zero_copy_parser_refuses_truncated_messages(cut: int) -> None:
+    message = _codec.assemble_update(
+        1, False, 1.0, [_codec.encode_entry_parts("p", np.arange(12, dtype="<f4"))]
+    )
+    with pytest.raises(ValueError, match=r"truncated|needs|has no value|malformed"):
+        _codec.parse_update(message[:cut])
+
+
+def test_zero_copy_parser_refuses_arrays_whose_size_does_not_match() -> None:
+    bad = frame_pb2.FrameUpdate(
+        fields={"p": frame_pb2.Field(array=frame_pb2.Array(dtype="<f4", shape=[5], data=b"1234"))}
+    ).SerializeToString()
+    with pytest.raises(ValueError, match="needs 20 bytes, got 4"):
+        _codec.parse_update(bad)

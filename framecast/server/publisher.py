@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from .._codec import assemble_update, encode_entry
+from .._codec import EntryParts, assemble_update, encode_entry_parts
 from ..frame import FrameChanges
 from .mailbox import Mailbox, Pending
 
@@ -27,7 +27,7 @@ class FrameMeta(NamedTuple):
     published_at: float
 
 
-FrameSubscription = Mailbox[bytes, FrameMeta]
+FrameSubscription = Mailbox[EntryParts, FrameMeta]
 
 
 class FramePublisher:
@@ -43,7 +43,7 @@ class FramePublisher:
         # broadcaster reach every mailbox in the same order.
         self._publish_lock = threading.Lock()
         self._lock = threading.Lock()
-        self._entries: dict[str, bytes] = {}
+        self._entries: dict[str, EntryParts] = {}
         self._meta = FrameMeta(0, time.time(), time.monotonic())
         self._mailboxes: set[FrameSubscription] = set()
         self._closed = False
@@ -52,7 +52,7 @@ class FramePublisher:
     def publish(self, changes: FrameChanges) -> None:
         """Send a change set to every subscriber (a reset replaces the whole frame)."""
         with self._publish_lock:
-            entries = {key: encode_entry(key, value) for key, value in changes.fields.items()}
+            entries = {key: encode_entry_parts(key, value) for key, value in changes.fields.items()}
             meta = FrameMeta(changes.frame_index, time.time(), time.monotonic())
             with self._lock:
                 if changes.reset:
@@ -100,7 +100,7 @@ class FramePublisher:
             mailbox.close()
 
     @staticmethod
-    def message(pending: Pending[bytes, FrameMeta]) -> bytes:
+    def message(pending: Pending[EntryParts, FrameMeta]) -> bytes:
         """The serialized ``FrameUpdate`` for a pending update."""
         if pending.packed is not None:
             return pending.packed
