@@ -20,16 +20,22 @@ from .errors import (
     UnknownCommandError,
 )
 from .frame import STANDARD_FIELDS, FrameData
-from .messages import CommandInfo
+from .listener import SessionListener
+from .messages import CommandInfo, SelectionEvent, SessionEvent, TransitionEvent
 from .server.app import FramecastServer, PortInUseError
 from .session import Session
-from .targets import FrameSource, LennardJones, Playable, Simulation, Trajectory
+from .sessions import ClientSession, ClientSessions, TrackedSessions
+from .targets import FrameSource, LennardJones, Playable, Recording, Simulation, Trajectory
+from .timeline import TIMELINE_KEY, Timeline, TimelineBase, Transition, TransitionRange
 
 __version__ = "0.1.0"
 
 __all__ = [
     "STANDARD_FIELDS",
+    "TIMELINE_KEY",
     "Client",
+    "ClientSession",
+    "ClientSessions",
     "CommandArgumentError",
     "CommandError",
     "CommandFailedError",
@@ -42,11 +48,21 @@ __all__ = [
     "LennardJones",
     "Playable",
     "PortInUseError",
+    "Recording",
     "RemoteSharedState",
+    "SelectionEvent",
     "Session",
+    "SessionEvent",
+    "SessionListener",
     "Simulation",
     "StateLockedError",
+    "Timeline",
+    "TimelineBase",
+    "TrackedSessions",
     "Trajectory",
+    "Transition",
+    "TransitionEvent",
+    "TransitionRange",
     "UnknownCommandError",
     "__version__",
     "demo",

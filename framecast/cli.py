@@ -19,6 +19,7 @@ from . import __version__
 from .client import Client, FrameUpdate
 from .demo import argon
 from .frame import FieldValue
+from .messages import SessionEvent, TransitionEvent
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT
 from .session import Session
 from .targets.trajectory import Trajectory
@@ -38,6 +39,7 @@ _EPILOG_WATCH = """\
 examples:
   framecast watch 127.0.0.1:38801
   framecast watch 127.0.0.1:38801 --duration 10 --interval 0
+  framecast watch 127.0.0.1:38801 --session default   also print published events
 """
 
 
@@ -95,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     watch.add_argument(
         "--timeout", type=float, default=5.0, help="seconds to wait for the server (default: 5)"
+    )
+    watch.add_argument(
+        "--session",
+        metavar="NAME",
+        help="also join this named session and print the transitions and selections published",
     )
     return parser
 
@@ -174,6 +181,19 @@ class _WatchStats:
         return f"frame {last.frame_index:7d} | {rate} | {lat} | changed: {changed}"
 
 
+def _describe_event(event: SessionEvent) -> str:
+    latency = (event.receive_time - event.publish_time) * 1000
+    if isinstance(event, TransitionEvent):
+        label = f" {event.label}" if event.label else ""
+        what = f"transition #{event.transition}{label} (timeline {event.timeline[:8]})"
+    else:
+        label = f" {event.label!r}" if event.label else ""
+        shown = ", ".join(map(str, event.particles[:10]))
+        more = ", ..." if len(event.particles) > 10 else ""
+        what = f"selection of {len(event.particles)} particle(s){label}: {shown}{more}"
+    return f"session {event.session!r}: {what} [{latency:.1f} ms]"
+
+
 def _watch(args: argparse.Namespace, out: TextIO) -> int:
     stats = _WatchStats()
     try:
@@ -183,9 +203,24 @@ def _watch(args: argparse.Namespace, out: TextIO) -> int:
         return 2
     deadline = None if args.duration is None else time.monotonic() + args.duration
     done = threading.Event()
+    printing = threading.Lock()
     with client:
         client.subscribe_frames(stats.add, interval=args.interval)
         print(f"connected to {args.address}", file=out, flush=True)
+        if args.session:
+            try:
+                listener = client.join(args.session)
+            except ValueError as error:
+                print(f"framecast watch: {error}", file=sys.stderr)
+                return 2
+
+            def show(event: SessionEvent) -> None:
+                with printing:
+                    print(_describe_event(event), file=out, flush=True)
+
+            listener.on_transition(show)
+            listener.on_selection(show)
+            print(f"joined session {args.session!r}", file=out, flush=True)
         try:
             if stats.first_seen.wait(args.timeout) and stats.first is not None:
                 first = stats.first
@@ -196,7 +231,8 @@ def _watch(args: argparse.Namespace, out: TextIO) -> int:
             while deadline is None or time.monotonic() < deadline:
                 wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
                 done.wait(max(wait, 0.0))
-                print(stats.line(), file=out, flush=True)
+                with printing:
+                    print(stats.line(), file=out, flush=True)
         except KeyboardInterrupt:
             pass
     return 0

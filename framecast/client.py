@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 import grpc
 
 from ._codec import decode_json, encode_json, parse_update
-from ._proto import command_pb2, frame_pb2, state_pb2
+from ._names import check_name
+from ._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
 from ._threads import BackgroundTask
 from .errors import (
     CommandArgumentError,
@@ -28,7 +29,9 @@ from .errors import (
     UnknownCommandError,
 )
 from .frame import FieldValue, FrameData
-from .messages import CommandInfo
+from .listener import SessionListener
+from .messages import CommandInfo, TransitionEvent
+from .timeline import TIMELINE_KEY
 
 __all__ = ["Client", "FrameCallback", "FrameUpdate", "RemoteSharedState"]
 
@@ -120,6 +123,22 @@ class Client:
         )
         # Reentrant: wait_for_frame evaluates the caller's predicate under this lock, and a
         # predicate may well read client properties.
+        self._join = self._channel.unary_stream(
+            "/framecast.v1.Sessions/Join",
+            request_serializer=sessions_pb2.JoinRequest.SerializeToString,
+            response_deserializer=sessions_pb2.SessionEvent.FromString,
+        )
+        self._list_sessions = self._channel.unary_unary(
+            "/framecast.v1.Sessions/ListSessions",
+            request_serializer=sessions_pb2.ListSessionsRequest.SerializeToString,
+            response_deserializer=sessions_pb2.ListSessionsResponse.FromString,
+        )
+        self._get_context = self._channel.unary_unary(
+            "/framecast.v1.Sessions/GetContext",
+            request_serializer=sessions_pb2.GetContextRequest.SerializeToString,
+            response_deserializer=None,
+        )
+        self._listeners: list[SessionListener] = []
         self._lock = threading.RLock()
         self._frame_ready = threading.Condition(self._lock)
         self._frame = FrameData()
@@ -247,6 +266,68 @@ class Client:
         frame.merge(decoded.fields, index=decoded.frame_index, reset=True)
         return frame
 
+    # -- named sessions -------------------------------------------------------------------------
+    def join(self, name: str = "default", *, follow: bool = False) -> SessionListener:
+        """Listen on the named session ``name``; returns once the server counts this client.
+
+        With ``follow=True``, a published transition of the timeline this client receives
+        frames of (``frame["timeline.id"]``) replaces :attr:`frame` with that transition's
+        first frame (its ``context_before``). Raises ``ValueError`` for an unusable name.
+        """
+        check_name(name, what="session name")
+        with self._lock:
+            self._check_open()
+        call: Any = self._join(sessions_pb2.JoinRequest(name=name))
+        try:
+            first = next(call)
+        except grpc.RpcError as error:
+            if _rpc_code(error) == grpc.StatusCode.INVALID_ARGUMENT:
+                raise ValueError(_rpc_message(error)) from None
+            raise ConnectionError(f"cannot join {name!r}: {_rpc_message(error)}") from None
+        listener = SessionListener(
+            call, name, first.joined.clients, self._follow if follow else None
+        )
+        with self._lock:
+            self._listeners.append(listener)
+        return listener
+
+    def sessions(self) -> dict[str, int]:
+        """Every named session the server knows, with its client count now."""
+        response = self._list_sessions(sessions_pb2.ListSessionsRequest(), timeout=CALL_TIMEOUT)
+        return {info.name: info.clients for info in response.sessions}
+
+    def context(self, timeline: str, transition: int, *, after: bool = False) -> FrameData:
+        """The frame before (or ``after``) a transition of a timeline the server knows.
+
+        Raises ``LookupError`` for an unknown timeline and ``IndexError`` for a transition
+        that is not available.
+        """
+        request = sessions_pb2.GetContextRequest(
+            timeline=timeline, transition=transition, after=after
+        )
+        try:
+            message = self._get_context(request, timeout=CALL_TIMEOUT)
+        except grpc.RpcError as error:
+            code = _rpc_code(error)
+            if code == grpc.StatusCode.NOT_FOUND:
+                raise LookupError(_rpc_message(error)) from None
+            if code == grpc.StatusCode.OUT_OF_RANGE:
+                raise IndexError(_rpc_message(error)) from None
+            raise
+        decoded = parse_update(message)
+        frame = FrameData()
+        frame.merge(decoded.fields, index=decoded.frame_index, reset=True)
+        return frame
+
+    def _follow(self, event: TransitionEvent) -> None:
+        if self._frame.get(TIMELINE_KEY) != event.timeline:
+            return  # not the timeline this client shows
+        context = self.context(event.timeline, event.transition)
+        with self._lock:
+            self._frame.merge(context.snapshot(), index=context.index, reset=True)
+            self._updates_received += 1
+            self._frame_ready.notify_all()
+
     # -- shared state -----------------------------------------------------------------------------
     @property
     def shared_state(self) -> RemoteSharedState:
@@ -308,6 +389,9 @@ class Client:
                 return
             self._closed = True
             call, task, state = self._frame_call, self._frame_task, self._state
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener.leave()
         if call is not None:
             call.cancel()
         if task is not None:

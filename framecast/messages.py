@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CommandInfo"]
+__all__ = ["CommandInfo", "SelectionEvent", "SessionEvent", "TransitionEvent"]
 
 
 @dataclass(frozen=True)
@@ -14,3 +14,29 @@ class CommandInfo:
     name: str
     arguments: dict[str, object]
     description: str
+
+
+@dataclass(frozen=True)
+class TransitionEvent:
+    """A transition published to a session a client listens on."""
+
+    session: str
+    timeline: str
+    transition: int
+    label: str
+    publish_time: float
+    receive_time: float
+
+
+@dataclass(frozen=True)
+class SelectionEvent:
+    """A set of particles published to a session a client listens on."""
+
+    session: str
+    particles: tuple[int, ...]
+    label: str
+    publish_time: float
+    receive_time: float
+
+
+SessionEvent = TransitionEvent | SelectionEvent

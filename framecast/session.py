@@ -24,7 +24,9 @@ from ._threads import BackgroundTask, raise_if_failed
 from .frame import FrameData
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
 from .server.state import SharedState
+from .sessions import ClientSessions
 from .targets.base import FrameSource, Playable
+from .timeline import TimelineBase, Transition
 
 __all__ = ["DEFAULT_FRAME_INTERVAL", "Session"]
 
@@ -34,7 +36,7 @@ DEFAULT_FRAME_INTERVAL = 1 / 30
 #: Seconds over which the measured broadcast rate (``fps``) is averaged.
 _FPS_WINDOW = 1.0
 
-_SESSION_KWARGS = frozenset({"name", "address", "port", "frame_interval"})
+_SESSION_KWARGS = frozenset({"name", "address", "port", "frame_interval", "follow_transitions"})
 
 
 class Session(HasTraits):
@@ -49,7 +51,10 @@ class Session(HasTraits):
         If the target is playable, start it when it is shown and not already running.
     **kwargs
         ``name`` (default ``"framecast"``), ``address`` (default ``127.0.0.1``), ``port``
-        (default 38801; 0 picks a free port) and ``frame_interval`` (default 1/30 s).
+        (default 38801; 0 picks a free port), ``frame_interval`` (default 1/30 s) and
+        ``follow_transitions`` (default False: when True, a transition of the target's
+        timeline published through :attr:`sessions` pauses the target and seeks it to
+        that transition's first frame, so every client sees it).
 
     The traits (``playing``, ``running``, ``frame_index``, ``clients``, ``fps``,
     ``error``) follow the live status; notebook widgets link to them.
@@ -97,6 +102,11 @@ class Session(HasTraits):
         self._sent_times: deque[float] = deque()
         self._measured_fps = 0.0
         self._register_playback_commands()
+        self._sessions = ClientSessions(
+            self._app.sessions, self._app.timelines, particle_count=self._particle_count
+        )
+        self.follow_transitions = bool(kwargs.get("follow_transitions", False))
+        self._sessions.on_transition(self._follow)
         self._broadcaster = BackgroundTask("framecast-broadcaster", self._broadcast_loop)
         try:
             if target is not None:
@@ -116,6 +126,11 @@ class Session(HasTraits):
     def shared_state(self) -> SharedState:
         """Shared state of the session."""
         return self._app.shared_state
+
+    @property
+    def sessions(self) -> ClientSessions:
+        """The named client sessions of this server (REVEN's ``Sessions``)."""
+        return self._sessions
 
     @property
     def target(self) -> object:
@@ -141,6 +156,8 @@ class Session(HasTraits):
                 previous.stop()
             self._target = target
             self._frame = frame
+            if isinstance(target, TimelineBase):
+                self._app.timelines.add(target)
             self._app.frames.publish(frame.take_all())
             self.set_trait("target_kind", type(target).__name__)
             self.set_trait("error", "")
@@ -201,6 +218,24 @@ class Session(HasTraits):
             raise RuntimeError(f"the target ({type(target).__name__}) cannot step back")
         step_back()
         self._refresh_status()
+
+    def _follow(self, transition: Transition) -> None:
+        """Seek the target to a published transition of its own timeline, if following."""
+        target = self._target
+        if not self.follow_transitions or not isinstance(target, TimelineBase):
+            return
+        if transition.timeline.timeline_id != target.timeline_id:
+            return  # another timeline: viewers decide, the session plays on
+        seek = getattr(target, "seek", None)
+        if callable(seek):
+            if isinstance(target, Playable):
+                target.pause()
+            seek(transition.id)
+            self._refresh_status()
+
+    def _particle_count(self) -> int | None:
+        frame = self._frame
+        return None if frame is None else frame.particle_count or None
 
     def _register_playback_commands(self) -> None:
         commands = {

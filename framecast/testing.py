@@ -6,6 +6,7 @@ framecast can test against a real server the same way.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import socket
 import threading
@@ -16,6 +17,7 @@ from typing import Any, TypedDict
 
 __all__ = [
     "ClientReport",
+    "ListenerProcess",
     "port_is_listening",
     "threads_started_since",
     "wait_until",
@@ -109,3 +111,110 @@ def watch_in_subprocess(address: str, seconds: float, *, interval: float = 1 / 3
         if process.is_alive():
             process.kill()
             process.join(5.0)
+
+
+def _listeners_main(address: str, sessions: dict[str, int], follow: bool, pipe: Connection) -> None:
+    from .client import Client  # imported in the child, after spawn
+
+    clients: list[Any] = []
+    listeners: list[Any] = []
+    try:
+        for name, count in sessions.items():
+            for _ in range(count):
+                client = Client(address)
+                clients.append(client)
+                if follow:
+                    client.subscribe_frames()
+                listeners.append((name, client.join(name, follow=follow)))
+        pipe.send(("joined", len(listeners)))
+        while True:
+            command = pipe.recv()
+            if command == "exit":
+                break
+            report = []
+            for name, listener in listeners:
+                events: list[tuple[Any, ...]] = []
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        event = listener.next_event(timeout=0)
+                        if hasattr(event, "transition"):
+                            events.append(("transition", event.timeline, event.transition))
+                        else:
+                            events.append(("selection", event.particles))
+                report.append((name, events))
+            pipe.send(("report", report))
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which asserts
+        pipe.send(("error", f"{type(error).__name__}: {error}"))
+    finally:
+        for client in clients:
+            client.close()
+
+
+class ListenerProcess:
+    """Clients in another process, each joined to a named session, that report events.
+
+    ``ListenerProcess(address, {"default": 1, "test": 4})`` starts one process with five
+    clients and returns once all of them are counted by the server.
+    """
+
+    def __init__(self, address: str, sessions: dict[str, int], *, follow: bool = False) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self.process = context.Process(
+            target=_listeners_main, args=(address, sessions, follow, child), daemon=True
+        )
+        self.process.start()
+        self.events: list[tuple[str, list[tuple[Any, ...]]]] = [
+            (name, []) for name, count in sessions.items() for _ in range(count)
+        ]
+        kind, value = self._receive(60.0)
+        if kind != "joined":
+            self.kill()
+            raise RuntimeError(f"listener process failed: {value}")
+
+    def _receive(self, timeout: float) -> tuple[str, Any]:
+        if not self._pipe.poll(timeout):
+            raise TimeoutError("listener process did not answer")
+        message: tuple[str, Any] = self._pipe.recv()
+        return message
+
+    def poll(self) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        """Collect the events received since the last poll, per listener; return all so far."""
+        self._pipe.send("report")
+        kind, value = self._receive(30.0)
+        if kind != "report":
+            raise RuntimeError(f"listener process failed: {value}")
+        for (_, seen), (_, new) in zip(self.events, value, strict=True):
+            seen.extend(new)
+        return self.events
+
+    def wait_for(
+        self,
+        condition: Callable[[list[tuple[str, list[tuple[Any, ...]]]]], bool],
+        *,
+        timeout: float = 10.0,
+    ) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        """Poll until ``condition(events)`` holds; ``TimeoutError`` otherwise."""
+        wait_until(lambda: condition(self.poll()), timeout=timeout, what="listener events")
+        return self.events
+
+    def kill(self) -> None:
+        """Kill the process without letting its clients leave (as a crash would)."""
+        self.process.kill()
+        self.process.join(10)
+
+    def close(self) -> None:
+        """Let the clients leave and end the process."""
+        if self.process.is_alive():
+            with contextlib.suppress(OSError):
+                self._pipe.send("exit")
+            self.process.join(10)
+            if self.process.is_alive():
+                self.kill()
+        self._pipe.close()
+
+    def __enter__(self) -> ListenerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

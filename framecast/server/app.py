@@ -10,7 +10,8 @@ import grpc
 
 from .commands import CommandCallback, CommandRegistry
 from .publisher import FramePublisher
-from .servicers import command_handler, state_handler, trajectory_handler
+from .servicers import command_handler, sessions_handler, state_handler, trajectory_handler
+from .sessions import SessionRegistry, TimelineRegistry
 from .state import SharedState
 
 __all__ = ["DEFAULT_ADDRESS", "DEFAULT_PORT", "FramecastServer", "PortInUseError"]
@@ -37,12 +38,13 @@ def _host_port(address: str, port: int) -> str:
 
 
 class FramecastServer:
-    """A gRPC server with the Trajectory, State and Command services.
+    """A gRPC server with the Trajectory, State, Command and Sessions services.
 
     It owns the transport-free cores: :attr:`frames` (a
-    :class:`~framecast.server.publisher.FramePublisher`), :attr:`shared_state` and
-    :attr:`commands`. It listens as soon as it is constructed and stops in :meth:`close`,
-    which is idempotent and leaves no thread and no listening port.
+    :class:`~framecast.server.publisher.FramePublisher`), :attr:`shared_state`,
+    :attr:`commands`, :attr:`sessions` (named client sessions) and :attr:`timelines`.
+    It listens as soon as it is constructed and stops in :meth:`close`, which is
+    idempotent and leaves no thread and no listening port.
     """
 
     def __init__(
@@ -57,6 +59,8 @@ class FramecastServer:
         self.frames = FramePublisher()
         self.shared_state = SharedState()
         self.commands = CommandRegistry()
+        self.sessions = SessionRegistry()
+        self.timelines = TimelineRegistry()
         self._close_lock = threading.Lock()
         self._closed = False
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="framecast-grpc")
@@ -66,6 +70,7 @@ class FramecastServer:
                 trajectory_handler(self.frames),
                 state_handler(self.shared_state),
                 command_handler(self.commands),
+                sessions_handler(self.sessions, self.timelines),
             ],
             options=[
                 # gRPC sets SO_REUSEPORT by default, which would let a second server share
@@ -122,6 +127,7 @@ class FramecastServer:
             self._closed = True
         self.frames.close()
         self.shared_state.close()
+        self.sessions.close()
         self._server.stop(grace).wait(grace + 5.0)
         self._executor.shutdown(wait=True)
 

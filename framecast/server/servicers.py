@@ -13,14 +13,22 @@ from typing import Any, NoReturn
 
 import grpc
 
-from .._codec import decode_json, decode_json_object, encode_json
-from .._proto import command_pb2, frame_pb2, state_pb2
+from .._codec import (
+    assemble_update,
+    decode_json,
+    decode_json_object,
+    encode_entry_parts,
+    encode_json,
+)
+from .._names import check_name
+from .._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
 from ..errors import CommandArgumentError, StateLockedError, UnknownCommandError
 from .commands import CommandRegistry
 from .publisher import FramePublisher
+from .sessions import SessionRegistry, TimelineRegistry
 from .state import SharedState
 
-__all__ = ["command_handler", "state_handler", "trajectory_handler"]
+__all__ = ["command_handler", "sessions_handler", "state_handler", "trajectory_handler"]
 
 Context = grpc.ServicerContext
 
@@ -175,6 +183,52 @@ class _CommandServicer:
             _abort(context, grpc.StatusCode.INTERNAL, f"command {name!r} returned {error}")
 
 
+class _SessionsServicer:
+    def __init__(self, sessions: SessionRegistry, timelines: TimelineRegistry) -> None:
+        self._sessions = sessions
+        self._timelines = timelines
+
+    def join(self, request: sessions_pb2.JoinRequest, context: Context) -> Iterator[bytes]:
+        try:
+            name = check_name(request.name, what="session name")
+        except (TypeError, ValueError) as error:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"cannot join: {error}")
+        with self._sessions.join(name) as mailbox:
+            # Closing the mailbox when the RPC ends (the client left, was killed, or the
+            # server stops) ends the loop, and leaving the block uncounts the client.
+            if not context.add_callback(mailbox.close):
+                return
+            joined = sessions_pb2.SessionEvent(
+                publish_time=time.time(),
+                joined=sessions_pb2.JoinedEvent(name=name, clients=self._sessions.count(name)),
+            )
+            yield joined.SerializeToString()
+            while (pending := mailbox.take()) is not None:
+                yield from pending.fields.values()
+
+    def list_sessions(
+        self, request: sessions_pb2.ListSessionsRequest, context: Context
+    ) -> sessions_pb2.ListSessionsResponse:
+        return sessions_pb2.ListSessionsResponse(
+            sessions=[
+                sessions_pb2.SessionInfo(name=name, clients=count)
+                for name, count in self._sessions.counts().items()
+            ]
+        )
+
+    def get_context(self, request: sessions_pb2.GetContextRequest, context: Context) -> bytes:
+        timeline = self._timelines.get(request.timeline)
+        if timeline is None:
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"unknown timeline {request.timeline!r}")
+        try:
+            n = request.transition
+            frame = timeline.context_after(n) if request.after else timeline.context_before(n)
+        except IndexError as error:
+            _abort(context, grpc.StatusCode.OUT_OF_RANGE, str(error))
+        entries = [encode_entry_parts(key, value) for key, value in frame.snapshot().items()]
+        return assemble_update(frame.index, True, time.time(), entries)
+
+
 def _serializer(message: object) -> bytes:
     return message.SerializeToString()  # type: ignore[attr-defined, no-any-return]
 
@@ -239,6 +293,33 @@ def command_handler(commands: CommandRegistry) -> grpc.GenericRpcHandler[Any, An
                 servicer.run_command,
                 request_deserializer=command_pb2.RunCommandRequest.FromString,
                 response_serializer=_serializer,
+            ),
+        },
+    )
+
+
+def sessions_handler(
+    sessions: SessionRegistry, timelines: TimelineRegistry
+) -> grpc.GenericRpcHandler[Any, Any]:
+    """The Sessions service. Events are serialized once, when published."""
+    servicer = _SessionsServicer(sessions, timelines)
+    return grpc.method_handlers_generic_handler(
+        "framecast.v1.Sessions",
+        {
+            "Join": grpc.unary_stream_rpc_method_handler(
+                servicer.join,
+                request_deserializer=sessions_pb2.JoinRequest.FromString,
+                response_serializer=None,
+            ),
+            "ListSessions": grpc.unary_unary_rpc_method_handler(
+                servicer.list_sessions,
+                request_deserializer=sessions_pb2.ListSessionsRequest.FromString,
+                response_serializer=_serializer,
+            ),
+            "GetContext": grpc.unary_unary_rpc_method_handler(
+                servicer.get_context,
+                request_deserializer=sessions_pb2.GetContextRequest.FromString,
+                response_serializer=None,
             ),
         },
     )

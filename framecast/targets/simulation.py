@@ -10,6 +10,7 @@ more than half the skin. An optional Berendsen thermostat holds the temperature.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..frame import FrameData
+from ..timeline import TIMELINE_KEY, TimelineBase
 from .base import Player
 
 __all__ = ["BOLTZMANN", "LennardJones", "Simulation"]
@@ -42,7 +44,18 @@ class LennardJones:
 StepCallback = Callable[["Simulation"], None]
 
 
-class Simulation(Player):
+@dataclass(frozen=True)
+class _Snapshot:
+    """One published frame of the history: enough to show it and to resume from it."""
+
+    frame: int
+    steps: int
+    x: FloatArray
+    v: FloatArray
+    potential: float
+
+
+class Simulation(Player, TimelineBase):
     """A periodic box of Lennard-Jones particles, integrated with velocity Verlet.
 
     Use :func:`framecast.demo.argon` for a ready-made box. Each frame advances
@@ -66,6 +79,10 @@ class Simulation(Player):
         Integration steps between two published frames.
     interval
         Seconds between frames while playing (0: as fast as the machine allows).
+    history
+        How many recent frames to keep (positions and velocities). They make the
+        simulation a timeline: ``transition(n)`` goes from frame ``n`` to ``n + 1`` while
+        both are kept, and :meth:`seek` resumes from any kept frame. 0 keeps none.
     """
 
     def __init__(
@@ -82,6 +99,7 @@ class Simulation(Player):
         skin: float = 0.15,
         species: LennardJones = LennardJones(),
         interval: float = 1 / 60,
+        history: int = 100,
     ) -> None:
         x = np.array(positions, dtype=float)
         if x.ndim != 2 or x.shape[1] != 3 or len(x) < 2:
@@ -100,6 +118,8 @@ class Simulation(Player):
             raise ValueError(f"steps_per_frame must be >= 1, got {steps_per_frame}")
         if temperature is not None and not temperature > 0:
             raise ValueError(f"temperature must be > 0 K or None, got {temperature}")
+        if history < 0:
+            raise ValueError(f"history must be >= 0 frames, got {history}")
         super().__init__(interval=interval, name="framecast-simulation")
         self.box_length = float(box_length)
         self.timestep = float(timestep)
@@ -112,17 +132,21 @@ class Simulation(Player):
         self._initial = (x % self.box_length, v.copy())
         self._callbacks: list[StepCallback] = []
         self._callbacks_lock = threading.Lock()
+        self._history: deque[_Snapshot] = deque(maxlen=history)
+        self._history_lock = threading.Lock()
         self._frame = FrameData()
         self._reset_state()
         n = len(x)
-        self._frame.update(
+        self._topology = FrameData(
             {
                 "particle.elements": np.full(n, species.element, dtype=np.uint8),
                 "particle.names": np.full(n, species.name),
                 "particle.count": n,
                 "system.box.vectors": np.eye(3) * self.box_length,
+                TIMELINE_KEY: self.timeline_id,
             }
-        )
+        ).snapshot()
+        self._frame.update(self._topology)
         self._publish()
 
     # -- public state -----------------------------------------------------------------------------
@@ -194,8 +218,68 @@ class Simulation(Player):
             callback(self)
 
     def _rewind(self) -> None:
+        with self._history_lock:
+            self._history.clear()
         self._reset_state()
         self._publish()
+
+    # -- history and timeline -----------------------------------------------------------
+    @property
+    def history_size(self) -> int:
+        """How many recent frames are kept at most."""
+        return self._history.maxlen or 0
+
+    @property
+    def frame_index(self) -> int:
+        """The index of the latest frame (integration steps / steps per frame)."""
+        return self._steps // self.steps_per_frame
+
+    def seek(self, frame: int) -> None:
+        """Resume from kept frame ``frame``: positions, velocities and time come back.
+
+        Frames after it are dropped from the history; playing continues from there.
+        Raises ``IndexError`` when the frame is not in the history.
+        """
+        with self._advance_lock:
+            with self._history_lock:
+                kept = [snap for snap in self._history if snap.frame == frame]
+                if not kept:
+                    held = [snap.frame for snap in self._history]
+                    span = f"{held[0]}..{held[-1]}" if held else "none"
+                    raise IndexError(f"frame {frame} is not in the history (kept: {span})")
+                while self._history[-1].frame != frame:
+                    self._history.pop()
+                self._history.pop()  # _publish() records it again
+            snap = kept[0]
+            self._x, self._v, self._steps = snap.x.copy(), snap.v.copy(), snap.steps
+            self._build_neighbours()
+            self._f, self._potential = self._forces()
+            self._publish()
+
+    def _frame_range(self) -> range:
+        with self._history_lock:
+            if not self._history:
+                return range(0)
+            return range(self._history[0].frame, self._history[-1].frame + 1)
+
+    def _snapshot(self, frame: int) -> _Snapshot:
+        with self._history_lock:
+            first = self._history[0].frame if self._history else 0
+            snap = self._history[frame - first] if self._history else None
+        if snap is None or snap.frame != frame:
+            raise IndexError(f"frame {frame} is no longer in the history")
+        return snap
+
+    def _context(self, frame: int) -> FrameData:
+        snap = self._snapshot(frame)
+        kinetic = float(0.5 * self.species.mass * np.sum(snap.v * snap.v))
+        context = FrameData(self._topology, index=frame)
+        context.update(self._frame_fields(snap.x, kinetic, snap.potential, snap.steps))
+        return context
+
+    def _transition_label(self, n: int) -> str:
+        before, after = self._snapshot(n), self._snapshot(n + 1)
+        return f"t = {before.steps * self.timestep:.3f} → {after.steps * self.timestep:.3f} ps"
 
     # -- physics ----------------------------------------------------------------------------------
     def _reset_state(self) -> None:
@@ -278,19 +362,27 @@ class Simulation(Player):
             )
         return forces, potential
 
+    def _frame_fields(
+        self, x: FloatArray, kinetic: float, potential: float, steps: int
+    ) -> dict[str, object]:
+        dof = max(3 * len(x) - 3, 1)
+        return {
+            "particle.positions": x,
+            "energy.kinetic": kinetic,
+            "energy.potential": potential,
+            "energy.total": kinetic + potential,
+            "system.temperature": 2.0 * kinetic / (dof * BOLTZMANN),
+            "system.simulation.time": steps * self.timestep,
+        }
+
     def _publish(self) -> None:
-        kinetic = self.kinetic_energy()
-        self._frame.update(
-            {
-                "particle.positions": self._x,
-                "energy.kinetic": kinetic,
-                "energy.potential": self._potential,
-                "energy.total": kinetic + self._potential,
-                "system.temperature": self.temperature(),
-                "system.simulation.time": self.time,
-            },
-            index=self._steps // self.steps_per_frame,
-        )
+        frame = self.frame_index
+        if self._history.maxlen:
+            snap = _Snapshot(frame, self._steps, self._x.copy(), self._v.copy(), self._potential)
+            with self._history_lock:
+                self._history.append(snap)
+        fields = self._frame_fields(self._x, self.kinetic_energy(), self._potential, self._steps)
+        self._frame.update(fields, index=frame)
 
     def __repr__(self) -> str:
         return (

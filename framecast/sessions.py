@@ -1,0 +1,294 @@
+"""Named client sessions from Python, with the API of REVEN's ``Sessions``.
+
+Two different things are called "session" here, as in the products framecast follows:
+
+- ``framecast.Session`` (narupatools') is the server you start: it owns a port and a target.
+- A *client session* (REVEN's) is a name that viewers listen on, inside one server. Viewers
+  join ``"default"``, ``"axion"`` and so on; Python *tracks* some of these names, and
+  ``session.sessions.publish_transition(tr)`` reaches every viewer listening on a tracked
+  one. They print as REVEN prints them, ``Session('axion', 0)`` (a name and how many
+  clients are connected now), but their class is :class:`ClientSession`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+
+from ._proto import sessions_pb2
+from .server.sessions import DEFAULT_SESSION, SessionRegistry, TimelineRegistry
+from .timeline import Transition
+
+__all__ = ["ClientSession", "ClientSessions", "TrackedSessions"]
+
+TransitionHook = Callable[[Transition], None]
+
+
+class ClientSession:
+    """A named session of viewers. ``repr`` reads ``Session('axion', 0)``, as in REVEN."""
+
+    __slots__ = ("_registry", "name")
+
+    def __init__(self, name: str, registry: SessionRegistry) -> None:
+        self.name = registry.ensure(name)
+        self._registry = registry
+
+    @property
+    def clients(self) -> int:
+        """How many clients are connected to this session now."""
+        return self._registry.count(self.name)
+
+    def __repr__(self) -> str:
+        return f"Session({self.name!r}, {self.clients})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClientSession):
+            return NotImplemented
+        return self.name == other.name and self._registry is other._registry
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+SessionLike = str | ClientSession
+
+
+class TrackedSessions(MutableSequence[ClientSession]):
+    """The tracked sessions, as a live list: changes apply to the registry at once.
+
+    Strings are turned into sessions on the way in; client counts are read afresh every
+    time an item is read or printed.
+    """
+
+    def __init__(self, owner: ClientSessions) -> None:
+        self._owner = owner
+
+    @overload
+    def __getitem__(self, index: int) -> ClientSession: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[ClientSession]: ...
+    def __getitem__(self, index: int | slice) -> ClientSession | list[ClientSession]:
+        names = self._owner._tracked_names()
+        if isinstance(index, slice):
+            return [self._owner._session(name) for name in names[index]]
+        return self._owner._session(names[index])
+
+    @overload
+    def __setitem__(self, index: int, value: SessionLike) -> None: ...
+    @overload
+    def __setitem__(self, index: slice, value: Iterable[SessionLike]) -> None: ...
+    def __setitem__(self, index: int | slice, value: object) -> None:
+        with self._owner._lock:
+            names = list(self._owner._tracked)
+            if isinstance(index, slice):
+                names[index] = [self._owner._name_of(v) for v in value]  # type: ignore[attr-defined]
+            else:
+                names[index] = self._owner._name_of(value)
+            self._owner._tracked = _unique(names)
+
+    def __delitem__(self, index: int | slice) -> None:
+        with self._owner._lock:
+            del self._owner._tracked[index]
+
+    def __len__(self) -> int:
+        return len(self._owner._tracked_names())
+
+    def insert(self, index: int, value: SessionLike) -> None:
+        """Track ``value`` (a name or a session) at ``index``; already tracked: no change."""
+        name = self._owner._name_of(value)
+        with self._owner._lock:
+            if name not in self._owner._tracked:
+                self._owner._tracked.insert(index, name)
+
+    def append(self, value: SessionLike) -> None:
+        """Track ``value`` (a name or a session) last; already tracked: no change."""
+        self.insert(len(self), value)
+
+    def extend(self, values: Iterable[SessionLike]) -> None:
+        """Track each of ``values``, in order."""
+        for value in list(values):
+            self.append(value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (TrackedSessions, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+class ClientSessions:
+    """The named client sessions of one server, following REVEN's ``Sessions``.
+
+    Not meant to be constructed directly: use ``session.sessions``.
+    """
+
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        timelines: TimelineRegistry,
+        *,
+        particle_count: Callable[[], int | None] = lambda: None,
+    ) -> None:
+        self._registry = registry
+        self._timelines = timelines
+        self._particle_count = particle_count
+        self._lock = threading.RLock()
+        self._tracked: list[str] = [registry.ensure(DEFAULT_SESSION)]
+        self._hooks: list[TransitionHook] = []
+
+    # -- tracked ----------------------------------------------------------------------------
+    @property
+    def tracked(self) -> TrackedSessions:
+        """The list of the currently tracked sessions (a live list).
+
+        Set it to a name, a session, any iterable of those (a generator included), or
+        ``None`` to track nothing.
+        """
+        return TrackedSessions(self)
+
+    @tracked.setter
+    def tracked(self, sessions: SessionLike | Iterable[SessionLike] | None) -> None:
+        if sessions is None:
+            names: list[str] = []
+        elif isinstance(sessions, (str, ClientSession)):
+            names = [self._name_of(sessions)]
+        else:
+            try:
+                items = list(sessions)
+            except TypeError:
+                raise TypeError(
+                    "tracked takes a session name, a session, an iterable of those, or None; "
+                    f"got {type(sessions).__name__}"
+                ) from None
+            names = [self._name_of(item) for item in items]
+        with self._lock:
+            self._tracked = _unique(names)
+
+    def _name_of(self, value: object) -> str:
+        if isinstance(value, ClientSession):
+            if value._registry is not self._registry:
+                raise ValueError(f"{value!r} belongs to another server")
+            return value.name
+        if isinstance(value, str):
+            return self._registry.ensure(value)
+        raise TypeError(f"a session is a name (str) or a session, got {type(value).__name__}")
+
+    def _tracked_names(self) -> list[str]:
+        with self._lock:
+            return list(self._tracked)
+
+    def _session(self, name: str) -> ClientSession:
+        return ClientSession(name, self._registry)
+
+    def __getitem__(self, name: str) -> ClientSession:
+        """The session called ``name`` (made known if it was not)."""
+        return self._session(name)
+
+    # -- listing ------------------------------------------------------------------------------
+    def available(self) -> Iterator[ClientSession]:
+        """A generator of the sessions known to the server, busiest first.
+
+        Sessions with as many clients keep the order in which the server learnt of them.
+        """
+        counts = self._registry.counts()
+        for name in sorted(counts, key=lambda n: -counts[n]):
+            yield self._session(name)
+
+    def active(self) -> Iterator[ClientSession]:
+        """A generator of the sessions to which at least one client is currently connected.
+
+        In the order of :meth:`available`, busiest first.
+        """
+        counts = self._registry.counts()
+        for name in sorted(counts, key=lambda n: -counts[n]):
+            if counts[name]:
+                yield self._session(name)
+
+    # -- publishing -----------------------------------------------------------------------------
+    def publish_transition(self, transition: Transition) -> bool:
+        """Send the passed transition to all clients listening to the tracked sessions.
+
+        Returns True if there were some clients listening, False otherwise. What a client
+        does with it is its own choice: framecast viewers show that moment.
+        """
+        return self._publish(transition) > 0
+
+    def _publish(self, transition: Transition) -> int:
+        """Publish and return how many clients received the transition."""
+        if not isinstance(transition, Transition):
+            raise TypeError(
+                f"publish_transition takes a framecast.Transition, got {type(transition).__name__}"
+                " (make one with timeline.transition(n))"
+            )
+        self._timelines.add(transition.timeline)
+        event = sessions_pb2.SessionEvent(
+            publish_time=time.time(),
+            transition=sessions_pb2.TransitionEvent(
+                timeline=transition.timeline.timeline_id,
+                transition=transition.id,
+                label=transition.label,
+            ),
+        )
+        received = self._registry.publish(
+            self._tracked_names(), "transition", event.SerializeToString()
+        )
+        with self._lock:
+            hooks = list(self._hooks)
+        for hook in hooks:
+            hook(transition)
+        return received
+
+    def publish_selection(self, particles: npt.ArrayLike, *, label: str = "") -> bool:
+        """Point viewers on the tracked sessions at these particles of the current frame.
+
+        ``particles`` are indices into the current frame. Returns True if there were
+        some clients listening. Raises ``ValueError`` for indices that are negative, not
+        integers, or beyond the current frame's particle count.
+        """
+        return self._publish_selection(particles, label=label) > 0
+
+    def _publish_selection(self, particles: npt.ArrayLike, *, label: str = "") -> int:
+        indices = np.asarray(particles)
+        if indices.size == 0:
+            indices = indices.astype(np.int64)
+        if indices.ndim != 1 or indices.dtype.kind not in "iu":
+            raise ValueError(
+                f"a selection is a 1-D sequence of particle indices, got {indices.dtype} "
+                f"with shape {indices.shape}"
+            )
+        if indices.size and int(indices.min()) < 0:
+            raise ValueError(f"particle indices must be >= 0, got {int(indices.min())}")
+        count = self._particle_count()
+        if count is not None and indices.size and int(indices.max()) >= count:
+            raise ValueError(
+                f"particle {int(indices.max())} is beyond the current frame ({count} particles)"
+            )
+        event = sessions_pb2.SessionEvent(
+            publish_time=time.time(),
+            selection=sessions_pb2.SelectionEvent(particles=indices.tolist(), label=str(label)),
+        )
+        return self._registry.publish(self._tracked_names(), "selection", event.SerializeToString())
+
+    def on_transition(self, hook: TransitionHook, *, remove: bool = False) -> None:
+        """Call ``hook(transition)`` after each publication (in-process followers)."""
+        with self._lock:
+            if remove:
+                self._hooks.remove(hook)
+            else:
+                self._hooks.append(hook)
+
+    def __repr__(self) -> str:
+        return f"<Sessions tracked={self.tracked!r} available={list(self.available())!r}>"
