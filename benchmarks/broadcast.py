@@ -271,6 +271,71 @@ def _client_main(
     results.put((len(window) / seconds, [latency * 1000 for latency in window]))
 
 
+def _listeners_main(address: str, count: int, expected: int, ready: Any, results: Any) -> None:
+    from framecast import Client, TransitionEvent
+
+    latencies: list[float] = []
+    lock = threading.Lock()
+    done = threading.Event()
+    clients = [Client(address) for _ in range(count)]
+
+    def record(event: TransitionEvent) -> None:
+        with lock:
+            latencies.append((event.receive_time - event.publish_time) * 1000)
+            if len(latencies) >= count * expected:
+                done.set()
+
+    for client in clients:
+        client.join("default").on_transition(record)
+    ready.put(True)
+    done.wait(120)
+    for client in clients:
+        client.close()
+    results.put(latencies)
+
+
+def run_transitions(listeners: int, publications: int = 60) -> tuple[list[float], int]:
+    """Publish transitions to ``listeners`` clients (in up to 8 processes); latencies in ms."""
+    from framecast import demo
+    from framecast.server import FramecastServer
+    from framecast.sessions import ClientSessions
+
+    server = FramecastServer(port=0)
+    sessions = ClientSessions(server.sessions, server.timelines)
+    timeline = demo.argon_trajectory(n=10, frames=publications + 1)
+    processes_count = min(listeners, 8)
+    per_process = [listeners // processes_count] * processes_count
+    for i in range(listeners % processes_count):
+        per_process[i] += 1
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Queue(), context.Queue()
+    processes = [
+        context.Process(
+            target=_listeners_main,
+            args=(server.target, count, publications, ready, results),
+            daemon=True,
+        )
+        for count in per_process
+    ]
+    try:
+        for process in processes:
+            process.start()
+        for _ in processes:
+            ready.get(timeout=120)
+        pause = threading.Event()
+        for n in range(publications):
+            sessions.publish_transition(timeline.transition(n))
+            pause.wait(0.02)  # spaced, so that latest-wins never merges two publications
+        latencies = [value for _ in processes for value in results.get(timeout=120)]
+    finally:
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+        server.close()
+    return latencies, listeners * publications
+
+
 def run(scenario: Scenario, warmup: float, seconds: float) -> Result:
     if scenario.implementation == "framecast":
         server: Any = FramecastServerUnderTest(scenario.particles, scenario.rate)
@@ -338,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter measurement windows")
     parser.add_argument("--particles", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--clients", type=int, nargs="*", default=[1, 8])
+    parser.add_argument("--listeners", type=int, nargs="*", default=[1, 8, 64])
     args = parser.parse_args(argv)
     warmup, seconds = (1.0, 2.0) if args.quick else (1.5, 5.0)
 
@@ -397,6 +463,19 @@ def main(argv: list[str] | None = None) -> int:
         "\nNanoVer as shipped, same machine class (anchors.md): 100k x 8 at 30 Hz: "
         "2.4 frames/s, 517 ms median, 971 ms p95."
     )
+
+    print()
+    print("| publish_transition to receipt | received | latency median | latency p95 |")
+    print("|---|---|---|---|")
+    for listeners in args.listeners:
+        print(f"running transitions to {listeners} listeners ...", file=sys.stderr, flush=True)
+        latencies, expected = run_transitions(listeners)
+        median = statistics.median(latencies) if latencies else float("nan")
+        p95 = float(np.percentile(latencies, 95)) if latencies else float("nan")
+        print(
+            f"| {listeners} listening client(s) | {len(latencies)} of {expected} "
+            f"| {median:.2f} ms | {p95:.2f} ms |"
+        )
     return 0
 
 

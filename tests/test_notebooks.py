@@ -1,0 +1,51 @@
+"""The notebooks run top to bottom in a real kernel and show what their text promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+pytestmark = pytest.mark.slow
+
+
+def _run(name: str) -> list[str]:
+    """Execute a notebook; return each code cell's text output (stdout and results)."""
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    texts = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        parts = []
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                parts.append(output.text)
+            elif output.output_type in ("execute_result", "display_data"):
+                parts.append(output.data.get("text/plain", ""))
+            elif output.output_type == "error":
+                raise AssertionError(f"{name}: {output.ename}: {output.evalue}")
+        texts.append("".join(parts))
+    return texts
+
+
+def test_transitions_notebook_teaches_tracking_and_publishing() -> None:
+    out = _run("02-transitions.ipynb")
+    text = "\n".join(out)
+    assert "<Transition #100 t = " in text
+    assert "IndexError: transition 199 is out of range" in text
+    assert "[Session('default', 1)]" in text
+    assert "the viewer got transition #100" in text
+    assert "(100, False)" in text  # the session followed the transition and paused
+    assert "[Session('axion', 1)]" in text
+    assert "[Session('axion', 1), Session('default', 1)]" in text
+    assert "particles=(0, 1, 2)" in text
+    assert "<Transition #1 call parse \u2192 ret>" in text
+    # publish_transition printed True with a listener, then False with none.
+    results = [cell.strip() for cell in out]
+    assert results.count("True") >= 2
+    assert "False" in results
