@@ -8,10 +8,11 @@ number of keys and no key is lost (the latest value of every changed key is deli
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Generic, NamedTuple, TypeVar, cast
 
-__all__ = ["Mailbox", "Pending"]
+__all__ = ["Mailbox", "MailboxSet", "Pending"]
 
 V = TypeVar("V")
 M = TypeVar("M")
@@ -97,3 +98,57 @@ class Mailbox(Generic[V, M]):
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closed
+
+
+class MailboxSet(Generic[V, M]):
+    """The subscribers of one producer: mailboxes registered, and closed, together.
+
+    It uses the producer's own lock, so that a new member's initial snapshot and its
+    registration are one step relative to the producer's updates: no update can fall
+    between them. Methods marked "lock held" expect the caller to hold that lock.
+    """
+
+    def __init__(self, lock: threading.Lock, *, closed: bool = False) -> None:
+        self._lock = lock
+        self._members: set[Mailbox[V, M]] = set()
+        self._closed = closed
+
+    @contextmanager
+    def member(
+        self, initial: Callable[[], tuple[Mapping[str, V], M]] | None = None
+    ) -> Iterator[Mailbox[V, M]]:
+        """A mailbox registered for the ``with`` block, first filled by ``initial()``.
+
+        After :meth:`close` the mailbox is closed from the start.
+        """
+        mailbox: Mailbox[V, M] = Mailbox()
+        with self._lock:
+            if self._closed:
+                mailbox.close()
+            else:
+                if initial is not None:
+                    fields, meta = initial()
+                    mailbox.put(fields, reset=True, meta=meta)
+                self._members.add(mailbox)
+        try:
+            yield mailbox
+        finally:
+            with self._lock:
+                self._members.discard(mailbox)
+            mailbox.close()
+
+    def members(self) -> list[Mailbox[V, M]]:
+        """The registered mailboxes (lock held)."""
+        return list(self._members)
+
+    def __len__(self) -> int:
+        """How many mailboxes are registered (lock held)."""
+        return len(self._members)
+
+    def close(self) -> None:
+        """Close every mailbox; later members start closed."""
+        with self._lock:
+            self._closed = True
+            members = list(self._members)
+        for mailbox in members:
+            mailbox.close()

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from .._codec import EntryParts, assemble_update, encode_entry_parts
 from ..frame import FrameChanges
-from .mailbox import Mailbox, Pending
+from .mailbox import Mailbox, MailboxSet, Pending
 
 __all__ = ["FrameMeta", "FramePublisher", "FrameSubscription"]
 
@@ -45,8 +45,7 @@ class FramePublisher:
         self._lock = threading.Lock()
         self._entries: dict[str, EntryParts] = {}
         self._meta = FrameMeta(0, time.time(), time.monotonic())
-        self._mailboxes: set[FrameSubscription] = set()
-        self._closed = False
+        self._subscribers: MailboxSet[EntryParts, FrameMeta] = MailboxSet(self._lock)
         self.updates_published = 0
 
     def publish(self, changes: FrameChanges) -> None:
@@ -61,7 +60,7 @@ class FramePublisher:
                     self._entries.update(entries)
                 self._meta = meta
                 self.updates_published += 1
-                mailboxes = list(self._mailboxes)
+                mailboxes = self._subscribers.members()
             # Built once and shared by every subscriber that is keeping up.
             packed = (
                 assemble_update(
@@ -85,19 +84,8 @@ class FramePublisher:
     @contextmanager
     def subscribe(self) -> Iterator[FrameSubscription]:
         """Register a subscriber for the duration of the ``with`` block."""
-        mailbox: FrameSubscription = Mailbox()
-        with self._lock:
-            if self._closed:
-                mailbox.close()
-            else:
-                mailbox.put(self._entries, reset=True, meta=self._meta)
-                self._mailboxes.add(mailbox)
-        try:
+        with self._subscribers.member(lambda: (self._entries, self._meta)) as mailbox:
             yield mailbox
-        finally:
-            with self._lock:
-                self._mailboxes.discard(mailbox)
-            mailbox.close()
 
     @staticmethod
     def message(pending: Pending[EntryParts, FrameMeta]) -> bytes:
@@ -120,12 +108,8 @@ class FramePublisher:
     def subscriber_count(self) -> int:
         """How many subscribers are registered now."""
         with self._lock:
-            return len(self._mailboxes)
+            return len(self._subscribers)
 
     def close(self) -> None:
         """Close every mailbox, so that every stream ends; later subscribers end at once."""
-        with self._lock:
-            self._closed = True
-            mailboxes = list(self._mailboxes)
-        for mailbox in mailboxes:
-            mailbox.close()
+        self._subscribers.close()

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from .._names import check_name
 from ..timeline import TimelineBase
-from .mailbox import Mailbox
+from .mailbox import Mailbox, MailboxSet
 
 __all__ = ["DEFAULT_SESSION", "EventMailbox", "SessionRegistry", "TimelineRegistry"]
 
@@ -31,14 +31,15 @@ class SessionRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         # Insertion-ordered: sessions are listed in the order the server learnt of them.
-        self._listeners: dict[str, set[EventMailbox]] = {}
+        self._listeners: dict[str, MailboxSet[bytes, None]] = {}
         self._closed = False
 
     def ensure(self, name: str) -> str:
         """Make ``name`` a known session (it then shows in :meth:`counts`); return it."""
         check_name(name, what="session name")
         with self._lock:
-            self._listeners.setdefault(name, set())
+            if name not in self._listeners:
+                self._listeners[name] = MailboxSet(self._lock, closed=self._closed)
         return name
 
     @contextmanager
@@ -48,23 +49,13 @@ class SessionRegistry:
         The listener is counted from entry to exit, whatever ends the block.
         """
         self.ensure(name)
-        mailbox: EventMailbox = Mailbox()
-        with self._lock:
-            if self._closed:
-                mailbox.close()
-            else:
-                self._listeners[name].add(mailbox)
-        try:
+        with self._listeners[name].member() as mailbox:
             yield mailbox
-        finally:
-            with self._lock:
-                self._listeners[name].discard(mailbox)
-            mailbox.close()
 
     def count(self, name: str) -> int:
         """How many listeners session ``name`` has now (0 if unknown)."""
         with self._lock:
-            return len(self._listeners.get(name, ()))
+            return len(self._listeners[name]) if name in self._listeners else 0
 
     def counts(self) -> dict[str, int]:
         """Every known session with its listener count, in the order they became known."""
@@ -81,7 +72,8 @@ class SessionRegistry:
             targets = [
                 mailbox
                 for name in dict.fromkeys(names)
-                for mailbox in self._listeners.get(name, ())
+                if name in self._listeners
+                for mailbox in self._listeners[name].members()
             ]
         for mailbox in targets:
             mailbox.put({kind: event}, reset=False, meta=None)
@@ -91,9 +83,9 @@ class SessionRegistry:
         """End every listener's stream."""
         with self._lock:
             self._closed = True
-            mailboxes = [m for listeners in self._listeners.values() for m in listeners]
-        for mailbox in mailboxes:
-            mailbox.close()
+            sessions = list(self._listeners.values())
+        for listeners in sessions:
+            listeners.close()
 
 
 class TimelineRegistry:

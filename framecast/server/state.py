@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from .._codec import encode_json
 from .._names import check_name
 from ..errors import StateLockedError
-from .mailbox import Mailbox
+from .mailbox import Mailbox, MailboxSet
 
 __all__ = ["SERVER_TOKEN", "MAX_LOCK_SECONDS", "SharedState", "StateSubscription"]
 
@@ -43,8 +43,7 @@ class SharedState:
         self._lock = threading.Lock()
         self._encoded: dict[str, bytes] = {}
         self._locks: dict[str, tuple[str, float]] = {}
-        self._mailboxes: set[StateSubscription] = set()
-        self._closed = False
+        self._subscribers: MailboxSet[bytes | None, None] = MailboxSet(self._lock)
 
     # -- changes ----------------------------------------------------------------------------------
     def update(
@@ -77,7 +76,7 @@ class SharedState:
             for key in removed:
                 if key not in encoded and self._encoded.pop(key, None) is not None:
                     change[key] = None
-            mailboxes = list(self._mailboxes)
+            mailboxes = self._subscribers.members()
         if change:
             for mailbox in mailboxes:
                 mailbox.put(change, reset=False, meta=None)
@@ -196,24 +195,10 @@ class SharedState:
     @contextmanager
     def subscribe(self) -> Iterator[StateSubscription]:
         """A mailbox that starts with the whole state (as a reset) and then gets changes."""
-        mailbox: StateSubscription = Mailbox()
-        with self._lock:
-            if self._closed:
-                mailbox.close()
-            else:
-                mailbox.put(dict(self._encoded), reset=True, meta=None)
-                self._mailboxes.add(mailbox)
-        try:
+        initial: dict[str, bytes | None] = {}
+        with self._subscribers.member(lambda: (initial | self._encoded, None)) as mailbox:
             yield mailbox
-        finally:
-            with self._lock:
-                self._mailboxes.discard(mailbox)
-            mailbox.close()
 
     def close(self) -> None:
         """End every subscription."""
-        with self._lock:
-            self._closed = True
-            mailboxes = list(self._mailboxes)
-        for mailbox in mailboxes:
-            mailbox.close()
+        self._subscribers.close()
