@@ -30,6 +30,12 @@ from .timeline import TIMELINE_KEY, Timeline, TimelineBase, Transition, Transiti
 
 __version__ = "0.1.0"
 
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the prebuilt JupyterLab extension is (for ``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "framecast"}]
+
+
 __all__ = [
     "STANDARD_FIELDS",
     "TIMELINE_KEY",

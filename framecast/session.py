@@ -11,6 +11,7 @@ import math
 import threading
 import time
 import traceback
+import weakref
 from collections import deque
 from collections.abc import Callable, Generator
 from concurrent.futures import Future
@@ -28,13 +29,25 @@ from .sessions import ClientSessions
 from .targets.base import FrameSource, Playable
 from .timeline import TimelineBase, Transition
 
-__all__ = ["DEFAULT_FRAME_INTERVAL", "Session"]
+__all__ = ["DEFAULT_FRAME_INTERVAL", "Session", "live_sessions"]
 
 #: Seconds between two broadcasts: 30 frames per second, what the eye needs for motion.
 DEFAULT_FRAME_INTERVAL = 1 / 30
 
 #: Seconds over which the measured broadcast rate (``fps``) is averaged.
 _FPS_WINDOW = 1.0
+
+# Open sessions of this process, so that notebook links can find the session that shows a
+# timeline. Weak: forgetting a session does not keep it alive.
+_LIVE: weakref.WeakSet[Session] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+def live_sessions() -> list[Session]:
+    """The sessions of this process that are not closed, oldest first is not guaranteed."""
+    with _LIVE_LOCK:
+        return [session for session in _LIVE if not session.closed]
+
 
 _SESSION_KWARGS = frozenset({"name", "address", "port", "frame_interval", "follow_transitions"})
 
@@ -115,6 +128,8 @@ class Session(HasTraits):
         except BaseException:
             self.close()
             raise
+        with _LIVE_LOCK:
+            _LIVE.add(self)
 
     # -- attributes of the seed -------------------------------------------------------------------
     @property
@@ -363,6 +378,25 @@ class Session(HasTraits):
                 self.health_check()
         except KeyboardInterrupt:
             return
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """In a notebook, a session shows as its control bar (see :meth:`controls`)."""
+        try:
+            controls = self.controls()
+        except ImportError:  # ipywidgets is not installed: the plain repr is shown
+            return None
+        bundle: dict[str, Any] | None = controls._repr_mimebundle_(**kwargs)
+        return bundle
+
+    def controls(self) -> Any:
+        """The notebook control bar of this session (an ipywidgets widget).
+
+        Needs the ``jupyter`` extra. Imported here, not at the top: the Jupyter layer sits
+        above the session and is optional.
+        """
+        from .jupyter.controls import SessionControls
+
+        return SessionControls(self)
 
     def __enter__(self) -> Session:
         return self

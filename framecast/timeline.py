@@ -12,7 +12,7 @@ whether a published transition belongs to the timeline they are showing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
 
 from .frame import FrameData
@@ -161,13 +161,59 @@ class Transition:
         label = f" {self.label}" if self.label else ""
         return f"<Transition #{self.id}{label}>"
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """In a notebook: a link that publishes this transition when clicked."""
+        # Imported here: the Jupyter layer sits above this pure-data module.
+        from .jupyter.links import transition_bundle
+
+        return transition_bundle(self)
+
+
+ContextSpec = str | Callable[[Transition], object] | None
+_DEFAULT_CONTEXT = "system.simulation.time"
+
 
 class TransitionRange(Sequence[Transition]):
-    """A lazy sequence of consecutive transitions of one timeline."""
+    """A lazy sequence of consecutive transitions of one timeline.
 
-    def __init__(self, timeline: TimelineBase, ids: range) -> None:
+    In a notebook it shows as a table of links with a context column: by default the
+    simulation time when frames have one; see :meth:`with_context`.
+    """
+
+    def __init__(
+        self,
+        timeline: TimelineBase,
+        ids: range,
+        context: ContextSpec = _DEFAULT_CONTEXT,
+        context_name: str = "",
+    ) -> None:
         self.timeline = timeline
         self.ids = ids
+        self.context = context
+        self.context_name = context_name
+
+    def with_context(self, context: ContextSpec, name: str = "") -> TransitionRange:
+        """The same range, showing ``context`` in its table's second column.
+
+        ``context`` is a frame key (read from each transition's ``context_before``, for
+        example ``"energy.potential"``), a function of the transition, or None.
+        """
+        return TransitionRange(self.timeline, self.ids, context, name)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """In a notebook: a table of links, one per transition."""
+        from .jupyter.links import range_bundle
+
+        context, name = self.context, self.context_name
+        if context == _DEFAULT_CONTEXT and not name:
+            name = "time (ps)"
+        if (
+            isinstance(context, str)
+            and self.ids
+            and context not in self.timeline.context_before(self.ids[0])
+        ):
+            context, name = None, ""  # frames without that key: no context column
+        return range_bundle(self, context, name)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -178,7 +224,7 @@ class TransitionRange(Sequence[Transition]):
     def __getitem__(self, index: slice) -> TransitionRange: ...
     def __getitem__(self, index: int | slice) -> Transition | TransitionRange:
         if isinstance(index, slice):
-            return TransitionRange(self.timeline, self.ids[index])
+            return TransitionRange(self.timeline, self.ids[index], self.context, self.context_name)
         return self.timeline.transition(self.ids[index])
 
     def __iter__(self) -> Iterator[Transition]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
 import framecast
 from framecast.testing import threads_started_since, wait_until
+
+# The JupyterLab and Chromium fixtures of the browser tests.
+pytest_plugins = ["browser"]
 
 
 @pytest.fixture
@@ -35,3 +38,13 @@ def client(session: framecast.Session) -> Iterator[framecast.Client]:
     """A client of ``session``, closed before the session."""
     with framecast.Client(f"127.0.0.1:{session.port}") as connected:
         yield connected
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the item, so fixtures can tell a failed test."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

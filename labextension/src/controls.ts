@@ -1,0 +1,196 @@
+import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
+
+import { VERSION, versionProblem } from './version';
+
+/** The model of the control bar; its state mirrors framecast/jupyter/controls.py. */
+export class SessionControlsModel extends DOMWidgetModel {
+  defaults(): Backbone.ObjectHash {
+    return {
+      ...super.defaults(),
+      _model_name: 'SessionControlsModel',
+      _model_module: 'framecast',
+      _model_module_version: VERSION,
+      _view_name: 'SessionControlsView',
+      _view_module: 'framecast',
+      _view_module_version: VERSION,
+      python_version: '',
+      name: '',
+      address: '',
+      playing: false,
+      running: false,
+      frame_index: 0,
+      frame_count: 0,
+      clients: 0,
+      fps: 0,
+      error: '',
+      target_kind: 'none',
+      speed: 0,
+      mode: '',
+      can_step_back: false,
+      last_action: ''
+    };
+  }
+
+  static serializers: ISerializers = { ...DOMWidgetModel.serializers };
+}
+
+type Action = 'play' | 'pause' | 'step' | 'step_back' | 'restart' | 'stop';
+
+// Inline SVG paths (24 x 24): media glyphs are missing from many system fonts.
+const BUTTONS: { action: Action; icon: string; title: string }[] = [
+  { action: 'step_back', icon: 'M6 5h2v14H6zM19 5v14L9 12z', title: 'Step back one frame' },
+  { action: 'play', icon: 'M8 5v14l11-7z', title: 'Play' },
+  { action: 'pause', icon: 'M6 5h4v14H6zm8 0h4v14h-4z', title: 'Pause' },
+  { action: 'step', icon: 'M16 5h2v14h-2zM5 5v14l10-7z', title: 'Step one frame' },
+  {
+    action: 'restart',
+    icon: 'M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z',
+    title: 'Restart from the beginning'
+  },
+  { action: 'stop', icon: 'M6 6h12v12H6z', title: 'Stop the playback loop' }
+];
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string,
+  text = ''
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  node.textContent = text;
+  return node;
+}
+
+/** The control bar: buttons, scrub slider, speed, loop mode and live status. */
+export class SessionControlsView extends DOMWidgetView {
+  private buttons = new Map<Action, HTMLButtonElement>();
+  private scrub!: HTMLInputElement;
+  private frameLabel!: HTMLSpanElement;
+  private speed!: HTMLInputElement;
+  private mode!: HTMLSelectElement;
+  private status!: HTMLSpanElement;
+  private errorBox!: HTMLDetailsElement;
+  private scrubbing = false;
+
+  render(): void {
+    this.el.classList.add('fc-controls');
+    const problem = versionProblem(this.model.get('python_version'));
+    if (problem) {
+      this.el.appendChild(element('div', 'fc-version-mismatch', problem));
+      return;
+    }
+    const bar = element('div', 'fc-bar');
+    for (const { action, icon, title } of BUTTONS) {
+      const button = element('button', `fc-button fc-${action.replace('_', '-')}`);
+      button.innerHTML =
+        '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">' +
+        `<path fill="currentColor" d="${icon}"/></svg>`;
+      button.title = title;
+      button.setAttribute('aria-label', title);
+      button.addEventListener('click', () => this.send({ action }));
+      this.buttons.set(action, button);
+      bar.appendChild(button);
+    }
+
+    this.scrub = element('input', 'fc-scrub');
+    this.scrub.type = 'range';
+    this.scrub.min = '0';
+    this.scrub.title = 'Scrub through the timeline';
+    this.scrub.addEventListener('input', () => {
+      this.scrubbing = true;
+      this.frameLabel.textContent = `frame ${this.scrub.value}`;
+    });
+    this.scrub.addEventListener('change', () => {
+      this.scrubbing = false;
+      this.send({ action: 'seek', frame: Number(this.scrub.value) });
+    });
+    bar.appendChild(this.scrub);
+    this.frameLabel = element('span', 'fc-frame');
+    bar.appendChild(this.frameLabel);
+
+    const speedLabel = element('label', 'fc-speed-label', 'fps ');
+    this.speed = element('input', 'fc-speed');
+    this.speed.type = 'number';
+    this.speed.min = '0.1';
+    this.speed.step = '1';
+    this.speed.title = 'Playback speed in frames per second';
+    this.speed.addEventListener('change', () => {
+      const value = Number(this.speed.value);
+      if (value > 0) {
+        this.model.set('speed', value);
+        this.touch();
+      }
+    });
+    speedLabel.appendChild(this.speed);
+    bar.appendChild(speedLabel);
+
+    this.mode = element('select', 'fc-mode');
+    this.mode.title = 'What happens at the end of the timeline';
+    for (const value of ['loop', 'bounce', 'once']) {
+      const option = element('option', '', value);
+      option.value = value;
+      this.mode.appendChild(option);
+    }
+    this.mode.addEventListener('change', () => {
+      this.model.set('mode', this.mode.value);
+      this.touch();
+    });
+    bar.appendChild(this.mode);
+
+    this.status = element('span', 'fc-status');
+    bar.appendChild(this.status);
+    this.el.appendChild(bar);
+
+    this.errorBox = element('details', 'fc-error');
+    this.el.appendChild(this.errorBox);
+
+    this.model.on('change', this.update, this);
+    this.update();
+  }
+
+  update(): void {
+    if (!this.status) {
+      return; // the version-mismatch message is all there is
+    }
+    const get = (key: string): any => this.model.get(key);
+    const playing = Boolean(get('playing'));
+    const frameCount = Number(get('frame_count'));
+    const frame = Number(get('frame_index'));
+    this.el.dataset.playing = String(playing);
+    this.el.dataset.frame = String(frame);
+    this.buttons.get('play')!.disabled = playing;
+    this.buttons.get('pause')!.disabled = !playing;
+    this.buttons.get('step_back')!.hidden = !get('can_step_back');
+
+    this.scrub.hidden = frameCount < 2;
+    this.scrub.max = String(Math.max(frameCount - 1, 0));
+    if (!this.scrubbing) {
+      this.scrub.value = String(frame);
+      this.frameLabel.textContent = `frame ${frame}`;
+    }
+    const speed = Number(get('speed'));
+    this.speed.parentElement!.hidden = speed <= 0;
+    if (document.activeElement !== this.speed) {
+      this.speed.value = String(Math.round(speed * 100) / 100);
+    }
+    this.mode.hidden = !get('mode');
+    this.mode.value = get('mode') || 'loop';
+
+    const clients = Number(get('clients'));
+    const state = playing ? 'playing' : get('running') ? 'paused' : 'stopped';
+    this.status.textContent =
+      `${get('address')} \u00b7 ${clients} client${clients === 1 ? '' : 's'} \u00b7 ` +
+      `${Number(get('fps')).toFixed(0)} fps \u00b7 ${state}`;
+
+    const error = String(get('error') || '');
+    this.errorBox.hidden = !error;
+    if (error) {
+      const lines = error.trim().split('\n');
+      this.errorBox.textContent = '';
+      this.errorBox.appendChild(
+        element('summary', 'fc-error-summary', `background thread failed: ${lines[lines.length - 1]}`)
+      );
+      this.errorBox.appendChild(element('pre', 'fc-traceback', error));
+    }
+  }
+}

@@ -1,0 +1,166 @@
+"""Fixtures for browser tests: a real JupyterLab on 127.0.0.1 and Debian's Chromium.
+
+Never downloads a browser: Playwright drives ``/usr/bin/chromium``. In CI (``CI=true``) a
+missing browser fails the run; elsewhere the browser tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from framecast.testing import wait_until
+
+TOKEN = "framecast-browser-tests"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    """Debian's Chromium; fails in CI and skips elsewhere when it is missing."""
+    path = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing: .ci/run installs it with apt-get install chromium")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Lab:
+    """A JupyterLab server in a temporary root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "notebooks"
+        self.root.mkdir()
+        self.port = _free_port()
+        settings = root / "settings"
+        notifications = settings / "@jupyterlab" / "apputils-extension"
+        notifications.mkdir(parents=True)
+        # The news and update toasts would cover the cells.
+        (notifications / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False})
+        )
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(root / "config"),
+            "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+            "IPYTHONDIR": str(root / "ipython"),
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
+        }
+        self.log = (root / "lab.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={TOKEN}",
+                f"--ServerApp.root_dir={self.root}",
+                "--ServerApp.allow_root=True",
+                "--LabApp.expose_app_in_browser=True",
+                "--LabApp.news_url=",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        wait_until(self._answers, timeout=60, what="JupyterLab answers /api/status")
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with {self.process.returncode}")
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.port}/api/status?token={TOKEN}", timeout=2
+            ) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def url(self, notebook: str) -> str:
+        return f"http://127.0.0.1:{self.port}/lab/tree/{notebook}?token={TOKEN}&reset"
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    chromium_path()  # fail or skip before starting a server for nothing
+    server = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def page(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        tab = context.new_page()
+        try:
+            yield tab
+        finally:
+            failed = getattr(request.node, "rep_call", None)
+            if failed is not None and failed.failed:
+                ARTIFACTS.mkdir(exist_ok=True)
+                tab.screenshot(path=str(ARTIFACTS / f"failure-{request.node.name}.png"))
+            context.close()
+            browser.close()
+
+
+def run_all_cells(page: Any) -> None:
+    """Wait for the notebook and its kernel, then run every cell, as a user would."""
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.sessionContext && w.sessionContext.session"
+        " && w.sessionContext.session.kernel"
+        " && w.sessionContext.session.kernel.status === 'idle'; }",
+        timeout=60_000,
+    )
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")

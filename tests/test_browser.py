@@ -1,0 +1,171 @@
+"""The control bar and transition links in a real JupyterLab, clicked in Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from browser import ARTIFACTS, Lab, run_all_cells
+from nbformat.v4 import new_code_cell, new_notebook
+
+from framecast import Client
+from framecast.testing import ListenerProcess, wait_until
+
+pytestmark = pytest.mark.slow
+
+SETUP = """\
+import json, os, pathlib
+import framecast
+from framecast.jupyter import links
+
+trajectory = framecast.demo.argon_trajectory(n=60, frames=300)
+session = framecast.Session(trajectory, port=0)
+status = pathlib.Path("status.json")
+
+def write_status(change=None):
+    # Written atomically from whatever thread changed the session, read by the test.
+    data = {"playing": session.playing, "frame": trajectory.frame_index,
+            "port": session.port, "comms": links.comms_opened}
+    pathlib.Path("status.tmp").write_text(json.dumps(data))
+    os.replace("status.tmp", status)
+
+session.observe(write_status, names=["playing", "frame_index"])
+write_status()
+"""
+
+CELLS = [
+    SETUP,
+    "session",
+    "trajectory.transition(100)",
+    "trajectory.transitions(10, 14)",
+    "from framecast.jupyter.controls import SessionControls\n"
+    "SessionControls(session, python_version='0.0.0')",
+]
+
+
+@pytest.fixture
+def notebook(lab: Lab, request: pytest.FixtureRequest) -> str:
+    name = f"{request.node.name}.ipynb"
+    nbformat.write(
+        new_notebook(
+            cells=[new_code_cell(source) for source in CELLS],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        ),
+        lab.root / name,
+    )
+    return name
+
+
+def _status(lab: Lab) -> dict[str, Any]:
+    path = lab.root / "status.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _wait_status(lab: Lab, what: str, **expected: object) -> dict[str, Any]:
+    wait_until(
+        lambda: all(_status(lab).get(k) == v for k, v in expected.items()),
+        timeout=10,
+        what=what,
+    )
+    return _status(lab)
+
+
+def _open(page: Any, lab: Lab, notebook: str) -> None:
+    (lab.root / "status.json").unlink(missing_ok=True)
+    page.goto(lab.url(notebook))
+    run_all_cells(page)
+    page.wait_for_selector(".fc-controls .fc-pause", timeout=60_000)
+    _wait_status(lab, "the session plays", playing=True)
+
+
+def test_control_bar_drives_the_session(page: Any, lab: Lab, notebook: str) -> None:
+    _open(page, lab, notebook)
+    bar = page.locator(".fc-controls").first
+
+    bar.locator(".fc-pause").click()
+    frame = _wait_status(lab, "paused from the bar", playing=False)["frame"]
+
+    bar.locator(".fc-step").click()
+    _wait_status(lab, "stepped from the bar", playing=False, frame=frame + 1)
+    bar.locator(".fc-step-back").click()
+    _wait_status(lab, "stepped back from the bar", frame=frame)
+
+    bar.locator(".fc-scrub").evaluate(
+        "(slider) => { slider.value = '150'; slider.dispatchEvent(new Event('change')); }"
+    )
+    _wait_status(lab, "scrubbed to frame 150", frame=150)
+    page.wait_for_selector(".fc-controls[data-frame='150']", timeout=5_000)
+
+    bar.locator(".fc-play").click()
+    _wait_status(lab, "playing again", playing=True)
+
+    # A remote client pauses: the bar shows it (widget updates are throttled to 10/s).
+    with Client(f"127.0.0.1:{_status(lab)['port']}") as remote:
+        remote.run_command("playback/pause")
+    page.wait_for_selector(".fc-controls[data-playing='false']", timeout=2_000)
+    status_text = bar.locator(".fc-status").inner_text()
+    assert "paused" in status_text
+    assert f":{_status(lab)['port']}" in status_text
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    bar.screenshot(path=str(ARTIFACTS / "control-bar.png"))
+
+    mismatch = page.locator(".fc-version-mismatch").first
+    mismatch.wait_for(timeout=10_000)
+    assert "Python package is version 0.0.0" in mismatch.inner_text()
+    assert "pip install" in mismatch.inner_text()
+
+
+def test_transition_link_publishes_to_a_client_in_another_process(
+    page: Any, lab: Lab, notebook: str
+) -> None:
+    _open(page, lab, notebook)
+    address = f"127.0.0.1:{_status(lab)['port']}"
+    with ListenerProcess(address, {"default": 1}) as listener:
+        link = page.locator(".fc-transition-output a.fc-transition-link[data-transition='100']")
+        # It looks like a link: underlined, and not the colour of the text beside it.
+        style = link.evaluate(
+            "(a) => { const s = getComputedStyle(a);"
+            " const text = a.parentElement.querySelector('.fc-transition-label');"
+            " return [s.textDecorationLine, s.color, getComputedStyle(text).color, s.cursor]; }"
+        )
+        assert "underline" in style[0]
+        assert style[1] != style[2]
+        assert style[3] == "pointer"
+        link.click()
+        events = listener.wait_for(lambda evs: bool(evs[0][1]))
+        assert events[0][1] == [("transition", events[0][1][0][1], 100)]
+        status = page.locator(".fc-transition-output .fc-link-status").first
+        page.wait_for_function(
+            "(node) => node.textContent === '1 client'", arg=status.element_handle()
+        )
+
+        # A table of links: another link, the same single comm to the kernel.
+        page.locator(".fc-transition-table a[data-transition='12']").click()
+        listener.wait_for(lambda evs: len(evs[0][1]) == 2)
+        assert [event[2] for event in listener.events[0][1]] == [100, 12]
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.fc-transition-table .fc-link-status')]"
+        ".some((node) => node.textContent === '1 client')"
+    )
+    assert page.locator(".fc-transition-table tbody tr").count() == 4
+    assert "ps" in page.locator(".fc-transition-table tbody tr").first.inner_text()
+    page.locator(".fc-controls .fc-pause").click()  # updates the status file with comm count
+    assert _wait_status(lab, "paused", playing=False)["comms"] == 1
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".jp-Cell").nth(2).screenshot(path=str(ARTIFACTS / "transition-link.png"))
+    page.locator(".jp-Cell").nth(3).screenshot(path=str(ARTIFACTS / "transition-table.png"))
+
+
+def test_links_without_the_extension_fall_back_to_text(tmp_path: Path) -> None:
+    """Static renderers (nbconvert, GitHub) get the text/html and text/plain fallbacks."""
+    import framecast
+
+    trajectory = framecast.demo.argon_trajectory(n=5, frames=20)
+    bundle = trajectory.transition(3)._repr_mimebundle_()
+    assert bundle["text/plain"].startswith("<Transition #3 t = ")
+    assert "<code>#3 t = " in bundle["text/html"]

@@ -1,0 +1,166 @@
+"""The kernel side of the Jupyter layer, without a browser: bundles, clicks, the widget."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import framecast
+from framecast import Session, Trajectory
+from framecast.jupyter import TRANSITION_MIME, TRANSITIONS_MIME
+from framecast.jupyter.controls import MAX_UPDATES_PER_SECOND, SessionControls
+from framecast.jupyter.links import handle_click
+from framecast.testing import wait_until
+
+
+@pytest.fixture
+def trajectory() -> Trajectory:
+    return framecast.demo.argon_trajectory(n=20, frames=100)
+
+
+@pytest.fixture
+def session(trajectory: Trajectory, no_leaks: None) -> Iterator[Session]:
+    with Session(trajectory, port=0, autoplay=False) as running:
+        yield running
+
+
+def test_transition_bundle_has_the_custom_mime_type_and_fallbacks(trajectory: Trajectory) -> None:
+    bundle = trajectory.transition(7)._repr_mimebundle_()
+    data = bundle[TRANSITION_MIME]
+    assert data == {
+        "version": framecast.__version__,
+        "timeline": trajectory.timeline_id,
+        "transition": 7,
+        "label": trajectory.transition(7).label,
+    }
+    assert bundle["text/plain"] == repr(trajectory.transition(7))
+    assert bundle["text/html"].startswith("<code>#7 t = ")
+
+
+def test_range_bundle_is_a_table_with_a_context_column(trajectory: Trajectory) -> None:
+    bundle = trajectory.transitions(3, 6)._repr_mimebundle_()
+    table = bundle[TRANSITIONS_MIME]
+    assert table["context_name"] == "time (ps)"
+    assert [row["transition"] for row in table["rows"]] == [3, 4, 5]
+    assert table["rows"][0]["context"] == "0.06"
+    assert "<table>" in bundle["text/html"]
+    assert bundle["text/plain"].splitlines()[0].startswith("#3 t = ")
+    custom = trajectory.transitions(3, 5).with_context(lambda tr: tr.id * 10, "tens")
+    rows = custom._repr_mimebundle_()[TRANSITIONS_MIME]["rows"]
+    assert [row["context"] for row in rows] == ["30", "40"]
+    recording = framecast.Recording(["a", "b", "c"])
+    plain = recording.transitions()._repr_mimebundle_()[TRANSITIONS_MIME]
+    assert plain["context_name"] == ""  # no time in those frames: no context column
+
+
+def test_a_huge_range_shows_a_bounded_table() -> None:
+    long = Trajectory(framecast.demo.argon_trajectory(n=2, frames=1500).positions)
+    table = long.transitions()._repr_mimebundle_()[TRANSITIONS_MIME]
+    assert len(table["rows"]) == 1000
+    assert table["hidden"] == 499
+
+
+def test_a_click_publishes_through_the_session_showing_the_timeline(
+    session: Session, trajectory: Trajectory
+) -> None:
+    trajectory.transition(1)._repr_mimebundle_()  # displayed: the kernel knows the timeline
+    click = {"request": "r1", "timeline": trajectory.timeline_id, "transition": 42}
+    assert handle_click(click) == {"request": "r1", "received": 0}
+    with framecast.Client(f"127.0.0.1:{session.port}") as viewer:
+        listener = viewer.join("default")
+        assert handle_click(click) == {"request": "r1", "received": 1}
+        listener.wait_for_events(1)
+        assert listener.selected_transition is not None
+        assert listener.selected_transition.transition == 42
+
+
+def test_bad_clicks_get_an_error_sentence(session: Session, trajectory: Trajectory) -> None:
+    trajectory.transition(1)._repr_mimebundle_()
+    assert (
+        "no longer exists"
+        in handle_click({"request": 1, "timeline": "gone", "transition": 1})["error"]
+    )
+    reply = handle_click({"request": 2, "timeline": trajectory.timeline_id, "transition": 500})
+    assert "out of range" in reply["error"]
+    reply = handle_click({"request": 3, "timeline": trajectory.timeline_id, "transition": "x"})
+    assert "bad transition" in reply["error"]
+
+
+def test_session_displays_as_its_control_bar(session: Session) -> None:
+    bundle = session._repr_mimebundle_()
+    assert bundle is not None
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_controls_perform_every_action(session: Session, trajectory: Trajectory) -> None:
+    controls = SessionControls(session)
+    try:
+        assert controls.frame_count == 100
+        assert controls.mode == "loop"
+        assert controls.can_step_back
+        controls.perform("play")
+        assert session.playing
+        controls.perform("pause")
+        frame = trajectory.frame_index
+        controls.perform("step")
+        assert trajectory.frame_index == frame + 1
+        controls.perform("step_back")
+        assert trajectory.frame_index == frame
+        controls.perform("seek", {"frame": 60})
+        assert trajectory.frame_index == 60
+        controls.perform("restart")
+        assert trajectory.frame_index == 0
+        controls.speed = 12.0
+        assert trajectory.fps == 12.0
+        controls.mode = "bounce"
+        assert trajectory.mode == "bounce"
+        with pytest.raises(ValueError, match="unknown control"):
+            controls.perform("explode")
+        # The front end's message path: a click arrives as a custom message.
+        controls._on_front_end_message(controls, {"action": "play"}, [])
+        assert controls.last_action == "play"
+        controls._on_front_end_message(controls, {"action": "explode"}, [])
+        assert controls.last_action.startswith("explode failed")
+    finally:
+        controls.close()
+        session.pause()
+
+
+def test_widget_updates_are_throttled_and_merged(session: Session) -> None:
+    controls = SessionControls(session)
+    sent: list[int] = []
+    controls.observe(lambda change: sent.append(change["new"]), names="frame_index")
+    try:
+        session.frame_interval = 1 / 100  # the session changes frame_index ~100 times/s
+        session.play()
+        start = time.monotonic()
+        wait_until(lambda: time.monotonic() - start > 1.0 and len(sent) > 3, what="updates")
+        elapsed = time.monotonic() - start
+        session.pause()
+        wait_until(lambda: controls.frame_index == session.frame_index, what="last update")
+    finally:
+        controls.close()
+    # At most 10 per second (plus the one in flight), whatever the session's rate.
+    assert len(sent) <= MAX_UPDATES_PER_SECOND * elapsed + 2
+
+
+def test_a_failed_background_thread_shows_in_the_bar(no_leaks: None) -> None:
+    simulation = framecast.demo.argon(40, density=5.0, interval=0.0)
+    with Session(simulation, port=0) as session:
+        controls = SessionControls(session)
+        try:
+            failed = threading.Event()
+            controls.observe(lambda change: failed.set(), names="error")
+
+            def explode(sim: framecast.Simulation) -> None:
+                raise RuntimeError("lost the box")
+
+            simulation.on_step(explode)
+            assert failed.wait(5)
+            assert "RuntimeError: lost the box" in controls.error
+            assert "Traceback" in controls.error
+        finally:
+            controls.close()
