@@ -163,4 +163,5 @@ def run_all_cells(page: Any) -> None:
         " && w.sessionContext.session.kernel.status === 'idle'; }",
         timeout=60_000,
     )
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # Not awaited: the command's promise resolves only when every cell has finished.
+    page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
