@@ -17,9 +17,9 @@ from framecast.testing import ListenerProcess, wait_until
 pytestmark = pytest.mark.slow
 
 SETUP = """\
-import json, os, pathlib
+import json, os, pathlib, threading
 import framecast
-from framecast.jupyter import links
+from framecast.jupyter import channel
 
 trajectory = framecast.demo.argon_trajectory(n=60, frames=300)
 session = framecast.Session(trajectory, port=0)
@@ -28,12 +28,19 @@ status = pathlib.Path("status.json")
 def write_status(change=None):
     # Written atomically from whatever thread changed the session, read by the test.
     data = {"playing": session.playing, "frame": trajectory.frame_index,
-            "port": session.port, "comms": links.comms_opened}
+            "port": session.port, "comms": channel.comms_opened}
     pathlib.Path("status.tmp").write_text(json.dumps(data))
     os.replace("status.tmp", status)
 
 session.observe(write_status, names=["playing", "frame_index"])
 write_status()
+
+def keep_writing(stop=threading.Event()):
+    # The comm count changes without a session change; refresh the file regularly.
+    while not stop.wait(0.2):
+        write_status()
+
+threading.Thread(target=keep_writing, daemon=True).start()
 """
 
 CELLS = [
@@ -74,11 +81,22 @@ def _wait_status(lab: Lab, what: str, **expected: object) -> dict[str, Any]:
 
 
 def _open(page: Any, lab: Lab, notebook: str) -> None:
-    (lab.root / "status.json").unlink(missing_ok=True)
+    """Run the notebook, then keep the kernel busy: every click after this happens while
+    another execution runs (controls and links must still work)."""
+    for name in ("status.json", "busy"):
+        (lab.root / name).unlink(missing_ok=True)
     page.goto(lab.url(notebook))
     run_all_cells(page)
     page.wait_for_selector(".fc-controls .fc-pause", timeout=60_000)
+    page.wait_for_selector(".fc-transition-table", timeout=60_000)
     _wait_status(lab, "the session plays", playing=True)
+    wait_until(lambda: _status(lab).get("comms") == 1, what="the page opened its channel")
+    page.evaluate(
+        "() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        '.requestExecute({code: \'open("busy", "w").close()\\nimport time\\n'
+        "time.sleep(60)'}); }"
+    )
+    wait_until(lambda: (lab.root / "busy").exists(), timeout=20, what="the kernel is busy")
 
 
 def test_control_bar_drives_the_session(page: Any, lab: Lab, notebook: str) -> None:
@@ -153,8 +171,8 @@ def test_transition_link_publishes_to_a_client_in_another_process(
     )
     assert page.locator(".fc-transition-table tbody tr").count() == 4
     assert "ps" in page.locator(".fc-transition-table tbody tr").first.inner_text()
-    page.locator(".fc-controls .fc-pause").click()  # updates the status file with comm count
-    assert _wait_status(lab, "paused", playing=False)["comms"] == 1
+    page.locator(".fc-controls .fc-pause").click()
+    assert _wait_status(lab, "paused", playing=False)["comms"] == 1  # one comm, many links
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".jp-Cell").nth(2).screenshot(path=str(ARTIFACTS / "transition-link.png"))

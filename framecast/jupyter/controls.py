@@ -20,6 +20,7 @@ from traitlets import Bool, Float, Int, Unicode
 from .. import __version__
 from ..session import Session
 from ..targets.base import Playable
+from . import channel
 
 __all__ = ["MAX_UPDATES_PER_SECOND", "SessionControls"]
 
@@ -68,6 +69,9 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
         super().__init__(**kwargs)
         self._session = session
         self._lock = threading.Lock()
+        # ipywidgets is not thread-safe: two concurrent hold_sync blocks can drop a state
+        # message. Every update of this widget's traits goes through this lock.
+        self._sync_lock = threading.RLock()
         self._pending: dict[str, Any] = {}
         self._timer: threading.Timer | None = None
         self._last_flush = 0.0
@@ -77,6 +81,9 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._apply(self._snapshot())
         session.observe(self._on_session_change, names=list(_MIRRORED))
         self.on_msg(self._on_front_end_message)
+        # Clicks come over the framecast channel (works while a cell is busy), or over the
+        # widget's own comm where the page has no channel.
+        channel.register_control(self.model_id, self)
         self.observe(self._on_speed, names="speed")
         self.observe(self._on_mode, names="mode")
 
@@ -111,10 +118,14 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._apply(pending)
 
     def _apply(self, values: Mapping[str, Any]) -> None:
-        with self.hold_sync():
+        with self._sync_lock, self.hold_sync():
             for name, value in values.items():
                 if getattr(self, name) != value:
                     self.set_trait(name, value)
+
+    def _done(self, action: str) -> None:
+        """Record the action the kernel performed, then show the session's new state."""
+        self._apply({"last_action": action, **self._snapshot()})
 
     # -- widget -> session ----------------------------------------------------------------------
     def _on_front_end_message(self, widget: Any, content: Mapping[str, Any], buffers: Any) -> None:
@@ -123,10 +134,9 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
             self.perform(action, content)
         except Exception as error:  # noqa: BLE001 - shown in the bar, the kernel keeps going
             log.warning("framecast control %r failed: %s", action, error)
-            self.set_trait("last_action", f"{action} failed: {error}")
+            self._apply({"last_action": f"{action} failed: {error}"})
             return
-        self.set_trait("last_action", action)
-        self._apply(self._snapshot())
+        self._done(action)
 
     def perform(self, action: str, content: Mapping[str, Any] | None = None) -> None:
         """Do what a control of the bar does: ``play``, ``pause``, ``step``, ``step_back``,
@@ -176,3 +186,15 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
         if timer is not None:
             timer.cancel()
         super().close()
+
+
+@channel.handler("control")
+def _control(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A control bar's button, slider or field, sent over the framecast channel."""
+    controls = channel.control(str(data.get("model_id", "")))
+    if controls is None:
+        return {"error": "this control bar is no longer alive in the kernel"}
+    action = str(data.get("action", ""))
+    controls.perform(action, data)
+    controls._done(action)
+    return {"done": action}

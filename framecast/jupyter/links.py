@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import logging
-import threading
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 from .. import __version__
 from ..session import Session, live_sessions
 from ..timeline import TimelineBase, Transition, TransitionRange
+from . import channel
+from .channel import COMM_TARGET
 
 __all__ = [
     "COMM_TARGET",
@@ -33,50 +34,16 @@ log = logging.getLogger(__name__)
 
 TRANSITION_MIME = "application/vnd.framecast.transition+json"
 TRANSITIONS_MIME = "application/vnd.framecast.transitions+json"
-COMM_TARGET = "framecast.transitions"
 
 #: Rows a transition table shows at most; a longer range says how many were left out.
 MAX_TABLE_ROWS = 1000
 
 _timelines: weakref.WeakValueDictionary[str, TimelineBase] = weakref.WeakValueDictionary()
-_registered = threading.Lock()
-_comm_target_ready = False
-#: Comms opened by front ends in this kernel: one per page and kernel, never one per link.
-comms_opened = 0
 
 
 def _remember(timeline: TimelineBase) -> None:
     _timelines[timeline.timeline_id] = timeline
-    _ensure_comm_target()
-
-
-def _ensure_comm_target() -> None:
-    """Register the comm target in this kernel, once. Outside a kernel: do nothing."""
-    global _comm_target_ready
-    with _registered:
-        if _comm_target_ready:
-            return
-        try:
-            from comm import get_comm_manager
-
-            manager = get_comm_manager()
-        except Exception:  # noqa: BLE001 - no kernel (plain Python): links stay static
-            return
-        if manager is None:
-            return
-        manager.register_target(COMM_TARGET, _on_comm_open)
-        _comm_target_ready = True
-
-
-def _on_comm_open(comm: Any, open_message: Mapping[str, Any]) -> None:
-    global comms_opened
-    comms_opened += 1
-
-    def on_message(message: Mapping[str, Any]) -> None:
-        data = message.get("content", {}).get("data", {})
-        comm.send(handle_click(data))
-
-    comm.on_msg(on_message)
+    channel.ensure_comm_target()
 
 
 def handle_click(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,6 +52,11 @@ def handle_click(data: Mapping[str, Any]) -> dict[str, Any]:
     ``data`` is ``{"request": id, "timeline": timeline_id, "transition": n}``. The reply
     echoes ``request`` with ``received`` (clients reached) or ``error`` (a sentence).
     """
+    return channel.dispatch({**data, "kind": "publish"})
+
+
+@channel.handler("publish")
+def _publish(data: Mapping[str, Any]) -> dict[str, Any]:
     request = data.get("request")
     timeline = _timelines.get(str(data.get("timeline", "")))
     number = data.get("transition")

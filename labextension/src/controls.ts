@@ -1,5 +1,6 @@
 import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
 
+import { channel, describeReply } from './links';
 import { VERSION, versionProblem } from './version';
 
 /** The model of the control bar; its state mirrors framecast/jupyter/controls.py. */
@@ -87,7 +88,7 @@ export class SessionControlsView extends DOMWidgetView {
         `<path fill="currentColor" d="${icon}"/></svg>`;
       button.title = title;
       button.setAttribute('aria-label', title);
-      button.addEventListener('click', () => this.send({ action }));
+      button.addEventListener('click', () => this.act({ action }));
       this.buttons.set(action, button);
       bar.appendChild(button);
     }
@@ -102,7 +103,7 @@ export class SessionControlsView extends DOMWidgetView {
     });
     this.scrub.addEventListener('change', () => {
       this.scrubbing = false;
-      this.send({ action: 'seek', frame: Number(this.scrub.value) });
+      this.act({ action: 'seek', frame: Number(this.scrub.value) });
     });
     bar.appendChild(this.scrub);
     this.frameLabel = element('span', 'fc-frame');
@@ -146,6 +147,26 @@ export class SessionControlsView extends DOMWidgetView {
 
     this.model.on('change', this.update, this);
     this.update();
+    // Open the channel once the bar is in the page, before the kernel gets busy.
+    void this.displayed.then(() => channel.warm(this.el));
+  }
+
+  /**
+   * Send a control to the kernel over the framecast channel, which works while another
+   * cell is busy; fall back to the widget's own comm where the page has no channel.
+   */
+  private act(content: Record<string, unknown>): void {
+    if (!channel.kernelFor(this.el)) {
+      this.send(content);
+      return;
+    }
+    void channel
+      .request(this.el, { kind: 'control', model_id: this.model.model_id, ...content })
+      .then(reply => {
+        if (reply.error) {
+          this.status.textContent = describeReply(reply);
+        }
+      });
   }
 
   update(): void {

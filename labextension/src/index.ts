@@ -15,7 +15,7 @@ import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 
-import { LinkPublisher } from './links';
+import { channel } from './links';
 import { TransitionLink, TransitionTable, TRANSITION_MIME, TRANSITIONS_MIME } from './renderers';
 import { SessionControlsModel, SessionControlsView } from './controls';
 import { VERSION } from './version';
@@ -32,7 +32,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     tracker: INotebookTracker | null,
     widgets: IJupyterWidgetRegistry | null
   ): void => {
-    const links = new LinkPublisher(tracker);
+    channel.tracker = tracker;
+    const links = channel;
     const factory = (
       mimeType: string,
       make: (options: IRenderMime.IRendererOptions) => IRenderMime.IRenderer

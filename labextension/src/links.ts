@@ -27,15 +27,31 @@ export function describeReply(reply: IReply): string {
 }
 
 /**
- * Publishes clicked transitions through the kernel of the notebook that shows the link.
- * It keeps one comm per kernel and matches replies to clicks by a request id.
+ * The channel from the page to the kernel of the notebook that shows a link or a bar.
+ * It keeps one comm per kernel and matches replies to requests by a request id.
+ *
+ * The comm is opened as soon as a link or a bar is attached (`warm`): a comm the page
+ * opens while the kernel is idle runs on a kernel subshell (ipykernel 7), so clicks keep
+ * working while another cell is busy.
  */
 export class LinkPublisher {
   private readonly comms = new Map<string, Kernel.IComm>();
   private readonly pending = new Map<string, (reply: IReply) => void>();
   private counter = 0;
 
-  constructor(private readonly tracker: INotebookTracker | null) {}
+  constructor(public tracker: INotebookTracker | null) {}
+
+  /** Open the comm of the kernel showing `node` now, before anyone clicks. */
+  warm(node: HTMLElement): void {
+    const kernel = this.kernelFor(node);
+    if (kernel) {
+      try {
+        this.commFor(kernel);
+      } catch (error) {
+        console.warn('framecast: cannot open the comm to the kernel', error);
+      }
+    }
+  }
 
   /** The kernel of the notebook whose DOM contains `node`, if any. */
   kernelFor(node: HTMLElement): Kernel.IKernelConnection | null {
@@ -72,6 +88,11 @@ export class LinkPublisher {
 
   /** Ask the kernel to publish a transition; resolves with its answer. */
   publish(node: HTMLElement, timeline: string, transition: number): Promise<IReply> {
+    return this.request(node, { kind: 'publish', timeline, transition });
+  }
+
+  /** Send one request to the kernel showing `node`; resolves with its answer. */
+  request(node: HTMLElement, payload: Record<string, unknown>): Promise<IReply> {
     const kernel = this.kernelFor(node);
     if (!kernel) {
       return Promise.resolve({
@@ -89,7 +110,7 @@ export class LinkPublisher {
         resolve(reply);
       });
       try {
-        this.commFor(kernel).send({ request, timeline, transition });
+        this.commFor(kernel).send({ ...payload, request } as any);
       } catch (error) {
         window.clearTimeout(timer);
         this.pending.delete(request);
@@ -98,3 +119,6 @@ export class LinkPublisher {
     });
   }
 }
+
+/** The page's one channel; the plugin gives it the notebook tracker when it activates. */
+export const channel = new LinkPublisher(null);

@@ -1,4 +1,5 @@
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { describeReply, LinkPublisher } from './links';
@@ -82,6 +83,11 @@ export class TransitionLink extends Widget implements IRenderMime.IRenderer {
     this.addClass('fc-transition-output');
   }
 
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.links.warm(this.node);
+  }
+
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const data = model.data[this.options.mimeType] as unknown as ILinkData;
     this.node.textContent = '';
@@ -102,6 +108,11 @@ export class TransitionTable extends Widget implements IRenderMime.IRenderer {
   ) {
     super();
     this.addClass('fc-transition-output');
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.links.warm(this.node);
   }
 
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
