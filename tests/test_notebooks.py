@@ -33,6 +33,22 @@ def _run(name: str) -> list[str]:
     return texts
 
 
+def test_quickstart_notebook_starts_a_session_connects_and_steers() -> None:
+    out = _run("01-quickstart.ipynb")
+    text = "\n".join(out)
+    assert "SessionControls(" in text  # the session displayed as its control bar
+    assert "playing: True" in text
+    assert "positions: (500, 3) float32" in text
+    assert "first update: reset" in text
+    assert "later update: ['energy.kinetic', 'energy.potential', 'energy.total', " in text
+    assert "'particle.elements'" not in text.split("later update:")[1].splitlines()[0]
+    assert "playing: False" in text
+    assert "playback/step_back" in text
+    assert "[0, 1, 2]" in text
+    assert "framecast watch 127.0.0.1:" in text
+    assert out[-1].strip() == "True"  # closed
+
+
 def test_transitions_notebook_teaches_tracking_and_publishing() -> None:
     out = _run("02-transitions.ipynb")
     text = "\n".join(out)
@@ -45,6 +61,8 @@ def test_transitions_notebook_teaches_tracking_and_publishing() -> None:
     assert "[Session('axion', 1), Session('default', 1)]" in text
     assert "particles=(0, 1, 2)" in text
     assert "<Transition #1 call parse \u2192 ret>" in text
+    assert "#100 t = 2.000 \u2192 2.020 ps  2" in text  # the table's plain-text fallback
+    assert "#101 t = 2.020 \u2192 2.040 ps  frame 101 to 102" in text
     # publish_transition printed True with a listener, then False with none.
     results = [cell.strip() for cell in out]
     assert results.count("True") >= 2
