@@ -55,9 +55,10 @@ def _free_port() -> int:
 
 
 class Lab:
-    """A JupyterLab server in a temporary root directory."""
+    """A JupyterLab (or, with ``app="notebook"``, a Notebook 7) server in a temporary root."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, app: str = "jupyterlab") -> None:
+        self.app = app
         self.root = root / "notebooks"
         self.root.mkdir()
         self.port = _free_port()
@@ -81,7 +82,7 @@ class Lab:
             [
                 sys.executable,
                 "-m",
-                "jupyterlab",
+                app,
                 "--no-browser",
                 "--ServerApp.ip=127.0.0.1",
                 f"--ServerApp.port={self.port}",
@@ -89,8 +90,8 @@ class Lab:
                 f"--IdentityProvider.token={TOKEN}",
                 f"--ServerApp.root_dir={self.root}",
                 "--ServerApp.allow_root=True",
-                "--LabApp.expose_app_in_browser=True",
-                "--LabApp.news_url=",
+                f"--{'LabApp' if app == 'jupyterlab' else 'JupyterNotebookApp'}"
+                ".expose_app_in_browser=True",
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -110,7 +111,9 @@ class Lab:
             return False
 
     def url(self, notebook: str) -> str:
-        return f"http://127.0.0.1:{self.port}/lab/tree/{notebook}?token={TOKEN}&reset"
+        where = "lab/tree" if self.app == "jupyterlab" else "notebooks"
+        reset = "&reset" if self.app == "jupyterlab" else ""
+        return f"http://127.0.0.1:{self.port}/{where}/{notebook}?token={TOKEN}{reset}"
 
     def close(self) -> None:
         self.process.terminate()
@@ -132,8 +135,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         server.close()
 
 
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    chromium_path()
+    server = Lab(tmp_path_factory.mktemp("nb7"), app="notebook")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture
-def page(lab: Lab, request: pytest.FixtureRequest) -> Iterator[Any]:
+def page(request: pytest.FixtureRequest) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -53,17 +53,20 @@ CELLS = [
 ]
 
 
-@pytest.fixture
-def notebook(lab: Lab, request: pytest.FixtureRequest) -> str:
-    name = f"{request.node.name}.ipynb"
+def _write_notebook(server: Lab, name: str) -> str:
     nbformat.write(
         new_notebook(
             cells=[new_code_cell(source) for source in CELLS],
             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
         ),
-        lab.root / name,
+        server.root / name,
     )
     return name
+
+
+@pytest.fixture
+def notebook(lab: Lab, request: pytest.FixtureRequest) -> str:
+    return _write_notebook(lab, f"{request.node.name}.ipynb")
 
 
 def _status(lab: Lab) -> dict[str, Any]:
@@ -177,6 +180,24 @@ def test_transition_link_publishes_to_a_client_in_another_process(
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".jp-Cell").nth(2).screenshot(path=str(ARTIFACTS / "transition-link.png"))
     page.locator(".jp-Cell").nth(3).screenshot(path=str(ARTIFACTS / "transition-table.png"))
+
+
+def test_links_and_controls_work_in_notebook_7(page: Any, notebook7: Lab) -> None:
+    name = _write_notebook(notebook7, "notebook7.ipynb")
+    _open(page, notebook7, name)
+    address = f"127.0.0.1:{_status(notebook7)['port']}"
+    with ListenerProcess(address, {"default": 1}) as listener:
+        page.locator("a.fc-transition-link[data-transition='100']").first.click()
+        events = listener.wait_for(lambda evs: bool(evs[0][1]))
+        assert [event[2] for event in events[0][1]] == [100]
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.fc-link-status')]"
+            ".some((node) => node.textContent === '1 client')"
+        )
+    page.locator(".fc-controls .fc-pause").first.click()
+    _wait_status(notebook7, "paused from the bar in Notebook 7", playing=False)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "notebook7.png"))
 
 
 def test_links_without_the_extension_fall_back_to_text(tmp_path: Path) -> None:
