@@ -73,11 +73,11 @@ function mismatch(host: HTMLElement, version: unknown): boolean {
   return problem !== null;
 }
 
-/** Renders one transition as a link. */
-export class TransitionLink extends Widget implements IRenderMime.IRenderer {
+/** An output of ours: it opens the kernel channel as soon as it is in the page. */
+abstract class FramecastOutput extends Widget implements IRenderMime.IRenderer {
   constructor(
-    private readonly options: IRenderMime.IRendererOptions,
-    private readonly links: LinkPublisher
+    protected readonly options: IRenderMime.IRendererOptions,
+    protected readonly links: LinkPublisher
   ) {
     super();
     this.addClass('fc-transition-output');
@@ -88,6 +88,11 @@ export class TransitionLink extends Widget implements IRenderMime.IRenderer {
     this.links.warm(this.node);
   }
 
+  abstract renderModel(model: IRenderMime.IMimeModel): Promise<void>;
+}
+
+/** Renders one transition as a link. */
+export class TransitionLink extends FramecastOutput {
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const data = model.data[this.options.mimeType] as unknown as ILinkData;
     this.node.textContent = '';
@@ -101,20 +106,7 @@ export class TransitionLink extends Widget implements IRenderMime.IRenderer {
 }
 
 /** Renders a range of transitions as a table of links with a context column. */
-export class TransitionTable extends Widget implements IRenderMime.IRenderer {
-  constructor(
-    private readonly options: IRenderMime.IRendererOptions,
-    private readonly links: LinkPublisher
-  ) {
-    super();
-    this.addClass('fc-transition-output');
-  }
-
-  protected onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    this.links.warm(this.node);
-  }
-
+export class TransitionTable extends FramecastOutput {
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const data = model.data[this.options.mimeType] as unknown as ITableData;
     this.node.textContent = '';
