@@ -398,6 +398,16 @@ class Session(HasTraits):
 
         return SessionControls(self)
 
+    def view(self, listen: str = "notebook", **kwargs: Any) -> Any:
+        """A 3D view of this session in the notebook (``framecast.jupyter.Viewer``).
+
+        The view is itself a client: it receives frames in-process and listens on the
+        named session ``listen``, so published transitions move it.
+        """
+        from .jupyter.viewer import Viewer
+
+        return Viewer(self, listen, **kwargs)
+
     def __enter__(self) -> Session:
         return self
 

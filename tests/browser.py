@@ -32,6 +32,9 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # WebGL without a GPU: Chromium's software rasterizer (the 3D viewer draws with it).
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
 ]
 
 

@@ -11,12 +11,17 @@ from typing import Any
 
 from .links import COMM_TARGET, TRANSITION_MIME, TRANSITIONS_MIME
 
-__all__ = ["COMM_TARGET", "TRANSITIONS_MIME", "TRANSITION_MIME", "SessionControls"]
+__all__ = ["COMM_TARGET", "TRANSITIONS_MIME", "TRANSITION_MIME", "SessionControls", "Viewer"]
 
 
 def __getattr__(name: str) -> Any:
+    # Widgets are imported on first use: links work without ipywidgets.
     if name == "SessionControls":
         from .controls import SessionControls
 
         return SessionControls
+    if name == "Viewer":
+        from .viewer import Viewer
+
+        return Viewer
     raise AttributeError(name)

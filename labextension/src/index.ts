@@ -18,6 +18,7 @@ import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import { channel } from './links';
 import { TransitionLink, TransitionTable, TRANSITION_MIME, TRANSITIONS_MIME } from './renderers';
 import { SessionControlsModel, SessionControlsView } from './controls';
+import { ViewerModel, ViewerView } from './viewer';
 import { VERSION } from './version';
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -55,7 +56,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       widgets.registerWidget({
         name: 'framecast',
         version: VERSION,
-        exports: { SessionControlsModel, SessionControlsView }
+        exports: { SessionControlsModel, SessionControlsView, ViewerModel, ViewerView }
       });
     }
     console.debug(`framecast ${VERSION} is active`);

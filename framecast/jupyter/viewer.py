@@ -1,0 +1,241 @@
+"""``Viewer``: a 3D view in the notebook that is itself a framecast client.
+
+The viewer subscribes to a session's frames, in-process when the session lives in this
+kernel (through the server's transport-free cores) and over gRPC otherwise. It joins a
+named session (``"notebook"`` by default), so a published transition moves it to that
+frame and a published selection highlights those particles; ``sessions.active()`` then
+lists it.
+
+Frames reach the browser as binary buffers (never base64 or JSON arrays), only the changed
+fields after the first, and at most ``max_rate`` times a second: updates that arrive faster
+are merged latest-wins on the kernel side, so no size of system trips the IOPub limits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+
+import ipywidgets
+import numpy as np
+from traitlets import Bool, Int, Unicode
+
+from .. import __version__
+from .._codec import DecodedUpdate, parse_update
+from .._proto import sessions_pb2
+from .._threads import BackgroundTask
+from ..client import Client
+from ..server.publisher import FramePublisher
+from ..session import Session
+from ..timeline import TIMELINE_KEY
+
+__all__ = ["Viewer"]
+
+log = logging.getLogger(__name__)
+
+#: Fields the browser draws; the others stay in the kernel.
+DRAWN_FIELDS = (
+    "particle.positions",
+    "particle.elements",
+    "bond.pairs",
+    "system.box.vectors",
+)
+
+Sink = Callable[[DecodedUpdate], None]
+
+
+class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
+    """A 3D view of a session's frames: spheres coloured by element, bonds and the box.
+
+    Parameters
+    ----------
+    source
+        A :class:`~framecast.Session` of this kernel, or the ``"host:port"`` of a server.
+    listen
+        The named session this viewer joins: published transitions and selections on it
+        move and highlight the view.
+    max_rate
+        Frames sent to the browser per second at most.
+    """
+
+    _model_name = Unicode("ViewerModel").tag(sync=True)
+    _model_module = Unicode("framecast").tag(sync=True)
+    _model_module_version = Unicode("*").tag(sync=True)
+    _view_name = Unicode("ViewerView").tag(sync=True)
+    _view_module = Unicode("framecast").tag(sync=True)
+    _view_module_version = Unicode("*").tag(sync=True)
+
+    python_version = Unicode(__version__).tag(sync=True)
+    listen = Unicode("notebook", help="The named session this viewer listens on.").tag(sync=True)
+    frame_index = Int(0, help="The frame index of the last frame sent.").tag(sync=True)
+    particle_count = Int(0).tag(sync=True)
+    height = Int(420, help="Height of the view in pixels.").tag(sync=True)
+    in_process = Bool(False, help="True when the session lives in this kernel.").tag(sync=True)
+
+    def __init__(
+        self,
+        source: Session | str,
+        listen: str = "notebook",
+        *,
+        max_rate: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(listen=listen, **kwargs)
+        if not max_rate > 0:
+            raise ValueError(f"max_rate must be > 0 frames/s, got {max_rate}")
+        self._interval = 1.0 / max_rate
+        self._send_lock = threading.Lock()
+        self._client: Client | None = None
+        self._tasks: list[BackgroundTask] = []
+        self._exits = ExitStack()
+        self._closed = False
+        # Publish time of the last transition shown: live deltas published before it are
+        # older than what the view shows, and would undo it.
+        self._pinned_until = 0.0
+        self._full_frame: Callable[[], DecodedUpdate | None] = lambda: None
+        # A view says hello when it is drawn: it gets the whole current frame, whatever it
+        # missed before it existed.
+        self.on_msg(lambda _widget, content, _buffers: self._hello(content))
+        if isinstance(source, Session):
+            self.in_process = True
+            self._start_in_process(source)
+        elif isinstance(source, str):
+            self._start_remote(source)
+        else:
+            raise TypeError(
+                f"a Viewer shows a framecast.Session or a 'host:port' address, got "
+                f"{type(source).__name__}"
+            )
+
+    # -- in-process: the server's cores, no socket ------------------------------------------------
+    def _start_in_process(self, session: Session) -> None:
+        app = session.app
+        self._full_frame = lambda: parse_update(app.frames.current_message())
+        frames = self._exits.enter_context(app.frames.subscribe())
+        events = self._exits.enter_context(app.sessions.join(self.listen))
+
+        def pump_frames(stop: threading.Event) -> None:
+            while not stop.is_set() and (pending := frames.take()) is not None:
+                self._show(parse_update(FramePublisher.message(pending)))
+                if stop.wait(self._interval):  # merged latest-wins meanwhile
+                    return
+
+        def pump_events(stop: threading.Event) -> None:
+            while not stop.is_set() and (pending := events.take()) is not None:
+                for raw in pending.fields.values():
+                    self._event(sessions_pb2.SessionEvent.FromString(raw), app.timelines.get)
+
+        self._start_task("framecast-viewer-frames", pump_frames, frames.close)
+        self._start_task("framecast-viewer-events", pump_events, events.close)
+
+    # -- remote: a framecast.Client ---------------------------------------------------------------
+    def _start_remote(self, address: str) -> None:
+        client = Client(address)
+        self._client = client
+
+        def full() -> DecodedUpdate:
+            frame = client.frame
+            return DecodedUpdate(frame.index, True, 0.0, frame.snapshot())
+
+        self._full_frame = full
+        listener = client.join(self.listen)
+
+        def on_update(update: Any) -> None:
+            self._show(
+                DecodedUpdate(update.frame_index, update.reset, update.publish_time, update.fields)
+            )
+
+        def on_transition(event: Any) -> None:
+            frame = client.context(event.timeline, event.transition)
+            self._show_transition(frame.index, event.publish_time, frame.snapshot())
+
+        listener.on_transition(on_transition)
+        listener.on_selection(lambda event: self._select(list(event.particles)))
+        client.subscribe_frames(on_update, interval=self._interval)
+
+    # -- shared -----------------------------------------------------------------------------------
+    def _start_task(
+        self, name: str, body: Callable[[threading.Event], None], wake: Callable[[], None]
+    ) -> None:
+        task = BackgroundTask(name, body)
+        self._tasks.append(task)
+        self._exits.callback(wake)
+        task.start()
+
+    def _event(self, message: sessions_pb2.SessionEvent, timelines: Callable[[str], Any]) -> None:
+        kind = message.WhichOneof("kind")
+        if kind == "selection":
+            self._select(list(message.selection.particles))
+        elif kind == "transition":
+            timeline = timelines(message.transition.timeline)
+            if timeline is None:
+                return  # a timeline this kernel does not know: nothing to show
+            frame = timeline.context_before(message.transition.transition)
+            self._show_transition(frame.index, message.publish_time, frame.snapshot())
+
+    def _show_transition(self, index: int, published: float, fields: dict[str, Any]) -> None:
+        with self._send_lock:
+            self._pinned_until = max(self._pinned_until, published)
+        self._show(DecodedUpdate(index, True, published, fields), pin=True)
+
+    def _show(self, update: DecodedUpdate, *, pin: bool = False) -> None:
+        """Send the drawn fields of an update to the browser as binary buffers."""
+        if not pin and not update.reset and update.publish_time < self._pinned_until:
+            return  # a live frame older than the transition on show
+        meta: dict[str, Any] = {}
+        buffers: list[memoryview] = []
+        for key in DRAWN_FIELDS:
+            value = update.fields.get(key)
+            if isinstance(value, np.ndarray):
+                array = np.ascontiguousarray(value)
+                meta[key] = {
+                    "dtype": array.dtype.str,
+                    "shape": list(array.shape),
+                    "buffer": len(buffers),
+                }
+                buffers.append(array.reshape(-1).view(np.uint8).data)
+        timeline = update.fields.get(TIMELINE_KEY)
+        content = {
+            "type": "frame",
+            "index": update.frame_index,
+            "reset": update.reset,
+            "fields": meta,
+            "timeline": timeline if isinstance(timeline, str) else None,
+        }
+        positions = update.fields.get("particle.positions")
+        with self._send_lock:
+            if self._closed:
+                return
+            if isinstance(positions, np.ndarray):
+                self.particle_count = int(positions.shape[0])
+            self.frame_index = int(update.frame_index)
+            self.send(content, buffers=buffers)
+
+    def _hello(self, content: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "hello":
+            frame = self._full_frame()
+            if frame is not None:
+                self._show(frame)
+
+    def _select(self, particles: list[int]) -> None:
+        with self._send_lock:
+            if not self._closed:
+                self.send({"type": "selection", "particles": particles})
+
+    def close(self) -> None:
+        """Leave the named session, stop the viewer's threads and close the widget."""
+        with self._send_lock:
+            if self._closed:
+                return
+            self._closed = True
+        for task in self._tasks:
+            task.stop_event.set()
+        self._exits.close()  # closes the mailboxes, which wakes the pumps
+        for task in self._tasks:
+            task.stop()
+        if self._client is not None:
+            self._client.close()
+        super().close()

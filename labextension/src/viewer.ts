@@ -1,0 +1,343 @@
+import { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
+import * as THREE from 'three';
+import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
+
+import { VERSION, versionProblem } from './version';
+
+interface IFieldMeta {
+  dtype: string;
+  shape: number[];
+  buffer: number;
+}
+
+interface IFrameMessage {
+  type: 'frame';
+  index: number;
+  reset: boolean;
+  fields: Record<string, IFieldMeta>;
+}
+
+interface ISelectionMessage {
+  type: 'selection';
+  particles: number[];
+}
+
+/** The drawn fields of the current frame, merged from the kernel's updates. */
+interface IFrame {
+  index: number;
+  positions?: Float32Array;
+  elements?: Uint8Array;
+  bonds?: Int32Array;
+  box?: Float32Array;
+}
+
+// CPK-like colours and drawing radii (nm) of common elements; others get a default.
+const COLOURS: Record<number, number> = {
+  1: 0xffffff, 6: 0x909090, 7: 0x3050f8, 8: 0xff0d0d, 9: 0x90e050, 11: 0xab5cf2,
+  12: 0x8aff00, 15: 0xff8000, 16: 0xffff30, 17: 0x1ff01f, 18: 0x80d1e3, 19: 0x8f40d4,
+  20: 0x3dff00, 26: 0xe06633, 29: 0xc88033, 30: 0x7d80b0
+};
+const RADII: Record<number, number> = { 1: 0.06, 18: 0.17 };
+const DEFAULT_COLOUR = 0xff1493;
+const DEFAULT_RADIUS = 0.1;
+const SELECTED_COLOUR = 0xffd700;
+/** Above this many particles, spheres get fewer facets, so the view stays interactive. */
+const LARGE = 20000;
+
+function typed(view: DataView, meta: IFieldMeta): Float32Array | Uint8Array | Int32Array {
+  // Copy into an aligned buffer: a DataView's offset need not be aligned for Float32Array.
+  const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
+  switch (meta.dtype) {
+    case '<f4':
+      return new Float32Array(bytes);
+    case '<i4':
+      return new Int32Array(bytes);
+    default:
+      return new Uint8Array(bytes);
+  }
+}
+
+/** Receives frames as binary buffers and keeps the latest drawn fields. */
+export class ViewerModel extends DOMWidgetModel {
+  frame: IFrame = { index: 0 };
+  selection: number[] = [];
+
+  defaults(): Backbone.ObjectHash {
+    return {
+      ...super.defaults(),
+      _model_name: 'ViewerModel',
+      _model_module: 'framecast',
+      _model_module_version: VERSION,
+      _view_name: 'ViewerView',
+      _view_module: 'framecast',
+      _view_module_version: VERSION,
+      python_version: '',
+      listen: 'notebook',
+      frame_index: 0,
+      particle_count: 0,
+      height: 420,
+      in_process: false
+    };
+  }
+
+  initialize(attributes: any, options: any): void {
+    super.initialize(attributes, options);
+    this.on('msg:custom', this.onMessage, this);
+  }
+
+  private onMessage(message: IFrameMessage | ISelectionMessage, buffers: DataView[]): void {
+    if (message.type === 'selection') {
+      this.selection = message.particles;
+      this.trigger('framecast:selection');
+      return;
+    }
+    const frame: IFrame = message.reset ? { index: message.index } : { ...this.frame };
+    frame.index = message.index;
+    const get = (key: string) =>
+      message.fields[key] ? typed(buffers[message.fields[key].buffer], message.fields[key]) : undefined;
+    frame.positions = (get('particle.positions') as Float32Array) ?? frame.positions;
+    frame.elements = (get('particle.elements') as Uint8Array) ?? frame.elements;
+    frame.bonds = (get('bond.pairs') as Int32Array) ?? frame.bonds;
+    frame.box = (get('system.box.vectors') as Float32Array) ?? frame.box;
+    this.frame = frame;
+    this.trigger('framecast:frame');
+  }
+}
+
+/** A three.js view: instanced spheres by element, bonds, the box, orbit controls. */
+export class ViewerView extends DOMWidgetView {
+  private renderer?: THREE.WebGLRenderer;
+  private scene = new THREE.Scene();
+  private camera = new THREE.PerspectiveCamera(45, 1, 0.01, 1000);
+  private controls?: OrbitControls;
+  private spheres?: THREE.InstancedMesh;
+  private bonds?: THREE.LineSegments;
+  private box?: THREE.LineSegments;
+  private label!: HTMLSpanElement;
+  private animation = 0;
+  private drawn = 0;
+  private dirty = true;
+  private fitted = false;
+
+  render(): void {
+    this.el.classList.add('fc-viewer');
+    const problem = versionProblem(this.model.get('python_version'));
+    if (problem) {
+      const note = document.createElement('div');
+      note.className = 'fc-version-mismatch';
+      note.textContent = problem;
+      this.el.appendChild(note);
+      return;
+    }
+    const toolbar = document.createElement('div');
+    toolbar.className = 'fc-viewer-toolbar';
+    const reset = document.createElement('button');
+    reset.className = 'fc-button fc-reset-camera';
+    reset.textContent = 'reset camera';
+    reset.addEventListener('click', () => this.fit());
+    this.label = document.createElement('span');
+    this.label.className = 'fc-viewer-frame';
+    toolbar.append(reset, this.label);
+    this.el.appendChild(toolbar);
+
+    this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    this.renderer.setPixelRatio(window.devicePixelRatio || 1);
+    this.renderer.setClearColor(0x1e1e1e);
+    this.renderer.domElement.className = 'fc-viewer-canvas';
+    this.el.appendChild(this.renderer.domElement);
+    this.scene.add(new THREE.AmbientLight(0xffffff, 0.6));
+    const light = new THREE.DirectionalLight(0xffffff, 1.6);
+    light.position.set(1, 1, 2);
+    this.camera.add(light);
+    this.scene.add(this.camera);
+    this.controls = new OrbitControls(this.camera, this.renderer.domElement);
+    this.controls.addEventListener('change', () => (this.dirty = true));
+
+    this.listenTo(this.model, 'framecast:frame', this.onFrame);
+    this.listenTo(this.model, 'framecast:selection', this.onSelection);
+    this.resize();
+    void this.displayed.then(() => this.resize());
+    this.onFrame();
+    this.send({ type: 'hello' });
+    const loop = () => {
+      this.animation = requestAnimationFrame(loop);
+      this.draw();
+    };
+    loop();
+  }
+
+  private resize(): void {
+    if (!this.renderer) {
+      return;
+    }
+    const width = Math.max(this.el.clientWidth, 320);
+    const height = Number(this.model.get('height')) || 420;
+    this.renderer.setSize(width, height);
+    this.camera.aspect = width / height;
+    this.camera.updateProjectionMatrix();
+    this.dirty = true;
+  }
+
+  private draw(): void {
+    if (!this.renderer || !this.dirty) {
+      return;
+    }
+    this.dirty = false;
+    this.renderer.render(this.scene, this.camera);
+    this.drawn += 1;
+    this.el.dataset.drawn = String(this.drawn);
+  }
+
+  private onFrame(): void {
+    const frame = (this.model as ViewerModel).frame;
+    this.el.dataset.frame = String(frame.index);
+    if (this.label) {
+      this.label.textContent = `frame ${frame.index}`;
+    }
+    if (!frame.positions) {
+      return;
+    }
+    const count = frame.positions.length / 3;
+    if (!this.spheres || this.spheres.count !== count) {
+      this.buildSpheres(count);
+    }
+    this.placeSpheres(frame);
+    this.drawBonds(frame);
+    this.drawBox(frame);
+    if (!this.fitted) {
+      this.fit();
+    }
+    this.dirty = true;
+  }
+
+  private buildSpheres(count: number): void {
+    if (this.spheres) {
+      this.scene.remove(this.spheres);
+      this.spheres.geometry.dispose();
+    }
+    const detail = count > LARGE ? [6, 4] : [14, 10];
+    const geometry = new THREE.SphereGeometry(1, detail[0], detail[1]);
+    const material = new THREE.MeshStandardMaterial({ roughness: 0.5, metalness: 0.1 });
+    this.spheres = new THREE.InstancedMesh(geometry, material, count);
+    this.spheres.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
+    this.spheres.frustumCulled = false;
+    this.scene.add(this.spheres);
+    this.colour();
+  }
+
+  private colour(): void {
+    const frame = (this.model as ViewerModel).frame;
+    if (!this.spheres) {
+      return;
+    }
+    const selected = new Set((this.model as ViewerModel).selection);
+    const colour = new THREE.Color();
+    for (let i = 0; i < this.spheres.count; i++) {
+      const element = frame.elements ? frame.elements[i] : 0;
+      colour.setHex(selected.has(i) ? SELECTED_COLOUR : (COLOURS[element] ?? DEFAULT_COLOUR));
+      this.spheres.setColorAt(i, colour);
+    }
+    if (this.spheres.instanceColor) {
+      this.spheres.instanceColor.needsUpdate = true;
+    }
+  }
+
+  private placeSpheres(frame: IFrame): void {
+    const spheres = this.spheres!;
+    const positions = frame.positions!;
+    const matrices = spheres.instanceMatrix.array as Float32Array;
+    const selected = new Set((this.model as ViewerModel).selection);
+    for (let i = 0; i < spheres.count; i++) {
+      const element = frame.elements ? frame.elements[i] : 0;
+      const radius = (RADII[element] ?? DEFAULT_RADIUS) * (selected.has(i) ? 1.4 : 1);
+      const m = i * 16;
+      // A scale and a translation, written straight into the instance buffer.
+      matrices.fill(0, m, m + 16);
+      matrices[m] = radius;
+      matrices[m + 5] = radius;
+      matrices[m + 10] = radius;
+      matrices[m + 12] = positions[i * 3];
+      matrices[m + 13] = positions[i * 3 + 1];
+      matrices[m + 14] = positions[i * 3 + 2];
+      matrices[m + 15] = 1;
+    }
+    spheres.instanceMatrix.needsUpdate = true;
+  }
+
+  private drawBonds(frame: IFrame): void {
+    if (this.bonds) {
+      this.scene.remove(this.bonds);
+      this.bonds.geometry.dispose();
+      this.bonds = undefined;
+    }
+    if (!frame.bonds || !frame.positions || frame.bonds.length === 0) {
+      return;
+    }
+    const points = new Float32Array(frame.bonds.length * 3);
+    for (let b = 0; b < frame.bonds.length; b++) {
+      const atom = frame.bonds[b];
+      points.set(frame.positions.subarray(atom * 3, atom * 3 + 3), b * 3);
+    }
+    const geometry = new THREE.BufferGeometry();
+    geometry.setAttribute('position', new THREE.BufferAttribute(points, 3));
+    this.bonds = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: 0xbbbbbb }));
+    this.scene.add(this.bonds);
+  }
+
+  private drawBox(frame: IFrame): void {
+    if (!frame.box || this.box) {
+      return;
+    }
+    const [a, b, c] = [0, 3, 6].map(i => new THREE.Vector3(frame.box![i], frame.box![i + 1], frame.box![i + 2]));
+    const corners = [0, 1, 2, 3, 4, 5, 6, 7].map(k =>
+      new THREE.Vector3()
+        .addScaledVector(a, k & 1)
+        .addScaledVector(b, (k >> 1) & 1)
+        .addScaledVector(c, (k >> 2) & 1)
+    );
+    const edges = [0, 1, 1, 3, 3, 2, 2, 0, 4, 5, 5, 7, 7, 6, 6, 4, 0, 4, 1, 5, 2, 6, 3, 7];
+    const geometry = new THREE.BufferGeometry().setFromPoints(edges.map(k => corners[k]));
+    this.box = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: 0x4fc3f7 }));
+    this.scene.add(this.box);
+  }
+
+  private onSelection(): void {
+    this.colour();
+    const frame = (this.model as ViewerModel).frame;
+    if (frame.positions && this.spheres) {
+      this.placeSpheres(frame);
+    }
+    this.el.dataset.selected = String((this.model as ViewerModel).selection.length);
+    this.dirty = true;
+  }
+
+  /** Point the camera at the whole system. */
+  fit(): void {
+    const frame = (this.model as ViewerModel).frame;
+    if (!frame.positions || !this.controls) {
+      return;
+    }
+    const bounds = new THREE.Box3();
+    const point = new THREE.Vector3();
+    for (let i = 0; i < frame.positions.length; i += 3) {
+      bounds.expandByPoint(point.set(frame.positions[i], frame.positions[i + 1], frame.positions[i + 2]));
+    }
+    const centre = bounds.getCenter(new THREE.Vector3());
+    const size = Math.max(bounds.getSize(new THREE.Vector3()).length(), 0.5);
+    this.camera.position.copy(centre).add(new THREE.Vector3(0.3, 0.4, 1).normalize().multiplyScalar(size * 1.3));
+    this.camera.near = size / 100;
+    this.camera.far = size * 20;
+    this.camera.updateProjectionMatrix();
+    this.controls.target.copy(centre);
+    this.controls.update();
+    this.fitted = true;
+    this.dirty = true;
+  }
+
+  remove(): void {
+    cancelAnimationFrame(this.animation);
+    this.controls?.dispose();
+    this.renderer?.dispose();
+    super.remove();
+  }
+}
