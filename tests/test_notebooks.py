@@ -67,3 +67,15 @@ def test_transitions_notebook_teaches_tracking_and_publishing() -> None:
     results = [cell.strip() for cell in out]
     assert results.count("True") >= 2
     assert "False" in results
+
+
+def test_viewer_notebook_shows_the_viewer_following_transitions() -> None:
+    out = _run("03-viewer.ipynb")
+    text = "\n".join(out)
+    assert "SessionControls(" in text
+    assert "Viewer(" in text
+    assert "Session('notebook', 1)" in text
+    assert out[3].strip() == "True"  # published to the viewer's session
+    assert out[4].startswith("the simulation is back at frame ")
+    assert out[4].strip().endswith("playing: False")
+    assert out[5].strip() == "True"  # the selection reached the viewer

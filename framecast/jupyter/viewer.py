@@ -74,6 +74,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
     particle_count = Int(0).tag(sync=True)
     height = Int(420, help="Height of the view in pixels.").tag(sync=True)
     in_process = Bool(False, help="True when the session lives in this kernel.").tag(sync=True)
+    spin = Bool(False, help="Turn the camera slowly around the system.").tag(sync=True)
 
     def __init__(
         self,

@@ -41,8 +41,38 @@ const RADII: Record<number, number> = { 1: 0.06, 18: 0.17 };
 const DEFAULT_COLOUR = 0xff1493;
 const DEFAULT_RADIUS = 0.1;
 const SELECTED_COLOUR = 0xffd700;
-/** Above this many particles, spheres get fewer facets, so the view stays interactive. */
-const LARGE = 20000;
+/**
+ * Above this many particles, particles are drawn as shaded point sprites (one vertex each)
+ * instead of instanced spheres, so the view stays interactive. Software WebGL (no GPU)
+ * rasterizes every triangle on the CPU, so there the threshold is much lower.
+ */
+const SPRITES_ABOVE = 20000;
+const SPRITES_ABOVE_WITHOUT_GPU = 1000;
+
+/** A round, shaded sprite: reads as a sphere at a fraction of the cost. */
+function sphereSprite(): THREE.Texture {
+  const size = 64;
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = size;
+  const g = canvas.getContext('2d')!;
+  const gradient = g.createRadialGradient(size * 0.38, size * 0.35, size * 0.05, size / 2, size / 2, size / 2);
+  gradient.addColorStop(0, '#ffffff');
+  gradient.addColorStop(0.45, '#d0d0d0');
+  gradient.addColorStop(0.95, '#5a5a5a');
+  gradient.addColorStop(1, 'rgba(0,0,0,0)');
+  g.fillStyle = gradient;
+  g.beginPath();
+  g.arc(size / 2, size / 2, size / 2, 0, Math.PI * 2);
+  g.fill();
+  return new THREE.CanvasTexture(canvas);
+}
+
+function softwareRenderer(renderer: THREE.WebGLRenderer): boolean {
+  const gl = renderer.getContext();
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const name = String(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+  return /swiftshader|llvmpipe|software/i.test(name);
+}
 
 function typed(view: DataView, meta: IFieldMeta): Float32Array | Uint8Array | Int32Array {
   // Copy into an aligned buffer: a DataView's offset need not be aligned for Float32Array.
@@ -76,7 +106,8 @@ export class ViewerModel extends DOMWidgetModel {
       frame_index: 0,
       particle_count: 0,
       height: 420,
-      in_process: false
+      in_process: false,
+      spin: false
     };
   }
 
@@ -111,11 +142,14 @@ export class ViewerView extends DOMWidgetView {
   private camera = new THREE.PerspectiveCamera(45, 1, 0.01, 1000);
   private controls?: OrbitControls;
   private spheres?: THREE.InstancedMesh;
+  private sprites?: THREE.Points;
+  private spritesAbove = SPRITES_ABOVE;
   private bonds?: THREE.LineSegments;
   private box?: THREE.LineSegments;
   private label!: HTMLSpanElement;
   private animation = 0;
   private drawn = 0;
+  private received = 0;
   private dirty = true;
   private fitted = false;
 
@@ -144,6 +178,9 @@ export class ViewerView extends DOMWidgetView {
     this.renderer.setPixelRatio(window.devicePixelRatio || 1);
     this.renderer.setClearColor(0x1e1e1e);
     this.renderer.domElement.className = 'fc-viewer-canvas';
+    if (softwareRenderer(this.renderer)) {
+      this.spritesAbove = SPRITES_ABOVE_WITHOUT_GPU;
+    }
     this.el.appendChild(this.renderer.domElement);
     this.scene.add(new THREE.AmbientLight(0xffffff, 0.6));
     const light = new THREE.DirectionalLight(0xffffff, 1.6);
@@ -179,6 +216,12 @@ export class ViewerView extends DOMWidgetView {
   }
 
   private draw(): void {
+    if (this.controls && this.model.get('spin')) {
+      this.controls.autoRotate = true;
+      this.controls.update(); // moves the camera, which marks the view dirty
+    } else if (this.controls) {
+      this.controls.autoRotate = false;
+    }
     if (!this.renderer || !this.dirty) {
       return;
     }
@@ -191,6 +234,8 @@ export class ViewerView extends DOMWidgetView {
   private onFrame(): void {
     const frame = (this.model as ViewerModel).frame;
     this.el.dataset.frame = String(frame.index);
+    this.received += 1;
+    this.el.dataset.received = String(this.received);
     if (this.label) {
       this.label.textContent = `frame ${frame.index}`;
     }
@@ -198,10 +243,15 @@ export class ViewerView extends DOMWidgetView {
       return;
     }
     const count = frame.positions.length / 3;
-    if (!this.spheres || this.spheres.count !== count) {
-      this.buildSpheres(count);
+    if (count > this.spritesAbove) {
+      this.placeSprites(frame, count);
+    } else {
+      if (!this.spheres || this.spheres.count !== count) {
+        this.buildSpheres(count);
+      }
+      this.placeSpheres(frame);
     }
-    this.placeSpheres(frame);
+    this.el.dataset.style = count > this.spritesAbove ? 'sprites' : 'spheres';
     this.drawBonds(frame);
     this.drawBox(frame);
     if (!this.fitted) {
@@ -215,7 +265,7 @@ export class ViewerView extends DOMWidgetView {
       this.scene.remove(this.spheres);
       this.spheres.geometry.dispose();
     }
-    const detail = count > LARGE ? [6, 4] : [14, 10];
+    const detail = count > 5000 ? [8, 6] : [14, 10];
     const geometry = new THREE.SphereGeometry(1, detail[0], detail[1]);
     const material = new THREE.MeshStandardMaterial({ roughness: 0.5, metalness: 0.1 });
     this.spheres = new THREE.InstancedMesh(geometry, material, count);
@@ -223,6 +273,53 @@ export class ViewerView extends DOMWidgetView {
     this.spheres.frustumCulled = false;
     this.scene.add(this.spheres);
     this.colour();
+  }
+
+  private placeSprites(frame: IFrame, count: number): void {
+    const positions = frame.positions!;
+    if (!this.sprites || (this.sprites.geometry.getAttribute('position') as THREE.BufferAttribute).count !== count) {
+      if (this.sprites) {
+        this.scene.remove(this.sprites);
+        this.sprites.geometry.dispose();
+      }
+      const geometry = new THREE.BufferGeometry();
+      geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(count * 3), 3));
+      geometry.setAttribute('color', new THREE.BufferAttribute(new Float32Array(count * 3), 3));
+      const element = frame.elements ? frame.elements[0] : 0;
+      const material = new THREE.PointsMaterial({
+        size: 2 * (RADII[element] ?? DEFAULT_RADIUS),
+        sizeAttenuation: true,
+        vertexColors: true,
+        map: sphereSprite(),
+        alphaTest: 0.5
+      });
+      this.sprites = new THREE.Points(geometry, material);
+      this.sprites.frustumCulled = false;
+      this.scene.add(this.sprites);
+      this.colourSprites();
+    }
+    const attribute = this.sprites.geometry.getAttribute('position') as THREE.BufferAttribute;
+    (attribute.array as Float32Array).set(positions);
+    attribute.needsUpdate = true;
+  }
+
+  private colourSprites(): void {
+    const frame = (this.model as ViewerModel).frame;
+    if (!this.sprites) {
+      return;
+    }
+    const attribute = this.sprites.geometry.getAttribute('color') as THREE.BufferAttribute;
+    const colours = attribute.array as Float32Array;
+    const selected = new Set((this.model as ViewerModel).selection);
+    const colour = new THREE.Color();
+    for (let i = 0; i < attribute.count; i++) {
+      const element = frame.elements ? frame.elements[i] : 0;
+      colour.setHex(selected.has(i) ? SELECTED_COLOUR : (COLOURS[element] ?? DEFAULT_COLOUR));
+      colours[i * 3] = colour.r;
+      colours[i * 3 + 1] = colour.g;
+      colours[i * 3 + 2] = colour.b;
+    }
+    attribute.needsUpdate = true;
   }
 
   private colour(): void {
@@ -303,6 +400,7 @@ export class ViewerView extends DOMWidgetView {
 
   private onSelection(): void {
     this.colour();
+    this.colourSprites();
     const frame = (this.model as ViewerModel).frame;
     if (frame.positions && this.spheres) {
       this.placeSpheres(frame);
