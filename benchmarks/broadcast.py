@@ -271,6 +271,14 @@ def _client_main(
     results.put((len(window) / seconds, [latency * 1000 for latency in window]))
 
 
+def _reap(processes: list[Any]) -> None:
+    """Join client processes, killing any that did not end (bounded in time)."""
+    for process in processes:
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
 def _listeners_main(address: str, count: int, expected: int, ready: Any, results: Any) -> None:
     from framecast import Client, TransitionEvent
 
@@ -328,10 +336,7 @@ def run_transitions(listeners: int, publications: int = 60) -> tuple[list[float]
             pause.wait(0.02)  # spaced, so that latest-wins never merges two publications
         latencies = [value for _ in processes for value in results.get(timeout=120)]
     finally:
-        for process in processes:
-            process.join(10)
-            if process.is_alive():
-                process.kill()
+        _reap(processes)
         server.close()
     return latencies, listeners * publications
 
@@ -370,10 +375,7 @@ def run(scenario: Scenario, warmup: float, seconds: float) -> Result:
         start.set()
         reports = [results.get(timeout=warmup + seconds + 60) for _ in processes]
     finally:
-        for process in processes:
-            process.join(10)
-            if process.is_alive():
-                process.kill()
+        _reap(processes)
         server.close()
     fps = [report[0] for report in reports]
     latencies = [value for report in reports for value in report[1]]

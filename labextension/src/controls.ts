@@ -1,6 +1,7 @@
 import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
 
 import { channel, describeReply } from './links';
+import { element } from './dom';
 import { VERSION, versionProblem } from './version';
 
 /** The model of the control bar; its state mirrors framecast/jupyter/controls.py. */
@@ -51,16 +52,6 @@ const BUTTONS: { action: Action; icon: string; title: string }[] = [
   { action: 'stop', icon: 'M6 6h12v12H6z', title: 'Stop the playback loop' }
 ];
 
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  node.textContent = text;
-  return node;
-}
 
 /** The control bar: buttons, scrub slider, speed, loop mode and live status. */
 export class SessionControlsView extends DOMWidgetView {

@@ -3,6 +3,7 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { describeReply, LinkPublisher } from './links';
+import { element } from './dom';
 import { versionProblem } from './version';
 
 export const TRANSITION_MIME = 'application/vnd.framecast.transition+json';
@@ -23,16 +24,6 @@ interface ITableData {
   hidden: number;
 }
 
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text = ''
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  node.textContent = text;
-  return node;
-}
 
 /** A link that reads like REVEN's (`#100` and a label) and publishes on click. */
 function makeLink(
