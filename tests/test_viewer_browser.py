@@ -41,7 +41,7 @@ def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> Non
                     "simulation = framecast.demo.argon(500)\n"
                     "session = framecast.Session(simulation, port=0, follow_transitions=True)"
                 ),
-                new_code_cell("session.view()"),
+                new_code_cell("viewer = session.view()\nviewer"),
             ],
             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
         ),
@@ -89,3 +89,15 @@ def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> Non
     wait_until(target_file.exists, timeout=20, what="the transition was published")
     target = int(target_file.read_text())
     page.wait_for_selector(f".fc-viewer[data-frame='{target}']", timeout=10_000)
+
+    # viewer.screenshot() from the kernel: the view answers with a PNG over the channel.
+    reply = page.evaluate(
+        "async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext"
+        ".session.kernel; const r = await k.requestExecute({code}).done;"
+        " return [r.content.status, r.content.ename || '', r.content.evalue || '']; }",
+        "shot = viewer.screenshot()\nopen('shot.png', 'wb').write(shot.data)",
+    )
+    assert reply[0] == "ok", reply
+    png = (lab.root / "shot.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert len(png) > 5_000  # a drawn scene, not an empty image

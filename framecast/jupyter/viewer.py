@@ -13,8 +13,10 @@ are merged latest-wins on the kernel side, so no size of system trips the IOPub 
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
@@ -31,6 +33,7 @@ from ..client import Client
 from ..server.publisher import FramePublisher
 from ..session import Session
 from ..timeline import TIMELINE_KEY
+from . import channel
 
 __all__ = ["Viewer"]
 
@@ -100,6 +103,8 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         # A view says hello when it is drawn: it gets the whole current frame, whatever it
         # missed before it existed.
         self.on_msg(lambda _widget, content, _buffers: self._hello(content))
+        self._shots: dict[str, tuple[threading.Event, list[bytes]]] = {}
+        channel.register_control(self.model_id, self)
         if isinstance(source, Session):
             self.in_process = True
             self._start_in_process(source)
@@ -221,6 +226,43 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             if frame is not None:
                 self._show(frame)
 
+    def screenshot(self, timeout: float = 10.0) -> Any:
+        """A PNG of the view as the browser draws it now, displayed by the notebook.
+
+        The view answers over the framecast channel (a kernel subshell), so this works from
+        the cell that asks. Raises ``TimeoutError`` when no view answers: the viewer must
+        be displayed in JupyterLab or Notebook 7 with the framecast extension.
+        """
+        from IPython.display import Image
+
+        request = uuid.uuid4().hex
+        done = threading.Event()
+        with self._send_lock:
+            self._shots[request] = (done, [])
+            self.send({"type": "screenshot", "request": request})
+        try:
+            if not done.wait(timeout):
+                raise TimeoutError(
+                    f"no view answered within {timeout:g} s: display the viewer in JupyterLab "
+                    "or Notebook 7 with the framecast extension, then ask again"
+                )
+            with self._send_lock:
+                png = self._shots[request][1][0]
+        finally:
+            with self._send_lock:
+                self._shots.pop(request, None)
+        return Image(data=png, format="png")  # type: ignore[no-untyped-call]
+
+    def _receive_shot(self, request: str, png: bytes) -> None:
+        if not png.startswith(b"\x89PNG"):
+            raise ValueError("the view sent something that is not a PNG")
+        with self._send_lock:
+            waiting = self._shots.get(request)
+            if waiting is None or waiting[1]:
+                return  # nobody asks any more, or another view answered first
+            waiting[1].append(png)
+            waiting[0].set()
+
     def _select(self, particles: list[int]) -> None:
         with self._send_lock:
             if not self._closed:
@@ -240,3 +282,14 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         if self._client is not None:
             self._client.close()
         super().close()
+
+
+@channel.handler("screenshot")
+def _screenshot(data: Any) -> dict[str, Any]:
+    """A view's PNG for :meth:`Viewer.screenshot`, sent over the framecast channel."""
+    viewer = channel.control(str(data.get("model_id", "")))
+    if not isinstance(viewer, Viewer):
+        return {"error": "this viewer is no longer alive in the kernel"}
+    # "request" is the channel's own id for this message; "shot" is the screenshot's.
+    viewer._receive_shot(str(data.get("shot", "")), base64.b64decode(str(data.get("png", ""))))
+    return {"done": "screenshot"}

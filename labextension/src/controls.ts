@@ -139,7 +139,7 @@ export class SessionControlsView extends DOMWidgetView {
     this.model.on('change', this.update, this);
     this.update();
     // Open the channel once the bar is in the page, before the kernel gets busy.
-    void this.displayed.then(() => channel.warm(this.el));
+    channel.warmWhenAttached(this.el);
   }
 
   /**

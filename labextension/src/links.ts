@@ -41,6 +41,18 @@ export class LinkPublisher {
 
   constructor(public tracker: INotebookTracker | null) {}
 
+  /**
+   * Open the channel as soon as `node` is inside a notebook: widget views are attached
+   * after they render, so retry every 100 ms for up to 10 s.
+   */
+  warmWhenAttached(node: HTMLElement, attempts = 100): void {
+    if (this.kernelFor(node)) {
+      this.warm(node);
+    } else if (attempts > 0) {
+      window.setTimeout(() => this.warmWhenAttached(node, attempts - 1), 100);
+    }
+  }
+
   /** Open the comm of the kernel showing `node` now, before anyone clicks. */
   warm(node: HTMLElement): void {
     const kernel = this.kernelFor(node);

@@ -2,6 +2,7 @@ import { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 
+import { channel } from './links';
 import { VERSION, versionProblem } from './version';
 
 interface IFieldMeta {
@@ -20,6 +21,11 @@ interface IFrameMessage {
 interface ISelectionMessage {
   type: 'selection';
   particles: number[];
+}
+
+interface IScreenshotMessage {
+  type: 'screenshot';
+  request: string;
 }
 
 /** The drawn fields of the current frame, merged from the kernel's updates. */
@@ -116,7 +122,14 @@ export class ViewerModel extends DOMWidgetModel {
     this.on('msg:custom', this.onMessage, this);
   }
 
-  private onMessage(message: IFrameMessage | ISelectionMessage, buffers: DataView[]): void {
+  private onMessage(
+    message: IFrameMessage | ISelectionMessage | IScreenshotMessage,
+    buffers: DataView[]
+  ): void {
+    if (message.type === 'screenshot') {
+      this.trigger('framecast:screenshot', message.request);
+      return;
+    }
     if (message.type === 'selection') {
       this.selection = message.particles;
       this.trigger('framecast:selection');
@@ -192,10 +205,13 @@ export class ViewerView extends DOMWidgetView {
 
     this.listenTo(this.model, 'framecast:frame', this.onFrame);
     this.listenTo(this.model, 'framecast:selection', this.onSelection);
+    this.listenTo(this.model, 'framecast:screenshot', this.onScreenshot);
     this.resize();
     void this.displayed.then(() => this.resize());
     this.onFrame();
     this.send({ type: 'hello' });
+    // Open the kernel channel while the kernel is idle: screenshots answer over it.
+    channel.warmWhenAttached(this.el);
     const loop = () => {
       this.animation = requestAnimationFrame(loop);
       this.draw();
@@ -407,6 +423,22 @@ export class ViewerView extends DOMWidgetView {
     }
     this.el.dataset.selected = String((this.model as ViewerModel).selection.length);
     this.dirty = true;
+  }
+
+  /** Answer `viewer.screenshot()` with a PNG of the view, over the framecast channel. */
+  private onScreenshot(request: string): void {
+    if (!this.renderer) {
+      return;
+    }
+    this.dirty = true;
+    this.draw();
+    const png = this.renderer.domElement.toDataURL('image/png').split(',')[1];
+    void channel.request(this.el, {
+      kind: 'screenshot',
+      model_id: this.model.model_id,
+      shot: request,
+      png
+    });
   }
 
   /** Point the camera at the whole system. */
