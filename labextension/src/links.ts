@@ -35,7 +35,7 @@ export function describeReply(reply: IReply): string {
  * working while another cell is busy.
  */
 export class LinkPublisher {
-  private readonly comms = new Map<string, Kernel.IComm>();
+  private readonly comms = new Map<string, Promise<Kernel.IComm>>();
   private readonly pending = new Map<string, (reply: IReply) => void>();
   private counter = 0;
 
@@ -57,11 +57,9 @@ export class LinkPublisher {
   warm(node: HTMLElement): void {
     const kernel = this.kernelFor(node);
     if (kernel) {
-      try {
-        this.commFor(kernel);
-      } catch (error) {
-        console.warn('framecast: cannot open the comm to the kernel', error);
-      }
+      this.commFor(kernel).catch(error =>
+        console.warn('framecast: cannot open the comm to the kernel', error)
+      );
     }
   }
 
@@ -76,26 +74,33 @@ export class LinkPublisher {
     return this.comms.size;
   }
 
-  private commFor(kernel: Kernel.IKernelConnection): Kernel.IComm {
+  private commFor(kernel: Kernel.IKernelConnection): Promise<Kernel.IComm> {
     const existing = this.comms.get(kernel.id);
-    if (existing && !existing.isDisposed) {
+    if (existing) {
       return existing;
     }
-    const comm = kernel.createComm(COMM_TARGET);
-    comm.onMsg = message => {
-      const reply = message.content.data as IReply;
-      const resolve = reply.request ? this.pending.get(reply.request) : undefined;
-      if (resolve && reply.request) {
-        this.pending.delete(reply.request);
-        resolve(reply);
-      }
-    };
-    comm.onClose = () => {
-      this.comms.delete(kernel.id);
-    };
-    comm.open({});
-    this.comms.set(kernel.id, comm);
-    return comm;
+    // Wait for the kernel's info first: whether it supports subshells is only known then,
+    // and a comm created before that would not run on a subshell (and would be blocked
+    // while a cell is busy).
+    const opened = kernel.info.then(() => {
+      const comm = kernel.createComm(COMM_TARGET);
+      comm.onMsg = message => {
+        const reply = message.content.data as IReply;
+        const resolve = reply.request ? this.pending.get(reply.request) : undefined;
+        if (resolve && reply.request) {
+          this.pending.delete(reply.request);
+          resolve(reply);
+        }
+      };
+      comm.onClose = () => {
+        this.comms.delete(kernel.id);
+      };
+      comm.open({});
+      return comm;
+    });
+    opened.catch(() => this.comms.delete(kernel.id));
+    this.comms.set(kernel.id, opened);
+    return opened;
   }
 
   /** Ask the kernel to publish a transition; resolves with its answer. */
@@ -121,13 +126,13 @@ export class LinkPublisher {
         window.clearTimeout(timer);
         resolve(reply);
       });
-      try {
-        this.commFor(kernel).send({ ...payload, request } as any);
-      } catch (error) {
-        window.clearTimeout(timer);
-        this.pending.delete(request);
-        resolve({ error: String(error) });
-      }
+      this.commFor(kernel)
+        .then(comm => comm.send({ ...payload, request } as any))
+        .catch(error => {
+          window.clearTimeout(timer);
+          this.pending.delete(request);
+          resolve({ error: String(error) });
+        });
     });
   }
 }
