@@ -283,11 +283,6 @@ class FrameData(MutableMapping[str, FieldValue]):
         with self._lock:
             return frozenset(self._dirty)
 
-    def mark_all_dirty(self) -> None:
-        """Mark every field dirty, so that the next change set is the whole frame."""
-        with self._lock:
-            self._dirty = set(self._fields)
-
     def take_changes(self) -> FrameChanges:
         """Return the changed fields and the index, and clear the dirty set, atomically."""
         with self._lock:

@@ -144,3 +144,14 @@ def test_standard_fields_cover_the_anchor_vocabulary() -> None:
         "server.timestamp",
     ):
         assert key in STANDARD_FIELDS
+
+
+def test_copy_is_independent_and_all_dirty() -> None:
+    frame = FrameData({"energy.kinetic": 1.0, "label": "a"}, index=4)
+    frame.take_changes()
+    duplicate = frame.copy()
+    assert duplicate.index == 4
+    assert duplicate.dirty == frozenset({"energy.kinetic", "label"})
+    duplicate["label"] = "b"
+    assert frame["label"] == "a"
+    assert frame.dirty == frozenset()

@@ -46,7 +46,6 @@ class FramePublisher:
         self._entries: dict[str, EntryParts] = {}
         self._meta = FrameMeta(0, time.time(), time.monotonic())
         self._subscribers: MailboxSet[EntryParts, FrameMeta] = MailboxSet(self._lock)
-        self.updates_published = 0
 
     def publish(self, changes: FrameChanges) -> None:
         """Send a change set to every subscriber (a reset replaces the whole frame)."""
@@ -59,7 +58,6 @@ class FramePublisher:
                 else:
                     self._entries.update(entries)
                 self._meta = meta
-                self.updates_published += 1
                 mailboxes = self._subscribers.members()
             # Built once and shared by every subscriber that is keeping up.
             packed = (

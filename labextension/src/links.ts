@@ -69,11 +69,6 @@ export class LinkPublisher {
     return panel?.sessionContext.session?.kernel ?? null;
   }
 
-  /** How many comms are open: one per kernel that published, whatever the links. */
-  get commCount(): number {
-    return this.comms.size;
-  }
-
   private commFor(kernel: Kernel.IKernelConnection): Promise<Kernel.IComm> {
     const existing = this.comms.get(kernel.id);
     if (existing) {
