@@ -25,12 +25,17 @@ trajectory = framecast.demo.argon_trajectory(n=60, frames=300)
 session = framecast.Session(trajectory, port=0)
 status = pathlib.Path("status.json")
 
+status_lock = threading.Lock()
+
 def write_status(change=None):
-    # Written atomically from whatever thread changed the session, read by the test.
-    data = {"playing": session.playing, "frame": trajectory.frame_index,
-            "port": session.port, "comms": channel.comms_opened}
-    pathlib.Path("status.tmp").write_text(json.dumps(data))
-    os.replace("status.tmp", status)
+    # Written atomically from whatever thread changed the session, read by the test. The
+    # lock keeps two threads from sharing the temporary file (a lost race would raise in
+    # the session's broadcaster, which calls this observer).
+    with status_lock:
+        data = {"playing": session.playing, "frame": trajectory.frame_index,
+                "port": session.port, "comms": channel.comms_opened}
+        pathlib.Path("status.tmp").write_text(json.dumps(data))
+        os.replace("status.tmp", status)
 
 session.observe(write_status, names=["playing", "frame_index"])
 write_status()
@@ -74,13 +79,30 @@ def _status(lab: Lab) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _wait_status(lab: Lab, what: str, **expected: object) -> dict[str, Any]:
-    wait_until(
-        lambda: all(_status(lab).get(k) == v for k, v in expected.items()),
-        timeout=10,
-        what=what,
-    )
+def _wait_status(lab: Lab, what: str, page: Any = None, **expected: object) -> dict[str, Any]:
+    """Wait until the kernel's status file shows ``expected``. On a timeout, say what the
+    kernel and (given ``page``) the first control bar showed, since CI keeps no screenshots."""
+    try:
+        wait_until(
+            lambda: all(_status(lab).get(k) == v for k, v in expected.items()),
+            timeout=10,
+            what=what,
+        )
+    except TimeoutError as error:
+        shown = _bar_state(page) if page is not None else "no page given"
+        raise TimeoutError(f"{error}; kernel status {_status(lab)}; control bar {shown}") from None
     return _status(lab)
+
+
+def _bar_state(page: Any) -> str:
+    return str(
+        page.locator(".fc-controls").first.evaluate(
+            "(bar) => { const s = bar.querySelector('.fc-scrub');"
+            " return JSON.stringify({data: {...bar.dataset},"
+            " scrub: s && [s.value, s.max, s.hidden],"
+            " status: bar.querySelector('.fc-status')?.textContent}); }"
+        )
+    )
 
 
 def _open(page: Any, lab: Lab, notebook: str) -> None:
@@ -107,21 +129,21 @@ def test_control_bar_drives_the_session(page: Any, lab: Lab, notebook: str) -> N
     bar = page.locator(".fc-controls").first
 
     bar.locator(".fc-pause").click()
-    frame = _wait_status(lab, "paused from the bar", playing=False)["frame"]
+    frame = _wait_status(lab, "paused from the bar", page, playing=False)["frame"]
 
     bar.locator(".fc-step").click()
-    _wait_status(lab, "stepped from the bar", playing=False, frame=frame + 1)
+    _wait_status(lab, "stepped from the bar", page, playing=False, frame=frame + 1)
     bar.locator(".fc-step-back").click()
-    _wait_status(lab, "stepped back from the bar", frame=frame)
+    _wait_status(lab, "stepped back from the bar", page, frame=frame)
 
     bar.locator(".fc-scrub").evaluate(
         "(slider) => { slider.value = '150'; slider.dispatchEvent(new Event('change')); }"
     )
-    _wait_status(lab, "scrubbed to frame 150", frame=150)
+    _wait_status(lab, "scrubbed to frame 150", page, frame=150)
     page.wait_for_selector(".fc-controls[data-frame='150']", timeout=5_000)
 
     bar.locator(".fc-play").click()
-    _wait_status(lab, "playing again", playing=True)
+    _wait_status(lab, "playing again", page, playing=True)
 
     # A remote client pauses: the bar shows it (widget updates are throttled to 10/s).
     with Client(f"127.0.0.1:{_status(lab)['port']}") as remote:
