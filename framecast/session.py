@@ -7,6 +7,7 @@ the fields that changed, on its own real-time schedule, independent of the simul
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -28,6 +29,8 @@ from .server.state import SharedState
 from .sessions import ClientSessions
 from .targets.base import FrameSource, Playable
 from .timeline import TimelineBase, Transition
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_FRAME_INTERVAL", "Session", "live_sessions"]
 
@@ -114,6 +117,7 @@ class Session(HasTraits):
         # Written by the broadcaster only; other threads read the float.
         self._sent_times: deque[float] = deque()
         self._measured_fps = 0.0
+        self._observer_error: Exception | None = None
         self._register_playback_commands()
         self._sessions = ClientSessions(
             self._app.sessions, self._app.timelines, particle_count=self._particle_count
@@ -274,9 +278,14 @@ class Session(HasTraits):
         """Check background tasks to ensure they have not encountered an exception.
 
         Re-raises, on the calling thread, an exception raised by the broadcaster or by the
-        target's own playback thread. Does nothing when all is well.
+        target's own playback thread. A callback observing the session's traits that raised
+        (once, since the last check) gets a ``RuntimeError`` from it; it did not stop the
+        broadcast. Does nothing when all is well.
         """
         self.check_task(self._broadcaster.future)
+        if (error := self._observer_error) is not None:
+            self._observer_error = None  # reported once
+            raise RuntimeError(f"an observer of the session's traits failed: {error!r}") from error
         target_check = getattr(self._target, "health_check", None)
         if callable(target_check):
             target_check()
@@ -316,13 +325,19 @@ class Session(HasTraits):
         frame = self._frame
         if self._sent_times and self._sent_times[-1] < time.monotonic() - _FPS_WINDOW:
             self._measured_fps = 0.0  # nothing changed for a while: paused or idle
-        with self.hold_trait_notifications():
-            self.set_trait("playing", playing)
-            self.set_trait("running", running)
-            self.set_trait("frame_index", 0 if frame is None else frame.index)
-            self.set_trait("clients", self._app.frames.subscriber_count)
-            self.set_trait("fps", round(self._measured_fps, 1))
-            self.set_trait("error", self._failure_text())
+        try:
+            with self.hold_trait_notifications():
+                self.set_trait("playing", playing)
+                self.set_trait("running", running)
+                self.set_trait("frame_index", 0 if frame is None else frame.index)
+                self.set_trait("clients", self._app.frames.subscriber_count)
+                self.set_trait("fps", round(self._measured_fps, 1))
+                self.set_trait("error", self._failure_text())
+        except Exception as error:  # a user's observer must not stop the broadcast
+            # The clients keep getting frames; health_check() reports the first failure.
+            if self._observer_error is None:
+                self._observer_error = error
+                log.exception("a Session observer failed; the session keeps broadcasting")
 
     def _failure_text(self) -> str:
         futures = [self._broadcaster.future]

@@ -136,6 +136,30 @@ def test_traits_show_clients_and_measured_fps(session: Session, client: Client) 
     assert session.frame_index > 0
 
 
+def test_a_failing_observer_does_not_stop_the_broadcast(
+    session: Session, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = threading.Event()
+
+    def broken(change: object) -> None:
+        calls.set()
+        raise OSError("status file vanished")
+
+    session.observe(broken, names="frame_index")
+    assert calls.wait(5), "the observer was not called"
+    session.unobserve(broken, names="frame_index")
+    with pytest.raises(RuntimeError, match=r"observer .* failed.*status file vanished"):
+        session.health_check()
+    session.health_check()  # reported once
+
+    # The broadcaster lives on: a new client still gets moving frames.
+    seen: list[int] = []
+    client.subscribe_frames(lambda update: seen.append(update.frame_index))
+    wait_until(lambda: len(set(seen)) > 3, what="frames after the observer failed")
+    assert session.error == ""
+    assert "keeps broadcasting" in caplog.text
+
+
 def test_exception_in_a_simulation_step_comes_back_from_health_check(session: Session) -> None:
     simulation = session.target
     assert isinstance(simulation, Simulation)
