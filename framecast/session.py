@@ -73,7 +73,8 @@ class Session(HasTraits):
         that transition's first frame, so every client sees it).
 
     The traits (``playing``, ``running``, ``frame_index``, ``clients``, ``fps``,
-    ``error``) follow the live status; notebook widgets link to them.
+    ``error``, ``target_kind``, ``timeline``) follow the live status; notebook widgets link
+    to them.
     """
 
     name = Unicode(read_only=True, help="Name of the session.")
@@ -85,6 +86,7 @@ class Session(HasTraits):
     clients = Int(0, read_only=True, help="Clients subscribed to frames now.")
     fps = Float(0.0, read_only=True, help="Frames broadcast per second, measured.")
     target_kind = Unicode("none", read_only=True, help="Class name of the target, or 'none'.")
+    timeline = Unicode("", read_only=True, help="Timeline id of the target, or ''.")
     error = Unicode("", read_only=True, help="Traceback of a failed background thread, or ''.")
 
     def __init__(self, target: object = None, *, autoplay: bool = True, **kwargs: Any) -> None:
@@ -178,8 +180,12 @@ class Session(HasTraits):
             if isinstance(target, TimelineBase):
                 self._app.timelines.add(target)
             self._app.frames.publish(frame.take_all())
-            self.set_trait("target_kind", type(target).__name__)
-            self.set_trait("error", "")
+            with self.hold_trait_notifications():
+                self.set_trait("target_kind", type(target).__name__)
+                self.set_trait(
+                    "timeline", target.timeline_id if isinstance(target, TimelineBase) else ""
+                )
+                self.set_trait("error", "")
         if self.autoplay and isinstance(target, Playable) and not target.is_running:
             target.run()
         self._refresh_status()

@@ -118,6 +118,26 @@ class Lab:
         reset = "&reset" if self.app == "jupyterlab" else ""
         return f"http://127.0.0.1:{self.port}/{where}/{notebook}?token={TOKEN}{reset}"
 
+    def _api(self, method: str, path: str) -> Any:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/api/{path}?token={TOKEN}", method=method
+        )
+        with urllib.request.urlopen(request, timeout=20) as response:
+            body = response.read()
+            return json.loads(body) if body else None
+
+    def shutdown_kernels(self) -> None:
+        """Shut down every kernel: a test's kernel must not outlive it (its threads would
+        keep writing files the next test reads)."""
+        for kernel in self._api("GET", "kernels"):
+            self._api("DELETE", f"kernels/{kernel['id']}")
+        wait_until(lambda: not self._api("GET", "kernels"), timeout=30, what="kernels shut down")
+
+    def open(self, page: Any, notebook: str) -> None:
+        """Open ``notebook`` in ``page``, in a server with no kernel of an earlier test."""
+        self.shutdown_kernels()
+        page.goto(self.url(notebook))
+
     def close(self) -> None:
         self.process.terminate()
         try:

@@ -110,7 +110,7 @@ def _open(page: Any, lab: Lab, notebook: str) -> None:
     another execution runs (controls and links must still work)."""
     for name in ("status.json", "busy"):
         (lab.root / name).unlink(missing_ok=True)
-    page.goto(lab.url(notebook))
+    lab.open(page, notebook)
     run_all_cells(page)
     page.wait_for_selector(".fc-controls .fc-pause", timeout=60_000)
     page.wait_for_selector(".fc-transition-table", timeout=60_000)

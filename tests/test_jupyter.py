@@ -101,6 +101,7 @@ def test_controls_perform_every_action(session: Session, trajectory: Trajectory)
         assert controls.frame_count == 100
         assert controls.mode == "loop"
         assert controls.can_step_back
+        assert controls.timeline == session.timeline == trajectory.timeline_id
         controls.perform("play")
         assert session.playing
         controls.perform("pause")
@@ -124,6 +125,12 @@ def test_controls_perform_every_action(session: Session, trajectory: Trajectory)
         assert controls.last_action == "play"
         controls._on_front_end_message(controls, {"action": "explode"}, [])
         assert controls.last_action.startswith("explode failed")
+        # Another trajectory: the bar names its timeline (the page's cache is keyed by it).
+        session.pause()
+        other = framecast.demo.argon_trajectory(n=10, frames=5)
+        session.show(other)
+        wait_until(lambda: controls.timeline == other.timeline_id, what="the new timeline")
+        session.show(trajectory)
     finally:
         controls.close()
         session.pause()

@@ -126,3 +126,125 @@ def test_bad_sources_and_rates_are_refused() -> None:
         Viewer(42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_rate"):
         Viewer("127.0.0.1:1", max_rate=0)
+
+
+def _cache_chunks(sent: Recorder) -> list[tuple[dict[str, Any], bytes]]:
+    with sent.lock:
+        return [(c, b[0]) for c, b in sent.messages if c["type"] == "cache"]
+
+
+@pytest.fixture
+def trajectory_session(no_leaks: None) -> Iterator[Session]:
+    trajectory = framecast.demo.argon_trajectory(n=50, frames=40)
+    with Session(trajectory, port=0, frame_interval=1 / 100) as running:
+        yield running
+
+
+def _cached_pass(sent: Recorder, frames: int) -> np.ndarray:
+    """The positions of the last complete pass of cache messages, as one (T, N, 3) array."""
+    chunks = _cache_chunks(sent)
+    start = max(i for i, (c, _) in enumerate(chunks) if c["first"] == 0)
+    received = chunks[start:]
+    assert [c["first"] for c, _ in received] == sorted(c["first"] for c, _ in received)
+    assert sum(c["count"] for c, _ in received) == frames
+    data = b"".join(buffer for _, buffer in received)
+    return np.frombuffer(data, dtype="<f4").reshape(frames, -1, 3)
+
+
+def test_a_trajectory_is_cached_in_the_page_then_sent_as_indices(
+    trajectory_session: Session,
+) -> None:
+    trajectory = trajectory_session.target
+    assert isinstance(trajectory, framecast.Trajectory)
+    viewer, sent = _viewer(trajectory_session)
+    try:
+        viewer._hello({"type": "hello"})
+        wait_until(lambda: viewer.cached_frames == 40, what="the whole trajectory cached")
+        np.testing.assert_array_equal(_cached_pass(sent, 40), trajectory.positions)
+        chunk = _cache_chunks(sent)[-1][0]
+        assert chunk["timeline"] == trajectory.timeline_id
+        assert chunk["frame_count"] == 40
+        assert chunk["particles"] == 50
+
+        # From now on a playing frame is an index: the page has its positions.
+        done = len(sent.messages)
+        wait_until(lambda: len(sent.frames()) > done + 3, what="more frames")
+        with sent.lock:
+            later = [c for c, _ in sent.messages[done:] if c["type"] == "frame"]
+        assert later
+        assert all(c["cached"] and "particle.positions" not in c["fields"] for c in later)
+        assert later[-1]["playback"] == {"playing": True, "fps": 30.0, "mode": "loop"}
+
+        # A page that says it holds the cache gets none; one that holds nothing gets it all.
+        before = len(_cache_chunks(sent))
+        viewer._hello(
+            {"type": "hello", "cache": {"timeline": trajectory.timeline_id, "frames": 40}}
+        )
+        viewer._hello({"type": "hello", "cache": {"timeline": "another", "frames": 40}})
+        wait_until(lambda: len(_cache_chunks(sent)) > before, what="a second pass")
+        wait_until(lambda: viewer._cached is not None, what="the second pass done")
+        np.testing.assert_array_equal(_cached_pass(sent, 40), trajectory.positions)
+    finally:
+        viewer.close()
+
+
+def test_the_cache_is_bounded_and_frames_beyond_it_carry_positions(
+    trajectory_session: Session,
+) -> None:
+    trajectory = trajectory_session.target
+    assert isinstance(trajectory, framecast.Trajectory)
+    frame_bytes = trajectory.positions[0].nbytes
+    viewer, sent = _viewer(trajectory_session, cache_bytes=10 * frame_bytes + 5)
+    try:
+        viewer._hello({"type": "hello"})
+        wait_until(lambda: viewer.cached_frames == 10, what="ten frames cached")
+        np.testing.assert_array_equal(_cached_pass(sent, 10), trajectory.positions[:10])
+        done = len(sent.messages)
+        wait_until(
+            lambda: {c["cached"] for c, _ in sent.frames()[done:]} == {True, False},
+            timeout=10,
+            what="frames inside and beyond the cache",
+        )
+        for content, _ in sent.frames()[done:]:
+            has_positions = "particle.positions" in content["fields"]
+            assert has_positions == (content["index"] >= 10), content
+    finally:
+        viewer.close()
+
+
+def test_a_new_trajectory_gets_a_new_cache_and_a_simulation_none(
+    trajectory_session: Session,
+) -> None:
+    viewer, sent = _viewer(trajectory_session)
+    try:
+        viewer._hello({"type": "hello"})
+        wait_until(lambda: viewer.cached_frames == 40, what="the first trajectory cached")
+        other = framecast.demo.argon_trajectory(n=20, frames=7)
+        trajectory_session.show(other)
+        wait_until(
+            lambda: any(c["timeline"] == other.timeline_id for c, _ in _cache_chunks(sent)),
+            what="the new trajectory's cache",
+        )
+        wait_until(lambda: viewer.cached_frames == 7, what="the new trajectory cached")
+        np.testing.assert_array_equal(_cached_pass(sent, 7), other.positions)
+
+        simulation = framecast.demo.argon(30)
+        trajectory_session.show(simulation)
+        chunks = len(_cache_chunks(sent))
+        wait_until(
+            lambda: any(c["timeline"] == simulation.timeline_id for c, _ in sent.frames()),
+            what="the simulation's first frame",
+        )
+        viewer._hello({"type": "hello"})
+        assert len(_cache_chunks(sent)) == chunks  # a simulation has no cache
+        frames = sent.frames()
+        last_reset = max(i for i, (c, _) in enumerate(frames) if c["reset"])
+        assert not any(c["cached"] for c, _ in frames[last_reset:])
+    finally:
+        viewer.close()
+
+
+def test_bad_cache_budgets_are_refused() -> None:
+    for bad in (-1, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="cache_bytes"):
+            Viewer("127.0.0.1:1", cache_bytes=bad)  # type: ignore[arg-type]

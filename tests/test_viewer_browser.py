@@ -47,7 +47,7 @@ def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> Non
         ),
         lab.root / "viewer.ipynb",
     )
-    page.goto(lab.url("viewer.ipynb"))
+    lab.open(page, "viewer.ipynb")
     run_all_cells(page)
     canvas = page.locator(".fc-viewer canvas")
     canvas.wait_for(timeout=60_000)
@@ -101,3 +101,116 @@ def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> Non
     png = (lab.root / "shot.png").read_bytes()
     assert png.startswith(b"\x89PNG")
     assert len(png) > 5_000  # a drawn scene, not an empty image
+
+
+CACHED_SETUP = """\
+import json, os, pathlib, threading
+import framecast
+
+trajectory = framecast.demo.argon_trajectory(n=300, frames=120)
+session = framecast.Session(trajectory, port=0)
+session.pause()
+status_lock = threading.Lock()
+
+def write_status(change=None):
+    # The kernel's side of the playback, for the test (one writer at a time).
+    with status_lock:
+        data = {"frame": trajectory.frame_index, "playing": session.playing}
+        pathlib.Path("status.tmp").write_text(json.dumps(data))
+        os.replace("status.tmp", "status.json")
+
+session.observe(write_status, names=["playing", "frame_index"])
+write_status()
+"""
+
+# Holds the GIL for 20 s: no thread of the kernel runs, so nothing the page does can get an
+# answer (the interpreter hands the GIL over only after the switch interval).
+FREEZE = """\
+import pathlib, sys, time
+pathlib.Path("frozen").touch()
+sys.setswitchinterval(100.0)
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    pass
+sys.setswitchinterval(0.005)
+pathlib.Path("thawed").touch()
+"""
+
+BOTH_FRAMES = (
+    "() => [document.querySelector('.fc-viewer').dataset.frame,"
+    " document.querySelector('.fc-controls').dataset.frame]"
+)
+
+
+def test_a_cached_trajectory_plays_and_scrubs_while_the_kernel_is_frozen(
+    page: Any, lab: Lab
+) -> None:
+    import json
+
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell(CACHED_SETUP),
+                new_code_cell("session"),
+                new_code_cell("viewer = session.view()\nviewer"),
+            ],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        ),
+        lab.root / "cached.ipynb",
+    )
+    for name in ("frozen", "thawed", "status.json"):
+        (lab.root / name).unlink(missing_ok=True)
+    lab.open(page, "cached.ipynb")
+    run_all_cells(page)
+    viewer = page.locator(".fc-viewer")
+    page.wait_for_selector(".fc-viewer[data-local='true']", timeout=60_000)
+    assert viewer.get_attribute("data-cached") == "120"
+    bar = page.locator(".fc-controls").first
+    bar.locator(".fc-pause").wait_for(state="attached", timeout=10_000)
+    canvas = viewer.locator("canvas")
+
+    page.evaluate(
+        "(code) => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        ".requestExecute({code}); }",
+        FREEZE,
+    )
+    wait_until((lab.root / "frozen").exists, timeout=20, what="the kernel froze")
+
+    # Play: the page's clock moves the view and the bar together, with no kernel.
+    bar.locator(".fc-play").click()
+    page.wait_for_function(
+        "() => { const f = document.querySelector('.fc-viewer').dataset.frame;"
+        " (window.fcSeen = window.fcSeen || new Set()).add(f); return window.fcSeen.size >= 10; }",
+        timeout=10_000,
+    )
+    bar.locator(".fc-pause").click()
+    page.wait_for_selector(".fc-controls[data-playing='false']", timeout=5_000)
+    view_frame, bar_frame = page.evaluate(BOTH_FRAMES)
+    assert view_frame == bar_frame, "the bar and the view are out of step"
+    _, paused_pixels, _ = canvas.evaluate(PIXELS)
+
+    # Scrub: the view follows the slider while it is dragged.
+    bar.locator(".fc-scrub").evaluate(
+        "(s) => { s.value = '40'; s.dispatchEvent(new Event('input')); }"
+    )
+    page.wait_for_selector(".fc-viewer[data-frame='40']", timeout=5_000)
+    bar.locator(".fc-scrub").evaluate("(s) => s.dispatchEvent(new Event('change'))")
+    assert page.evaluate(BOTH_FRAMES) == ["40", "40"]
+    page.wait_for_function(
+        f"(canvas) => ({PIXELS})(canvas)[1] !== {paused_pixels}",
+        arg=canvas.element_handle(),
+        timeout=5_000,
+    )
+    assert not (lab.root / "thawed").exists(), "the kernel thawed before the checks ended"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".jp-Notebook").screenshot(path=str(ARTIFACTS / "viewer-cached.png"))
+
+    # The kernel catches up with what the page did: paused at frame 40, like the page.
+    wait_until((lab.root / "thawed").exists, timeout=40, what="the kernel thawed")
+    status = lab.root / "status.json"
+    wait_until(
+        lambda: json.loads(status.read_text()) == {"frame": 40, "playing": False},
+        timeout=15,
+        what="the session at frame 40, paused",
+    )
+    page.wait_for_selector(".fc-viewer[data-frame='40']", timeout=5_000)

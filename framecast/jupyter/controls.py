@@ -31,7 +31,16 @@ MAX_UPDATES_PER_SECOND = 10
 
 MODULE = "framecast"
 
-_MIRRORED = ("playing", "running", "frame_index", "clients", "fps", "error", "target_kind")
+_MIRRORED = (
+    "playing",
+    "running",
+    "frame_index",
+    "clients",
+    "fps",
+    "error",
+    "target_kind",
+    "timeline",
+)
 
 
 class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
@@ -61,6 +70,9 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
     speed = Float(0.0, help="Playback rate in frames/s; 0 when not adjustable.").tag(sync=True)
     mode = Unicode("", help="loop, bounce or once; '' when not a trajectory.").tag(sync=True)
     can_step_back = Bool(False).tag(sync=True)
+    timeline = Unicode(
+        "", help="Timeline id of the target; a viewer's page cache of it is shared by id."
+    ).tag(sync=True)
     last_action = Unicode("", help="The last action the kernel performed, for tests.").tag(
         sync=True
     )

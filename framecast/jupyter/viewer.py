@@ -9,6 +9,11 @@ lists it.
 Frames reach the browser as binary buffers (never base64 or JSON arrays), only the changed
 fields after the first, and at most ``max_rate`` times a second: updates that arrive faster
 are merged latest-wins on the kernel side, so no size of system trips the IOPub limits.
+
+When the session shows a :class:`~framecast.Trajectory`, the viewer also sends its positions
+once, in chunks, to a cache in the page (bounded by ``cache_bytes``). The page then plays and
+scrubs those frames on its own clock, with no kernel round trip, so playback goes on while a
+cell keeps the kernel busy; and frames the page holds are sent as an index only.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from .._threads import BackgroundTask
 from ..client import Client
 from ..server.publisher import FramePublisher
 from ..session import Session
+from ..targets.trajectory import Trajectory
 from ..timeline import TIMELINE_KEY
 from . import channel
 
@@ -47,7 +53,13 @@ DRAWN_FIELDS = (
     "system.box.vectors",
 )
 
-Sink = Callable[[DecodedUpdate], None]
+#: Bytes of trajectory positions a viewer caches in the page unless told otherwise.
+DEFAULT_CACHE_BYTES = 256 * 2**20
+#: Bytes per cache message: large enough to be cheap, small enough that live frames and
+#: replies are not held up behind one message.
+CACHE_CHUNK_BYTES = 4 * 2**20
+#: Pause between cache messages, so the cache never floods IOPub or the page.
+CACHE_CHUNK_PAUSE = 0.01
 
 
 class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
@@ -62,6 +74,10 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         move and highlight the view.
     max_rate
         Frames sent to the browser per second at most.
+    cache_bytes
+        Memory the page may use to cache a trajectory's positions (default 256 MiB; 0 turns
+        the cache off). A trajectory larger than this is cached from its first frame up to
+        the budget; the other frames stream from the kernel as they play.
     """
 
     _model_name = Unicode("ViewerModel").tag(sync=True)
@@ -78,6 +94,9 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
     height = Int(420, help="Height of the view in pixels.").tag(sync=True)
     in_process = Bool(False, help="True when the session lives in this kernel.").tag(sync=True)
     spin = Bool(False, help="Turn the camera slowly around the system.").tag(sync=True)
+    cached_frames = Int(
+        0, help="Frames of the trajectory on show sent to the page's cache so far."
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -85,12 +104,23 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         listen: str = "notebook",
         *,
         max_rate: float = 30.0,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
         **kwargs: Any,
     ) -> None:
-        super().__init__(listen=listen, **kwargs)
         if not max_rate > 0:
             raise ValueError(f"max_rate must be > 0 frames/s, got {max_rate}")
+        if isinstance(cache_bytes, bool) or not isinstance(cache_bytes, int) or cache_bytes < 0:
+            raise ValueError(f"cache_bytes must be an int >= 0, got {cache_bytes!r}")
+        super().__init__(listen=listen, **kwargs)
         self._interval = 1.0 / max_rate
+        self._cache_bytes = cache_bytes
+        self._session: Session | None = None
+        # The timeline of the frames being sent, and the (timeline, frames) the page caches
+        # completely: frames below that count are sent as an index only.
+        self._timeline: str | None = None
+        self._cached: tuple[str, int] | None = None
+        self._cache_task: BackgroundTask | None = None
+        self._cache_again = False
         self._send_lock = threading.Lock()
         self._client: Client | None = None
         self._tasks: list[BackgroundTask] = []
@@ -118,6 +148,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
 
     # -- in-process: the server's cores, no socket ------------------------------------------------
     def _start_in_process(self, session: Session) -> None:
+        self._session = session
         app = session.app
         self._full_frame = lambda: parse_update(app.frames.current_message())
         frames = self._exits.enter_context(app.frames.subscribe())
@@ -188,12 +219,29 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._show(DecodedUpdate(index, True, published, fields), pin=True)
 
     def _show(self, update: DecodedUpdate, *, pin: bool = False) -> None:
-        """Send the drawn fields of an update to the browser as binary buffers."""
+        """Send the drawn fields of an update to the browser as binary buffers. Positions
+        the page has cached are left out (``"cached": true``): the index says which."""
         if not pin and not update.reset and update.publish_time < self._pinned_until:
             return  # a live frame older than the transition on show
+        timeline = update.fields.get(TIMELINE_KEY)
+        timeline = timeline if isinstance(timeline, str) else None
+        with self._send_lock:
+            new_timeline = update.reset and timeline != self._timeline
+            if update.reset or timeline is not None:
+                self._timeline = timeline
+            cached = (
+                not update.reset
+                and self._cached is not None
+                and self._cached == (self._timeline, self._cached[1])
+                and update.frame_index < self._cached[1]
+            )
+        if new_timeline and timeline is not None:
+            self._offer_cache(None)  # the session shows another target
         meta: dict[str, Any] = {}
         buffers: list[memoryview] = []
         for key in DRAWN_FIELDS:
+            if cached and key == "particle.positions":
+                continue
             value = update.fields.get(key)
             if isinstance(value, np.ndarray):
                 array = np.ascontiguousarray(value)
@@ -203,13 +251,15 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
                     "buffer": len(buffers),
                 }
                 buffers.append(array.reshape(-1).view(np.uint8).data)
-        timeline = update.fields.get(TIMELINE_KEY)
         content = {
             "type": "frame",
             "index": update.frame_index,
             "reset": update.reset,
             "fields": meta,
-            "timeline": timeline if isinstance(timeline, str) else None,
+            "timeline": timeline,
+            "cached": cached and "particle.positions" in update.fields,
+            "jump": pin,
+            "playback": self._playback(),
         }
         positions = update.fields.get("particle.positions")
         with self._send_lock:
@@ -220,11 +270,93 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             self.frame_index = int(update.frame_index)
             self.send(content, buffers=buffers)
 
+    def _playback(self) -> dict[str, Any] | None:
+        """How the target plays, so that the page's clock can go on while the kernel is
+        busy: ``playing``, ``fps`` and ``mode`` of a trajectory of this kernel."""
+        target = self._session.target if self._session is not None else None
+        if not isinstance(target, Trajectory):
+            return None
+        return {"playing": target.is_playing, "fps": target.fps, "mode": target.mode}
+
     def _hello(self, content: Any) -> None:
+        """A view was drawn: send it the whole current frame, and the trajectory's cache
+        unless the page says it has it (``content["cache"]``)."""
         if isinstance(content, dict) and content.get("type") == "hello":
             frame = self._full_frame()
             if frame is not None:
                 self._show(frame)
+            have = content.get("cache")
+            self._offer_cache(have if isinstance(have, dict) else None)
+
+    # -- the page's trajectory cache ------------------------------------------------------------
+    def _cache_plan(self) -> tuple[Trajectory, int] | None:
+        """The trajectory on show and how many of its frames fit the budget, if any."""
+        target = self._session.target if self._session is not None else None
+        if not isinstance(target, Trajectory) or self._cache_bytes <= 0:
+            return None
+        positions = target.positions
+        frames = min(len(positions), self._cache_bytes // max(positions[0].nbytes, 1))
+        return (target, frames) if frames > 0 else None
+
+    def _offer_cache(self, have: dict[str, Any] | None) -> None:
+        """Send the trajectory's positions to the page, unless ``have`` (the page's
+        ``timeline`` and how many ``frames`` from the first it holds) shows it needs none."""
+        plan = self._cache_plan()
+        if plan is None:
+            return
+        trajectory, frames = plan
+        wanted = (trajectory.timeline_id, frames)
+        held = have.get("frames", 0) if have and have.get("timeline") == wanted[0] else 0
+        with self._send_lock:
+            if self._closed:
+                return
+            sending = self._cache_task is not None and not self._cache_task.future.done()
+            if held == frames and not sending:
+                self._cached = wanted
+                return
+            if sending:
+                # A page that holds the first chunks is receiving the rest; one that holds
+                # nothing came late, and gets everything once more when this pass ends.
+                self._cache_again = self._cache_again or held == 0
+                return
+            self._cached = None  # until the page has every frame, positions go with frames
+            self._cache_again = False
+            task = BackgroundTask("framecast-viewer-cache", self._send_cache)
+            self._cache_task = task
+        task.start()
+
+    def _send_cache(self, stop: threading.Event) -> None:
+        """Send the positions in chunks; IOPub keeps them in order with the frames, so a
+        frame sent after the last chunk finds its positions in the page."""
+        while not stop.is_set() and (plan := self._cache_plan()) is not None:
+            trajectory, frames = plan
+            positions = trajectory.positions
+            per_chunk = max(1, CACHE_CHUNK_BYTES // positions[0].nbytes)
+            for first in range(0, frames, per_chunk):
+                count = min(per_chunk, frames - first)
+                block = positions[first : first + count]
+                content = {
+                    "type": "cache",
+                    "timeline": trajectory.timeline_id,
+                    "frame_count": len(positions),
+                    "particles": int(positions.shape[1]),
+                    "first": first,
+                    "count": count,
+                    "frames": frames,
+                }
+                with self._send_lock:
+                    if self._closed:
+                        return
+                    self.send(content, buffers=[block.reshape(-1).view(np.uint8).data])
+                if stop.wait(CACHE_CHUNK_PAUSE):
+                    return
+            with self._send_lock:
+                if self._cache_again:
+                    self._cache_again = False
+                    continue
+                self._cached = (trajectory.timeline_id, frames)
+                self.cached_frames = frames
+                return
 
     def screenshot(self, timeout: float = 10.0) -> Any:
         """A PNG of the view as the browser draws it now, displayed by the notebook.
@@ -270,14 +402,18 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
 
     def close(self) -> None:
         """Leave the named session, stop the viewer's threads and close the widget."""
+        if "_send_lock" not in self.__dict__:
+            return  # refused by __init__ before anything started (ipywidgets' __del__ asks)
         with self._send_lock:
             if self._closed:
                 return
             self._closed = True
-        for task in self._tasks:
+            cache_task = self._cache_task
+        tasks = [*self._tasks, *([cache_task] if cache_task is not None else [])]
+        for task in tasks:
             task.stop_event.set()
         self._exits.close()  # closes the mailboxes, which wakes the pumps
-        for task in self._tasks:
+        for task in tasks:
             task.stop()
         if self._client is not None:
             self._client.close()

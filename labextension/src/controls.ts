@@ -2,6 +2,7 @@ import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/ba
 
 import { channel, describeReply } from './links';
 import { element } from './dom';
+import { Playhead, playheadFor, releasePlayhead } from './playhead';
 import { VERSION, versionProblem } from './version';
 
 /** The model of the control bar; its state mirrors framecast/jupyter/controls.py. */
@@ -29,6 +30,7 @@ export class SessionControlsModel extends DOMWidgetModel {
       speed: 0,
       mode: '',
       can_step_back: false,
+      timeline: '',
       last_action: ''
     };
   }
@@ -63,6 +65,9 @@ export class SessionControlsView extends DOMWidgetView {
   private status!: HTMLSpanElement;
   private errorBox!: HTMLDetailsElement;
   private scrubbing = false;
+  /** The page's playhead of the session's timeline (shared with its viewers). */
+  private playhead: Playhead | null = null;
+  private unsubscribe: (() => void) | null = null;
 
   render(): void {
     this.el.classList.add('fc-controls');
@@ -79,7 +84,7 @@ export class SessionControlsView extends DOMWidgetView {
         `<path fill="currentColor" d="${icon}"/></svg>`;
       button.title = title;
       button.setAttribute('aria-label', title);
-      button.addEventListener('click', () => this.act({ action }));
+      button.addEventListener('click', () => this.press(action));
       this.buttons.set(action, button);
       bar.appendChild(button);
     }
@@ -91,9 +96,11 @@ export class SessionControlsView extends DOMWidgetView {
     this.scrub.addEventListener('input', () => {
       this.scrubbing = true;
       this.frameLabel.textContent = `frame ${this.scrub.value}`;
+      this.local()?.seek(Number(this.scrub.value)); // the view follows the drag at once
     });
     this.scrub.addEventListener('change', () => {
       this.scrubbing = false;
+      this.local()?.seek(Number(this.scrub.value));
       this.act({ action: 'seek', frame: Number(this.scrub.value) });
     });
     bar.appendChild(this.scrub);
@@ -109,6 +116,7 @@ export class SessionControlsView extends DOMWidgetView {
     this.speed.addEventListener('change', () => {
       const value = Number(this.speed.value);
       if (value > 0) {
+        this.local()?.setRate(value);
         this.model.set('speed', value);
         this.touch();
       }
@@ -124,6 +132,7 @@ export class SessionControlsView extends DOMWidgetView {
       this.mode.appendChild(option);
     }
     this.mode.addEventListener('change', () => {
+      this.local()?.setRate(this.local()!.fps, this.mode.value);
       this.model.set('mode', this.mode.value);
       this.touch();
     });
@@ -137,9 +146,68 @@ export class SessionControlsView extends DOMWidgetView {
     this.el.appendChild(this.errorBox);
 
     this.model.on('change', this.update, this);
+    this.model.on('change:frame_index change:playing change:speed change:mode', this.toPlayhead, this);
     this.update();
     // Open the channel once the bar is in the page, before the kernel gets busy.
     channel.warmWhenAttached(this.el);
+  }
+
+  /**
+   * The playhead of the session's timeline when the page holds the whole trajectory (a
+   * viewer cached it): then the bar plays it in the page, and tells the kernel too.
+   */
+  private local(): Playhead | null {
+    return this.playhead?.local ? this.playhead : null;
+  }
+
+  /** Follow the page's playhead of the session's timeline, if it has one. */
+  private attachPlayhead(): void {
+    const timeline = String(this.model.get('timeline') || '');
+    if ((this.playhead?.timeline ?? '') === timeline) {
+      return;
+    }
+    this.detachPlayhead();
+    if (timeline) {
+      this.playhead = playheadFor(timeline);
+      this.unsubscribe = this.playhead.subscribe(() => this.update());
+    }
+  }
+
+  private detachPlayhead(): void {
+    if (this.playhead) {
+      this.unsubscribe?.();
+      releasePlayhead(this.playhead);
+      this.playhead = null;
+      this.unsubscribe = null;
+    }
+  }
+
+  /** What the kernel says of the session moves the page's playhead. */
+  private toPlayhead(): void {
+    this.local()?.fromKernel({
+      frame: Number(this.model.get('frame_index')),
+      playing: Boolean(this.model.get('playing')),
+      fps: Number(this.model.get('speed')),
+      mode: String(this.model.get('mode'))
+    });
+  }
+
+  /** A button: done in the page at once when it holds the trajectory, and in the kernel. */
+  private press(action: Action): void {
+    const local = this.local();
+    if (local && action === 'play') {
+      local.play();
+    } else if (local && action === 'pause') {
+      local.pause();
+    } else if (local && (action === 'step' || action === 'step_back')) {
+      local.step(action === 'step' ? 1 : -1);
+    }
+    this.act({ action });
+  }
+
+  remove(): void {
+    this.detachPlayhead();
+    super.remove();
   }
 
   /**
@@ -165,9 +233,11 @@ export class SessionControlsView extends DOMWidgetView {
       return; // the version-mismatch message is all there is
     }
     const get = (key: string): any => this.model.get(key);
-    const playing = Boolean(get('playing'));
+    this.attachPlayhead();
+    const local = this.local();
+    const playing = local ? local.playing : Boolean(get('playing'));
     const frameCount = Number(get('frame_count'));
-    const frame = Number(get('frame_index'));
+    const frame = local ? local.frame : Number(get('frame_index'));
     this.el.dataset.playing = String(playing);
     this.el.dataset.frame = String(frame);
     this.buttons.get('play')!.disabled = playing;

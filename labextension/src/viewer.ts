@@ -3,6 +3,7 @@ import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 
 import { channel } from './links';
+import { Playhead, playheadFor, releasePlayhead, TrajectoryCache } from './playhead';
 import { VERSION, versionProblem } from './version';
 
 interface IFieldMeta {
@@ -16,6 +17,23 @@ interface IFrameMessage {
   index: number;
   reset: boolean;
   fields: Record<string, IFieldMeta>;
+  /** The timeline of the frames from now on, when it changes. */
+  timeline: string | null;
+  /** The positions are left out: they are in the page's cache of the timeline. */
+  cached: boolean;
+  /** A published transition: the view goes there and stays. */
+  jump: boolean;
+  playback: { playing: boolean; fps: number; mode: string } | null;
+}
+
+/** A chunk of a trajectory's positions for the page's cache: frames first..first+count. */
+interface ICacheMessage {
+  type: 'cache';
+  timeline: string;
+  frame_count: number;
+  particles: number;
+  first: number;
+  count: number;
 }
 
 interface ISelectionMessage {
@@ -93,10 +111,17 @@ function typed(view: DataView, meta: IFieldMeta): Float32Array | Uint8Array | In
   }
 }
 
-/** Receives frames as binary buffers and keeps the latest drawn fields. */
+/**
+ * Receives frames as binary buffers and keeps the latest drawn fields. For a trajectory
+ * it also fills the page's cache, and follows the timeline's playhead.
+ */
 export class ViewerModel extends DOMWidgetModel {
   frame: IFrame = { index: 0 };
   selection: number[] = [];
+  playhead: Playhead | null = null;
+  /** Frames received from the kernel. */
+  received = 0;
+  private unsubscribe: (() => void) | null = null;
 
   defaults(): Backbone.ObjectHash {
     return {
@@ -120,12 +145,61 @@ export class ViewerModel extends DOMWidgetModel {
   initialize(attributes: any, options: any): void {
     super.initialize(attributes, options);
     this.on('msg:custom', this.onMessage, this);
+    this.on('comm:close', () => this.attach(null));
+  }
+
+  /**
+   * The frame to draw: the playhead's, from the cache, once the page holds the whole
+   * trajectory; otherwise the last frame the kernel sent.
+   */
+  current(): IFrame {
+    const playhead = this.playhead;
+    const positions = playhead?.local ? playhead.cache!.positions(playhead.frame) : undefined;
+    return positions ? { ...this.frame, index: playhead!.frame, positions } : this.frame;
+  }
+
+  /** What the page caches, for the kernel: it sends no cache the page already holds. */
+  cacheHeld(): { timeline: string; frames: number } | null {
+    const cache = this.playhead?.cache;
+    return cache ? { timeline: this.playhead!.timeline, frames: cache.leading } : null;
+  }
+
+  /** Follow the playhead of `timeline` (null: none), letting go of the previous one. */
+  private attach(timeline: string | null): void {
+    if (this.playhead?.timeline === timeline) {
+      return;
+    }
+    if (this.playhead) {
+      this.unsubscribe?.();
+      releasePlayhead(this.playhead);
+      this.playhead = null;
+      this.unsubscribe = null;
+    }
+    if (timeline) {
+      this.playhead = playheadFor(timeline);
+      this.unsubscribe = this.playhead.subscribe(() => this.trigger('framecast:frame'));
+    }
+  }
+
+  private onCache(message: ICacheMessage, buffer: DataView): void {
+    this.attach(message.timeline);
+    const playhead = this.playhead!;
+    const cache = playhead.cache;
+    if (!cache || cache.frameCount !== message.frame_count || cache.particles !== message.particles) {
+      playhead.cache = new TrajectoryCache(message.frame_count, message.particles);
+    }
+    playhead.cache!.add(message.first, message.count, buffer);
+    this.trigger('framecast:frame');
   }
 
   private onMessage(
-    message: IFrameMessage | ISelectionMessage | IScreenshotMessage,
+    message: IFrameMessage | ICacheMessage | ISelectionMessage | IScreenshotMessage,
     buffers: DataView[]
   ): void {
+    if (message.type === 'cache') {
+      this.onCache(message, buffers[0]);
+      return;
+    }
     if (message.type === 'screenshot') {
       this.trigger('framecast:screenshot', message.request);
       return;
@@ -137,13 +211,25 @@ export class ViewerModel extends DOMWidgetModel {
     }
     const frame: IFrame = message.reset ? { index: message.index } : { ...this.frame };
     frame.index = message.index;
+    if (message.reset || message.timeline) {
+      this.attach(message.timeline);
+    }
     const get = (key: string) =>
       message.fields[key] ? typed(buffers[message.fields[key].buffer], message.fields[key]) : undefined;
     frame.positions = (get('particle.positions') as Float32Array) ?? frame.positions;
     frame.elements = (get('particle.elements') as Uint8Array) ?? frame.elements;
     frame.bonds = (get('bond.pairs') as Int32Array) ?? frame.bonds;
     frame.box = (get('system.box.vectors') as Float32Array) ?? frame.box;
+    if (message.cached) {
+      frame.positions = this.playhead?.cache?.positions(message.index) ?? frame.positions;
+    }
     this.frame = frame;
+    this.received += 1;
+    if (this.playhead && message.jump) {
+      this.playhead.jump(message.index);
+    } else if (this.playhead) {
+      this.playhead.fromKernel({ frame: message.index, ...(message.playback ?? {}) });
+    }
     this.trigger('framecast:frame');
   }
 }
@@ -162,9 +248,12 @@ export class ViewerView extends DOMWidgetView {
   private label!: HTMLSpanElement;
   private animation = 0;
   private drawn = 0;
-  private received = 0;
+  /** Frames whose positions were placed in the scene: what the user sees move. */
+  private shown = 0;
   private dirty = true;
   private fitted = false;
+  /** The positions last placed in the scene. */
+  private placed?: Float32Array;
 
   render(): void {
     this.el.classList.add('fc-viewer');
@@ -209,7 +298,7 @@ export class ViewerView extends DOMWidgetView {
     this.resize();
     void this.displayed.then(() => this.resize());
     this.onFrame();
-    this.send({ type: 'hello' });
+    this.send({ type: 'hello', cache: (this.model as ViewerModel).cacheHeld() });
     // Open the kernel channel while the kernel is idle: screenshots answer over it.
     channel.warmWhenAttached(this.el);
     const loop = () => {
@@ -248,16 +337,23 @@ export class ViewerView extends DOMWidgetView {
   }
 
   private onFrame(): void {
-    const frame = (this.model as ViewerModel).frame;
+    const model = this.model as ViewerModel;
+    const frame = model.current();
     this.el.dataset.frame = String(frame.index);
-    this.received += 1;
-    this.el.dataset.received = String(this.received);
+    this.el.dataset.received = String(model.received);
+    const cache = model.playhead?.cache;
+    this.el.dataset.cached = String(cache?.count ?? 0);
+    this.el.dataset.local = String(Boolean(model.playhead?.local));
     if (this.label) {
-      this.label.textContent = `frame ${frame.index}`;
+      const cached = cache ? ` \u00b7 ${cache.count}/${cache.frameCount} frames cached` : '';
+      this.label.textContent = `frame ${frame.index}${cached}`;
     }
-    if (!frame.positions) {
-      return;
+    if (!frame.positions || frame.positions === this.placed) {
+      return; // nothing new to place (a cache chunk, or the same frame again)
     }
+    this.placed = frame.positions;
+    this.shown += 1;
+    this.el.dataset.shown = String(this.shown);
     const count = frame.positions.length / 3;
     if (count > this.spritesAbove) {
       this.placeSprites(frame, count);
@@ -320,7 +416,7 @@ export class ViewerView extends DOMWidgetView {
   }
 
   private colourSprites(): void {
-    const frame = (this.model as ViewerModel).frame;
+    const frame = (this.model as ViewerModel).current();
     if (!this.sprites) {
       return;
     }
@@ -339,7 +435,7 @@ export class ViewerView extends DOMWidgetView {
   }
 
   private colour(): void {
-    const frame = (this.model as ViewerModel).frame;
+    const frame = (this.model as ViewerModel).current();
     if (!this.spheres) {
       return;
     }
@@ -417,7 +513,7 @@ export class ViewerView extends DOMWidgetView {
   private onSelection(): void {
     this.colour();
     this.colourSprites();
-    const frame = (this.model as ViewerModel).frame;
+    const frame = (this.model as ViewerModel).current();
     if (frame.positions && this.spheres) {
       this.placeSpheres(frame);
     }
@@ -443,7 +539,7 @@ export class ViewerView extends DOMWidgetView {
 
   /** Point the camera at the whole system. */
   fit(): void {
-    const frame = (this.model as ViewerModel).frame;
+    const frame = (this.model as ViewerModel).current();
     if (!frame.positions || !this.controls) {
       return;
     }
