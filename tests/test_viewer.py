@@ -17,15 +17,20 @@ from framecast.testing import wait_until
 
 
 class Recorder:
-    """Stands in for the widget's comm send: the transport only, not the logic."""
+    """Stands in for the widget's comm send: the transport only, not the logic. Like a
+    page, it acknowledges each frame, unless ``acknowledge`` is False."""
 
-    def __init__(self) -> None:
+    def __init__(self, acknowledge: bool = True) -> None:
         self.lock = threading.Lock()
         self.messages: list[tuple[dict[str, Any], list[bytes]]] = []
+        self.acknowledge = acknowledge
+        self.viewer: Viewer | None = None
 
     def __call__(self, content: dict[str, Any], buffers: Any = None) -> None:
         with self.lock:
             self.messages.append((content, [bytes(b) for b in buffers or []]))
+        if content["type"] == "frame" and self.acknowledge and self.viewer is not None:
+            self.viewer._on_page_message({"type": "ack"})
 
     def frames(self) -> list[tuple[dict[str, Any], list[bytes]]]:
         with self.lock:
@@ -39,10 +44,12 @@ def session(no_leaks: None) -> Iterator[Session]:
         yield running
 
 
-def _viewer(source: Any, **kwargs: Any) -> tuple[Viewer, Recorder]:
-    recorder = Recorder()
+def _viewer(source: Any, acknowledge: bool = True, **kwargs: Any) -> tuple[Viewer, Recorder]:
+    recorder = Recorder(acknowledge)
     viewer = Viewer(source, **kwargs)
+    recorder.viewer = viewer
     viewer.send = recorder
+    viewer._on_page_message({"type": "hello"})  # a view is drawn: nothing in flight
     return viewer, recorder
 
 
@@ -248,3 +255,46 @@ def test_bad_cache_budgets_are_refused() -> None:
     for bad in (-1, 1.5, True, "1"):
         with pytest.raises(ValueError, match="cache_bytes"):
             Viewer("127.0.0.1:1", cache_bytes=bad)  # type: ignore[arg-type]
+
+
+def test_a_page_that_does_not_keep_up_gets_the_latest_frame_not_a_backlog(
+    session: Session,
+) -> None:
+    from framecast.jupyter.viewer import ACK_TIMEOUT, MAX_UNACKED
+
+    viewer, sent = _viewer(session, acknowledge=False)
+    try:
+        start = time.monotonic()
+        wait_until(lambda: len(sent.frames()) >= MAX_UNACKED, what="the first frames")
+        wait_until(lambda: time.monotonic() - start > 1.0, what="a second with no acks")
+        if time.monotonic() - start < ACK_TIMEOUT:
+            assert len(sent.frames()) == MAX_UNACKED  # the session played on meanwhile
+        held = len(sent.frames())
+        last = sent.frames()[-1][0]["index"]
+
+        viewer._on_page_message({"type": "ack"})  # the page took one in: one more goes
+        wait_until(lambda: len(sent.frames()) == held + 1, what="one frame after one ack")
+        newest = sent.frames()[-1][0]
+        assert newest["index"] > last + 10  # the latest frame, merged: not the next one
+        assert "particle.positions" in newest["fields"]
+
+        # A page that says hello starts afresh; acknowledged frames flow at full rate.
+        sent.acknowledge = True
+        viewer._on_page_message({"type": "hello"})
+        wait_until(lambda: len(sent.frames()) > held + 10, what="frames flowing again")
+    finally:
+        viewer.close()
+
+
+def test_acks_also_come_over_the_framecast_channel(session: Session) -> None:
+    from framecast.jupyter import channel
+
+    viewer, sent = _viewer(session, acknowledge=False)
+    try:
+        wait_until(lambda: len(sent.frames()) >= 2, what="the first frames")
+        held = len(sent.frames())
+        reply = channel.dispatch({"request": "r", "kind": "ack", "model_id": viewer.model_id})
+        assert reply == {"request": "r"}
+        wait_until(lambda: len(sent.frames()) == held + 1, what="a frame after the ack")
+    finally:
+        viewer.close()

@@ -7,8 +7,11 @@ frame and a published selection highlights those particles; ``sessions.active()`
 lists it.
 
 Frames reach the browser as binary buffers (never base64 or JSON arrays), only the changed
-fields after the first, and at most ``max_rate`` times a second: updates that arrive faster
-are merged latest-wins on the kernel side, so no size of system trips the IOPub limits.
+fields after the first, and at most ``max_rate`` times a second. The page acknowledges each
+frame it has taken in, and the kernel keeps at most ``MAX_UNACKED`` frames in flight: when
+the page (or the server between) is slower than the session, updates merge latest-wins on
+the kernel side instead of queueing on the way, so the view shows the latest frame with a
+bounded delay, and no size of system trips the IOPub limits.
 
 When the session shows a :class:`~framecast.Trajectory`, the viewer also sends its positions
 once, in chunks, to a cache in the page (bounded by ``cache_bytes``). The page then plays and
@@ -60,6 +63,11 @@ DEFAULT_CACHE_BYTES = 256 * 2**20
 CACHE_CHUNK_BYTES = 4 * 2**20
 #: Pause between cache messages, so the cache never floods IOPub or the page.
 CACHE_CHUNK_PAUSE = 0.01
+#: Frames sent that the page has not acknowledged yet, at most.
+MAX_UNACKED = 2
+#: With no acknowledgement for this long (no page shows the viewer, or it went away), send
+#: one frame more anyway: a page that comes later says hello, which resets the count.
+ACK_TIMEOUT = 2.0
 
 
 class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
@@ -121,6 +129,9 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._cached: tuple[str, int] | None = None
         self._cache_task: BackgroundTask | None = None
         self._cache_again = False
+        self._flow = threading.Condition()
+        self._unacked = 0
+        self._stopping = threading.Event()
         self._send_lock = threading.Lock()
         self._client: Client | None = None
         self._tasks: list[BackgroundTask] = []
@@ -132,7 +143,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._full_frame: Callable[[], DecodedUpdate | None] = lambda: None
         # A view says hello when it is drawn: it gets the whole current frame, whatever it
         # missed before it existed.
-        self.on_msg(lambda _widget, content, _buffers: self._hello(content))
+        self.on_msg(lambda _widget, content, _buffers: self._on_page_message(content))
         self._shots: dict[str, tuple[threading.Event, list[bytes]]] = {}
         channel.register_control(self.model_id, self)
         if isinstance(source, Session):
@@ -155,7 +166,9 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         events = self._exits.enter_context(app.sessions.join(self.listen))
 
         def pump_frames(stop: threading.Event) -> None:
-            while not stop.is_set() and (pending := frames.take()) is not None:
+            while not stop.is_set() and self._wait_for_page(stop):
+                if (pending := frames.take()) is None:
+                    return
                 self._show(parse_update(FramePublisher.message(pending)))
                 if stop.wait(self._interval):  # merged latest-wins meanwhile
                     return
@@ -165,7 +178,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
                 for raw in pending.fields.values():
                     self._event(sessions_pb2.SessionEvent.FromString(raw), app.timelines.get)
 
-        self._start_task("framecast-viewer-frames", pump_frames, frames.close)
+        self._start_task("framecast-viewer-frames", pump_frames, self._closing(frames.close))
         self._start_task("framecast-viewer-events", pump_events, events.close)
 
     # -- remote: a framecast.Client ---------------------------------------------------------------
@@ -181,6 +194,9 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         listener = client.join(self.listen)
 
         def on_update(update: Any) -> None:
+            # Blocking here backs up the stream; the server merges the updates meanwhile.
+            if not self._wait_for_page(self._stopping):
+                return
             self._show(
                 DecodedUpdate(update.frame_index, update.reset, update.publish_time, update.fields)
             )
@@ -194,6 +210,31 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         client.subscribe_frames(on_update, interval=self._interval)
 
     # -- shared -----------------------------------------------------------------------------------
+    def _wait_for_page(self, stop: threading.Event) -> bool:
+        """Wait until fewer than ``MAX_UNACKED`` frames are in flight (or ``ACK_TIMEOUT``
+        passed). False when the viewer is stopping."""
+        with self._flow:
+            self._flow.wait_for(
+                lambda: self._unacked < MAX_UNACKED or stop.is_set(), timeout=ACK_TIMEOUT
+            )
+            return not stop.is_set()
+
+    def _ack(self) -> None:
+        """The page has taken in one more frame."""
+        with self._flow:
+            self._unacked = max(0, self._unacked - 1)
+            self._flow.notify_all()
+
+    def _closing(self, close: Callable[[], None]) -> Callable[[], None]:
+        """``close``, then wake a pump that waits for the page."""
+
+        def wake() -> None:
+            close()
+            with self._flow:
+                self._flow.notify_all()
+
+        return wake
+
     def _start_task(
         self, name: str, body: Callable[[threading.Event], None], wake: Callable[[], None]
     ) -> None:
@@ -268,6 +309,8 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             if isinstance(positions, np.ndarray):
                 self.particle_count = int(positions.shape[0])
             self.frame_index = int(update.frame_index)
+            with self._flow:
+                self._unacked += 1
             self.send(content, buffers=buffers)
 
     def _playback(self) -> dict[str, Any] | None:
@@ -278,10 +321,20 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             return None
         return {"playing": target.is_playing, "fps": target.fps, "mode": target.mode}
 
+    def _on_page_message(self, content: Any) -> None:
+        """A message from a view over the widget's comm: ``hello`` or ``ack``."""
+        if isinstance(content, dict) and content.get("type") == "ack":
+            self._ack()
+        else:
+            self._hello(content)
+
     def _hello(self, content: Any) -> None:
         """A view was drawn: send it the whole current frame, and the trajectory's cache
         unless the page says it has it (``content["cache"]``)."""
         if isinstance(content, dict) and content.get("type") == "hello":
+            with self._flow:  # a new page: nothing of what was sent before is in flight
+                self._unacked = 0
+                self._flow.notify_all()
             frame = self._full_frame()
             if frame is not None:
                 self._show(frame)
@@ -409,6 +462,9 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
                 return
             self._closed = True
             cache_task = self._cache_task
+        self._stopping.set()
+        with self._flow:
+            self._flow.notify_all()
         tasks = [*self._tasks, *([cache_task] if cache_task is not None else [])]
         for task in tasks:
             task.stop_event.set()
@@ -418,6 +474,16 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         if self._client is not None:
             self._client.close()
         super().close()
+
+
+@channel.handler("ack")
+def _acknowledge(data: Any) -> dict[str, Any]:
+    """A page took in a frame: the viewer may send one more (over the framecast channel,
+    which a busy cell does not block, unlike the widget's own comm)."""
+    viewer = channel.control(str(data.get("model_id", "")))
+    if isinstance(viewer, Viewer):
+        viewer._ack()
+    return {}
 
 
 @channel.handler("screenshot")

@@ -121,6 +121,8 @@ export class ViewerModel extends DOMWidgetModel {
   playhead: Playhead | null = null;
   /** Frames received from the kernel. */
   received = 0;
+  /** A drawn view's element: acknowledgements go over the channel of its notebook. */
+  node: HTMLElement | null = null;
   private unsubscribe: (() => void) | null = null;
 
   defaults(): Backbone.ObjectHash {
@@ -156,6 +158,19 @@ export class ViewerModel extends DOMWidgetModel {
     const playhead = this.playhead;
     const positions = playhead?.local ? playhead.cache!.positions(playhead.frame) : undefined;
     return positions ? { ...this.frame, index: playhead!.frame, positions } : this.frame;
+  }
+
+  /**
+   * Tell the kernel this frame is in: it keeps only a couple of frames in flight, so a
+   * page that falls behind gets the latest frame instead of a backlog. Over the framecast
+   * channel, which a busy cell does not block; over the widget's comm where there is none.
+   */
+  private acknowledge(): void {
+    if (this.node && channel.kernelFor(this.node)) {
+      void channel.request(this.node, { kind: 'ack', model_id: this.model_id });
+    } else {
+      this.send({ type: 'ack' }, {});
+    }
   }
 
   /** What the page caches, for the kernel: it sends no cache the page already holds. */
@@ -225,6 +240,7 @@ export class ViewerModel extends DOMWidgetModel {
     }
     this.frame = frame;
     this.received += 1;
+    this.acknowledge();
     if (this.playhead && message.jump) {
       this.playhead.jump(message.index);
     } else if (this.playhead) {
@@ -277,12 +293,16 @@ export class ViewerView extends DOMWidgetView {
     this.el.appendChild(toolbar);
 
     this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    if (softwareRenderer(this.renderer)) {
+      // Without a GPU every pixel is shaded on the CPU, shared with the kernel: no
+      // multisampling (4x the fill), and sprites for all but small systems.
+      this.renderer.dispose();
+      this.renderer = new THREE.WebGLRenderer({ antialias: false, preserveDrawingBuffer: true });
+      this.spritesAbove = SPRITES_ABOVE_WITHOUT_GPU;
+    }
     this.renderer.setPixelRatio(window.devicePixelRatio || 1);
     this.renderer.setClearColor(0x1e1e1e);
     this.renderer.domElement.className = 'fc-viewer-canvas';
-    if (softwareRenderer(this.renderer)) {
-      this.spritesAbove = SPRITES_ABOVE_WITHOUT_GPU;
-    }
     this.el.appendChild(this.renderer.domElement);
     this.scene.add(new THREE.AmbientLight(0xffffff, 0.6));
     const light = new THREE.DirectionalLight(0xffffff, 1.6);
@@ -292,6 +312,7 @@ export class ViewerView extends DOMWidgetView {
     this.controls = new OrbitControls(this.camera, this.renderer.domElement);
     this.controls.addEventListener('change', () => (this.dirty = true));
 
+    (this.model as ViewerModel).node = this.el;
     this.listenTo(this.model, 'framecast:frame', this.onFrame);
     this.listenTo(this.model, 'framecast:selection', this.onSelection);
     this.listenTo(this.model, 'framecast:screenshot', this.onScreenshot);
