@@ -79,3 +79,4 @@ def test_viewer_notebook_shows_the_viewer_following_transitions() -> None:
     assert out[4].startswith("the simulation is back at frame ")
     assert out[4].strip().endswith("playing: False")
     assert out[5].strip() == "True"  # the selection reached the viewer
+    assert "200 of 200 frames cached in the page" in text  # the trajectory's page cache

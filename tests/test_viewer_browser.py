@@ -214,3 +214,41 @@ def test_a_cached_trajectory_plays_and_scrubs_while_the_kernel_is_frozen(
         what="the session at frame 40, paused",
     )
     page.wait_for_selector(".fc-viewer[data-frame='40']", timeout=5_000)
+
+
+def test_a_large_system_streams_without_iopub_rate_limits(page: Any, lab: Lab) -> None:
+    # 100,000 particles streamed with the page cache off: the heaviest path for IOPub.
+    setup = (
+        "import numpy as np, framecast\n"
+        "rng = np.random.default_rng(0)\n"
+        "n = 100_000\n"
+        "start = rng.random((n, 3), dtype=np.float32) * (n / 20) ** (1 / 3)\n"
+        "steps = rng.normal(0, 0.01, (20, n, 3)).astype(np.float32).cumsum(axis=0)\n"
+        "elements = {'particle.elements': np.full(n, 18)}\n"
+        "session = framecast.Session(framecast.Trajectory(start + steps, elements), port=0)"
+    )
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell(setup),
+                new_code_cell("viewer = session.view(cache_bytes=0)\nviewer"),
+            ],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        ),
+        lab.root / "large.ipynb",
+    )
+    lab.open(page, "large.ipynb")
+    run_all_cells(page)
+    page.wait_for_selector(".fc-viewer[data-style='sprites']", timeout=60_000)
+    shown = int(page.locator(".fc-viewer").get_attribute("data-shown"))
+    page.wait_for_function(
+        f"() => Number(document.querySelector('.fc-viewer').dataset.shown) >= {shown + 5}",
+        timeout=30_000,
+    )
+    lit, _, total = page.locator(".fc-viewer canvas").evaluate(PIXELS)
+    assert lit > 0.01 * total, "the 100k view is blank"
+    text = page.locator(".jp-Notebook").inner_text()
+    assert "rate exceeded" not in text, text
+    log = (lab.root.parent / "lab.log").read_text()
+    assert "rate exceeded" not in log
+    assert "iopub messages resumed" not in log.lower()
