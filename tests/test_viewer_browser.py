@@ -158,7 +158,7 @@ def test_a_cached_trajectory_plays_and_scrubs_while_the_kernel_is_frozen(
         ),
         lab.root / "cached.ipynb",
     )
-    for name in ("frozen", "thawed", "status.json"):
+    for name in ("frozen", "thawed", "status.json", "moved.txt"):
         (lab.root / name).unlink(missing_ok=True)
     lab.open(page, "cached.ipynb")
     run_all_cells(page)
@@ -189,13 +189,15 @@ def test_a_cached_trajectory_plays_and_scrubs_while_the_kernel_is_frozen(
     assert view_frame == bar_frame, "the bar and the view are out of step"
     _, paused_pixels, _ = canvas.evaluate(PIXELS)
 
-    # Scrub: the view follows the slider while it is dragged.
+    # Scrub: the view follows the slider while it is dragged (to a frame far from this one).
+    target = (int(view_frame) + 60) % 120
     bar.locator(".fc-scrub").evaluate(
-        "(s) => { s.value = '40'; s.dispatchEvent(new Event('input')); }"
+        "(s, frame) => { s.value = String(frame); s.dispatchEvent(new Event('input')); }",
+        target,
     )
-    page.wait_for_selector(".fc-viewer[data-frame='40']", timeout=5_000)
+    page.wait_for_selector(f".fc-viewer[data-frame='{target}']", timeout=5_000)
     bar.locator(".fc-scrub").evaluate("(s) => s.dispatchEvent(new Event('change'))")
-    assert page.evaluate(BOTH_FRAMES) == ["40", "40"]
+    assert page.evaluate(BOTH_FRAMES) == [str(target), str(target)]
     page.wait_for_function(
         f"(canvas) => ({PIXELS})(canvas)[1] !== {paused_pixels}",
         arg=canvas.element_handle(),
@@ -205,15 +207,50 @@ def test_a_cached_trajectory_plays_and_scrubs_while_the_kernel_is_frozen(
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".jp-Notebook").screenshot(path=str(ARTIFACTS / "viewer-cached.png"))
 
-    # The kernel catches up with what the page did: paused at frame 40, like the page.
+    # The kernel catches up with what the page did: paused at that frame, like the page.
     wait_until((lab.root / "thawed").exists, timeout=40, what="the kernel thawed")
     status = lab.root / "status.json"
     wait_until(
-        lambda: json.loads(status.read_text()) == {"frame": 40, "playing": False},
+        lambda: json.loads(status.read_text()) == {"frame": target, "playing": False},
         timeout=15,
-        what="the session at frame 40, paused",
+        what=f"the session at frame {target}, paused",
     )
-    page.wait_for_selector(".fc-viewer[data-frame='40']", timeout=5_000)
+    page.wait_for_selector(f".fc-viewer[data-frame='{target}']", timeout=5_000)
+
+    # A transition published while the session plays: the view goes there and stays, even
+    # as the kernel's frames move on, until someone acts.
+    jump = (target + 45) % 119
+    page.evaluate(
+        "() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        ".requestExecute({code: 'session.play()'}); }"
+    )
+    page.wait_for_selector(".fc-controls[data-playing='true']", timeout=10_000)
+    code = "\n".join(
+        [
+            "session.sessions.tracked = 'notebook'",
+            f"assert session.sessions.publish_transition(trajectory.transition({jump}))",
+            "start, moved, deadline = trajectory.frame_index, 0, time.monotonic() + 20",
+            "while moved < 75 and time.monotonic() < deadline:",
+            "    time.sleep(0.05)  # the kernel waits for its own frames to move on",
+            "    moved = (trajectory.frame_index - start) % trajectory.frame_count",
+            "open('moved.txt', 'w').write(str(moved))",
+        ]
+    )
+    page.evaluate(
+        "(code) => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        ".requestExecute({code: 'import time\\n' + code}); }",
+        code,
+    )
+    page.wait_for_selector(f".fc-viewer[data-frame='{jump}']", timeout=10_000)
+    moved = lab.root / "moved.txt"
+    wait_until(moved.exists, timeout=30, what="the kernel's frames moved on")
+    assert int(moved.read_text()) >= 75
+    assert page.evaluate(BOTH_FRAMES) == [str(jump), str(jump)]
+    bar.locator(".fc-play").click()  # someone acts: the page plays again
+    page.wait_for_function(
+        f"() => document.querySelector('.fc-viewer').dataset.frame !== '{jump}'",
+        timeout=10_000,
+    )
 
 
 def test_a_large_system_streams_without_iopub_rate_limits(page: Any, lab: Lab) -> None:

@@ -81,6 +81,9 @@ export class Playhead {
   private direction = 1;
   private timer = 0;
   private lastLocalAction = -Infinity;
+  /** Showing a published transition: kernel reports wait until the kernel turns. */
+  private detached = false;
+  private kernelPlaying: boolean | undefined;
   private readonly listeners = new Set<() => void>();
 
   constructor(readonly timeline: string) {}
@@ -133,9 +136,13 @@ export class Playhead {
     this.show(next);
   }
 
-  /** A published transition: show its frame and stay there until someone acts. */
+  /**
+   * A published transition: show its frame and stay there until someone acts here, or the
+   * kernel starts or stops playing (a session that follows transitions pauses there).
+   */
   jump(frame: number): void {
     this.seek(frame);
+    this.detached = true;
   }
 
   setRate(fps: number, mode?: string): void {
@@ -157,6 +164,15 @@ export class Playhead {
    * second of frames (the kernel's report is always a little late).
    */
   fromKernel(report: IKernelPlayback): void {
+    const turned =
+      report.playing !== undefined &&
+      this.kernelPlaying !== undefined &&
+      report.playing !== this.kernelPlaying;
+    this.kernelPlaying = report.playing ?? this.kernelPlaying;
+    if (this.detached && !turned) {
+      return;
+    }
+    this.detached = false;
     if (performance.now() - this.lastLocalAction < LOCAL_ACTION_GRACE_MS) {
       return;
     }
@@ -194,6 +210,7 @@ export class Playhead {
 
   private acted(): void {
     this.lastLocalAction = performance.now();
+    this.detached = false;
   }
 
   private start(): void {
