@@ -298,3 +298,26 @@ def test_acks_also_come_over_the_framecast_channel(session: Session) -> None:
         wait_until(lambda: len(sent.frames()) == held + 1, what="a frame after the ack")
     finally:
         viewer.close()
+
+
+def test_a_transition_of_another_timeline_shows_without_resending_the_cache(
+    trajectory_session: Session,
+) -> None:
+    viewer, sent = _viewer(trajectory_session)
+    try:
+        wait_until(lambda: viewer.cached_frames == 40, what="the trajectory cached")
+        chunks = len(_cache_chunks(sent))
+        other = framecast.demo.argon_trajectory(n=20, frames=9)
+        trajectory_session.sessions.tracked = "notebook"
+        assert trajectory_session.sessions.publish_transition(other.transition(4))
+        wait_until(
+            lambda: any(c["jump"] and c["timeline"] == other.timeline_id for c, _ in sent.frames()),
+            what="the other timeline's transition shown",
+        )
+        assert len(_cache_chunks(sent)) == chunks
+        # The live frames after it are still the trajectory's: an index only.
+        shown = len(sent.frames())
+        wait_until(lambda: len(sent.frames()) > shown + 3, what="live frames after it")
+        assert all(c["cached"] for c, _ in sent.frames()[shown:])
+    finally:
+        viewer.close()

@@ -267,8 +267,10 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         timeline = update.fields.get(TIMELINE_KEY)
         timeline = timeline if isinstance(timeline, str) else None
         with self._send_lock:
-            new_timeline = update.reset and timeline != self._timeline
-            if update.reset or timeline is not None:
+            # A transition (pin) of another timeline is shown once; the live frames that
+            # follow are still of the target's timeline.
+            new_timeline = update.reset and timeline != self._timeline and not pin
+            if (update.reset or timeline is not None) and not pin:
                 self._timeline = timeline
             cached = (
                 not update.reset

@@ -121,6 +121,8 @@ export class ViewerModel extends DOMWidgetModel {
   playhead: Playhead | null = null;
   /** Frames received from the kernel. */
   received = 0;
+  /** A transition of another timeline than the followed one, on show until a live frame. */
+  private foreign: IFrame | null = null;
   /** A drawn view's element: acknowledgements go over the channel of its notebook. */
   node: HTMLElement | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -155,6 +157,9 @@ export class ViewerModel extends DOMWidgetModel {
    * trajectory; otherwise the last frame the kernel sent.
    */
   current(): IFrame {
+    if (this.foreign) {
+      return this.foreign;
+    }
     const playhead = this.playhead;
     const positions = playhead?.local ? playhead.cache!.positions(playhead.frame) : undefined;
     return positions ? { ...this.frame, index: playhead!.frame, positions } : this.frame;
@@ -224,9 +229,12 @@ export class ViewerModel extends DOMWidgetModel {
       this.trigger('framecast:selection');
       return;
     }
+    // A transition of another timeline is shown as sent, until the next live frame; it
+    // changes neither the frame the live deltas merge into nor the timeline followed.
+    const foreign = message.jump && message.timeline !== (this.playhead?.timeline ?? null);
     const frame: IFrame = message.reset ? { index: message.index } : { ...this.frame };
     frame.index = message.index;
-    if (message.reset || message.timeline) {
+    if ((message.reset || message.timeline) && !foreign) {
       this.attach(message.timeline);
     }
     const get = (key: string) =>
@@ -238,10 +246,15 @@ export class ViewerModel extends DOMWidgetModel {
     if (message.cached) {
       frame.positions = this.playhead?.cache?.positions(message.index) ?? frame.positions;
     }
-    this.frame = frame;
+    this.foreign = foreign ? frame : null;
+    if (!foreign) {
+      this.frame = frame;
+    }
     this.received += 1;
     this.acknowledge();
-    if (this.playhead && message.jump) {
+    if (foreign) {
+      // shown as sent
+    } else if (this.playhead && message.jump) {
       this.playhead.jump(message.index);
     } else if (this.playhead) {
       this.playhead.fromKernel({ frame: message.index, ...(message.playback ?? {}) });
