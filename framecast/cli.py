@@ -208,18 +208,16 @@ def _watch(args: argparse.Namespace, out: TextIO) -> int:
         client.subscribe_frames(stats.add, interval=args.interval)
         print(f"connected to {args.address}", file=out, flush=True)
         if args.session:
-            try:
-                listener = client.join(args.session)
-            except ValueError as error:
-                print(f"framecast watch: {error}", file=sys.stderr)
-                return 2
 
             def show(event: SessionEvent) -> None:
                 with printing:
                     print(_describe_event(event), file=out, flush=True)
 
-            listener.on_transition(show)
-            listener.on_selection(show)
+            try:
+                client.join(args.session, on_transition=show, on_selection=show)
+            except ValueError as error:
+                print(f"framecast watch: {error}", file=sys.stderr)
+                return 2
             print(f"joined session {args.session!r}", file=out, flush=True)
         try:
             if stats.first_seen.wait(args.timeout) and stats.first is not None:

@@ -30,7 +30,7 @@ from .errors import (
 )
 from .frame import FieldValue, FrameData
 from .listener import SessionListener
-from .messages import CommandInfo, TransitionEvent
+from .messages import CommandInfo, SelectionEvent, TransitionEvent
 from .timeline import TIMELINE_KEY
 
 __all__ = ["Client", "FrameCallback", "FrameUpdate", "RemoteSharedState"]
@@ -267,12 +267,22 @@ class Client:
         return frame
 
     # -- named sessions -------------------------------------------------------------------------
-    def join(self, name: str = "default", *, follow: bool = False) -> SessionListener:
+    def join(
+        self,
+        name: str = "default",
+        *,
+        follow: bool = False,
+        on_transition: Callable[[TransitionEvent], None] | None = None,
+        on_selection: Callable[[SelectionEvent], None] | None = None,
+    ) -> SessionListener:
         """Listen on the named session ``name``; returns once the server counts this client.
 
         With ``follow=True``, a published transition of the timeline this client receives
         frames of (``frame["timeline.id"]``) replaces :attr:`frame` with that transition's
-        first frame (its ``context_before``). Raises ``ValueError`` for an unusable name.
+        first frame (its ``context_before``). ``on_transition`` and ``on_selection`` are
+        registered before the first event can arrive (a callback added later with
+        :meth:`SessionListener.on_transition` misses what came before it; the listener's
+        iterator has every event). Raises ``ValueError`` for an unusable name.
         """
         check_name(name, what="session name")
         with self._lock:
@@ -285,7 +295,12 @@ class Client:
                 raise ValueError(_rpc_message(error)) from None
             raise ConnectionError(f"cannot join {name!r}: {_rpc_message(error)}") from None
         listener = SessionListener(
-            call, name, first.joined.clients, self._follow if follow else None
+            call,
+            name,
+            first.joined.clients,
+            self._follow if follow else None,
+            on_transition=on_transition,
+            on_selection=on_selection,
         )
         with self._lock:
             self._listeners.append(listener)

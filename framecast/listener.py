@@ -56,13 +56,21 @@ class SessionListener:
         name: str,
         clients_at_join: int,
         on_transition_hook: Callable[[TransitionEvent], None] | None = None,
+        *,
+        on_transition: Callable[[TransitionEvent], None] | None = None,
+        on_selection: Callable[[SelectionEvent], None] | None = None,
     ) -> None:
         self.name = name
         self.clients_at_join = clients_at_join
         self._call = call
         self._lock = threading.Lock()
-        self._transition_callbacks: list[Callable[[TransitionEvent], None]] = []
-        self._selection_callbacks: list[Callable[[SelectionEvent], None]] = []
+        # Callbacks given here are in place before the first event can arrive.
+        self._transition_callbacks: list[Callable[[TransitionEvent], None]] = (
+            [on_transition] if on_transition is not None else []
+        )
+        self._selection_callbacks: list[Callable[[SelectionEvent], None]] = (
+            [on_selection] if on_selection is not None else []
+        )
         self._hook = on_transition_hook
         self._events: queue.Queue[object] = queue.Queue(EVENT_BUFFER)
         self._received = threading.Condition(self._lock)

@@ -238,12 +238,14 @@ def test_watch_prints_session_events(served: Session, trajectory: Trajectory) ->
     runner = threading.Thread(
         target=lambda: result.append(
             main(
-                ["watch", _address(served), "--session", "demo", "--duration", "3"],
+                ["watch", _address(served), "--session", "demo", "--duration", "6"],
                 out=out,
             )
         )
     )
     runner.start()
+    # As soon as the server counts the client, its events are printed (the callbacks are
+    # registered with the join, not after it).
     wait_until(lambda: served.sessions["demo"].clients == 1, timeout=10, what="watch joined")
     served.sessions.tracked = "demo"
     assert served.sessions.publish_transition(trajectory.transition(9))
@@ -283,3 +285,17 @@ def test_tracked_is_a_live_list_facade(served: Session) -> None:
         client.join("live")
         assert repr(tracked) == "[Session('live', 1)]"
     wait_until(lambda: repr(sessions.tracked) == "[Session('live', 0)]", what="count refreshed")
+
+
+def test_callbacks_given_to_join_get_events_published_right_after_it(
+    served: Session, trajectory: Trajectory
+) -> None:
+    import threading
+
+    with Client(_address(served)) as client:
+        for round_ in range(20):  # the race a callback added after join() could lose
+            got = threading.Event()
+            client.join(f"r{round_}", on_transition=lambda event, got=got: got.set())
+            served.sessions.tracked = f"r{round_}"
+            assert served.sessions.publish_transition(trajectory.transition(round_))
+            assert got.wait(5), f"round {round_}: the callback missed the transition"

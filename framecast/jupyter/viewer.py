@@ -191,7 +191,6 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             return DecodedUpdate(frame.index, True, 0.0, frame.snapshot())
 
         self._full_frame = full
-        listener = client.join(self.listen)
 
         def on_update(update: Any) -> None:
             # Blocking here backs up the stream; the server merges the updates meanwhile.
@@ -205,8 +204,11 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             frame = client.context(event.timeline, event.transition)
             self._show_transition(frame.index, event.publish_time, frame.snapshot())
 
-        listener.on_transition(on_transition)
-        listener.on_selection(lambda event: self._select(list(event.particles)))
+        client.join(
+            self.listen,
+            on_transition=on_transition,
+            on_selection=lambda event: self._select(list(event.particles)),
+        )
         client.subscribe_frames(on_update, interval=self._interval)
 
     # -- shared -----------------------------------------------------------------------------------
