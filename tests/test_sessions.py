@@ -295,7 +295,11 @@ def test_callbacks_given_to_join_get_events_published_right_after_it(
     with Client(_address(served)) as client:
         for round_ in range(20):  # the race a callback added after join() could lose
             got = threading.Event()
-            client.join(f"r{round_}", on_transition=lambda event, got=got: got.set())
+
+            def received(event: object, got: threading.Event = got) -> None:
+                got.set()
+
+            client.join(f"r{round_}", on_transition=received)
             served.sessions.tracked = f"r{round_}"
             assert served.sessions.publish_transition(trajectory.transition(round_))
             assert got.wait(5), f"round {round_}: the callback missed the transition"
