@@ -277,7 +277,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             cached = (
                 not update.reset
                 and self._cached is not None
-                and self._cached == (self._timeline, self._cached[1])
+                and self._cached[0] == self._timeline
                 and update.frame_index < self._cached[1]
             )
         if new_timeline and timeline is not None:
