@@ -9,6 +9,8 @@ The public API::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import demo
 from .client import Client, FrameUpdate, RemoteSharedState
 from .errors import (
@@ -30,6 +32,22 @@ from .timeline import TIMELINE_KEY, Timeline, TimelineBase, Transition, Transiti
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from .adapters import ASEDynamics, OpenMMSimulation, from_ase, from_mdanalysis, from_mdtraj
+
+#: Names served by ``framecast.adapters``, imported on first use: each needs an extra.
+_ADAPTERS = frozenset(
+    {"ASEDynamics", "OpenMMSimulation", "from_ase", "from_mdanalysis", "from_mdtraj"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ADAPTERS:
+        from . import adapters
+
+        return getattr(adapters, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     """Where the prebuilt JupyterLab extension is (for ``jupyter labextension develop``)."""
@@ -38,6 +56,11 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 __all__ = [
     "STANDARD_FIELDS",
+    "ASEDynamics",
+    "OpenMMSimulation",
+    "from_ase",
+    "from_mdanalysis",
+    "from_mdtraj",
     "TIMELINE_KEY",
     "Client",
     "ClientSession",

@@ -57,6 +57,7 @@ STANDARD_FIELDS: Mapping[str, FieldSpec] = {
     "particle.residues": FieldSpec("int", "<i4", (None,), "residue index of each particle"),
     "particle.count": FieldSpec("scalar", None, (), "number of particles"),
     "residue.names": FieldSpec("str", None, (None,), "residue names"),
+    "residue.ids": FieldSpec("int", "<i4", (None,), "residue numbers as in the file"),
     "residue.chains": FieldSpec("int", "<i4", (None,), "chain index of each residue"),
     "residue.count": FieldSpec("scalar", None, (), "number of residues"),
     "chain.names": FieldSpec("str", None, (None,), "chain names"),

@@ -351,8 +351,8 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         target = self._session.target if self._session is not None else None
         if not isinstance(target, Trajectory) or self._cache_bytes <= 0:
             return None
-        positions = target.positions
-        frames = min(len(positions), self._cache_bytes // max(positions[0].nbytes, 1))
+        frame_bytes = target.particle_count * 3 * 4
+        frames = min(target.frame_count, self._cache_bytes // max(frame_bytes, 1))
         return (target, frames) if frames > 0 else None
 
     def _offer_cache(self, have: dict[str, Any] | None) -> None:
@@ -384,19 +384,20 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
 
     def _send_cache(self, stop: threading.Event) -> None:
         """Send the positions in chunks; IOPub keeps them in order with the frames, so a
-        frame sent after the last chunk finds its positions in the page."""
+        frame sent after the last chunk finds its positions in the page. A streamed
+        trajectory's frames are read from its file one chunk at a time."""
         while not stop.is_set() and (plan := self._cache_plan()) is not None:
             trajectory, frames = plan
-            positions = trajectory.positions
-            per_chunk = max(1, CACHE_CHUNK_BYTES // positions[0].nbytes)
+            particles = trajectory.particle_count
+            per_chunk = max(1, CACHE_CHUNK_BYTES // max(particles * 3 * 4, 1))
             for first in range(0, frames, per_chunk):
                 count = min(per_chunk, frames - first)
-                block = positions[first : first + count]
+                block = trajectory.frame_positions(first, first + count)
                 content = {
                     "type": "cache",
                     "timeline": trajectory.timeline_id,
-                    "frame_count": len(positions),
-                    "particles": int(positions.shape[1]),
+                    "frame_count": trajectory.frame_count,
+                    "particles": particles,
                     "first": first,
                     "count": count,
                     "frames": frames,

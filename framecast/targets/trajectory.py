@@ -1,33 +1,141 @@
-"""``Trajectory``: recorded positions, played back at a chosen rate, and a timeline."""
+"""``Trajectory``: recorded frames, played back at a chosen rate, and a timeline.
+
+A trajectory's frames live in memory (an array of positions plus optional per-frame fields)
+or are read on demand from a :class:`FrameReader`, for files too large to load: an adapter
+such as :func:`framecast.from_mdanalysis` picks one or the other by size. Either way the
+trajectory is the same target: play, seek, step back, transitions and the viewer's cache.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
+from ..frame import validate_field
 from ..timeline import TIMELINE_KEY
 from .sequence import LoopMode, SequencePlayer
 
-__all__ = ["LoopMode", "Trajectory"]
+__all__ = ["ArrayReader", "CachedReader", "FrameReader", "LoopMode", "Trajectory"]
+
+TIME_KEY = "system.simulation.time"
+
+
+@runtime_checkable
+class FrameReader(Protocol):
+    """Reads the per-frame fields of frame ``index`` of a fixed sequence, on demand.
+
+    ``read(index)`` returns ``particle.positions`` (N, 3) in nm and any other field that
+    changes from frame to frame (``system.simulation.time``, ``system.box.vectors``, ...).
+    It may be called from several threads; :class:`CachedReader` adds the locking.
+    """
+
+    @property
+    def frame_count(self) -> int: ...
+    @property
+    def particle_count(self) -> int: ...
+    def read(self, index: int) -> dict[str, object]: ...
+
+
+class ArrayReader:
+    """Frames held in memory: positions (T, N, 3) plus per-frame fields (T, ...)."""
+
+    def __init__(
+        self, positions: npt.ArrayLike, fields: Mapping[str, npt.ArrayLike] | None = None
+    ) -> None:
+        array = np.asarray(positions)
+        if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1:
+            raise ValueError(f"positions must have shape (T, N, 3) with T >= 1, got {array.shape}")
+        if array.dtype.kind not in "iuf":
+            raise ValueError(f"positions must be numeric, got dtype {array.dtype}")
+        self.positions = np.ascontiguousarray(array, dtype="<f4")
+        self.positions.setflags(write=False)
+        self.fields: dict[str, npt.NDArray[np.generic]] = {}
+        for key, values in (fields or {}).items():
+            column = np.array(values)  # a copy: freezing it must not freeze the caller's
+            if column.ndim < 1 or len(column) != len(array):
+                raise ValueError(
+                    f"per-frame field {key!r} must have {len(array)} rows (one per frame), "
+                    f"got shape {column.shape}"
+                )
+            validate_field(key, column[0])  # fails now, naming the key, not while playing
+            column.setflags(write=False)
+            self.fields[key] = column
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.positions)
+
+    @property
+    def particle_count(self) -> int:
+        return int(self.positions.shape[1])
+
+    def read(self, index: int) -> dict[str, object]:
+        out: dict[str, object] = {"particle.positions": self.positions[index]}
+        for key, column in self.fields.items():
+            value = column[index]
+            out[key] = value.item() if value.ndim == 0 else value
+        return out
+
+
+class CachedReader:
+    """Serialises reads of another reader and keeps its last ``size`` frames decoded.
+
+    File readers keep one cursor, so two threads (the player, the viewer's cache, a link
+    asking for a transition's context) must not read at once; and playback in bounce mode or
+    a scrub back and forth reads the same frames again.
+    """
+
+    def __init__(self, reader: FrameReader, size: int = 8) -> None:
+        self._reader = reader
+        self._size = max(1, size)
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[int, dict[str, object]] = OrderedDict()
+
+    @property
+    def frame_count(self) -> int:
+        return self._reader.frame_count
+
+    @property
+    def particle_count(self) -> int:
+        return self._reader.particle_count
+
+    def read(self, index: int) -> dict[str, object]:
+        with self._lock:
+            fields = self._cache.get(index)
+            if fields is None:
+                fields = self._reader.read(index)
+                self._cache[index] = fields
+                if len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(index)
+            return dict(fields)
 
 
 class Trajectory(SequencePlayer):
-    """Frames of positions (T, N, 3) plus a topology, played at ``fps`` frames per second.
+    """Frames of positions plus a topology, played at ``fps`` frames per second.
 
     A trajectory is also a timeline: transition ``n`` goes from frame ``n`` to ``n + 1``.
 
     Parameters
     ----------
     positions
-        Array of shape (T, N, 3) in nm, T >= 1.
+        Array of shape (T, N, 3) in nm, T >= 1, or a :class:`FrameReader` that reads frames
+        on demand (a streamed file).
     topology
         Fields shared by every frame (``particle.elements``, ``bond.pairs``,
         ``system.box.vectors``, ``particle.names``, ...), validated like any frame field.
     times
         Optional simulation time of each frame in ps, shape (T,).
+    fields
+        Optional per-frame fields, each an array whose first axis is the frame (for example
+        ``{"system.box.vectors": boxes}`` with boxes (T, 3, 3) for a changing box).
     fps
         Playback rate in frames per second.
     mode
@@ -37,30 +145,33 @@ class Trajectory(SequencePlayer):
 
     def __init__(
         self,
-        positions: npt.ArrayLike,
+        positions: npt.ArrayLike | FrameReader,
         topology: Mapping[str, object] | None = None,
         *,
         times: npt.ArrayLike | None = None,
+        fields: Mapping[str, npt.ArrayLike] | None = None,
         fps: float = 30.0,
         mode: LoopMode = "loop",
     ) -> None:
-        array = np.asarray(positions)
-        if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] < 1:
-            raise ValueError(f"positions must have shape (T, N, 3) with T >= 1, got {array.shape}")
-        if array.dtype.kind not in "iuf":
-            raise ValueError(f"positions must be numeric, got dtype {array.dtype}")
-        self._positions = np.ascontiguousarray(array, dtype="<f4")
-        self._positions.setflags(write=False)
-        self._times: npt.NDArray[np.float64] | None = None
-        if times is not None:
-            t = np.asarray(times, dtype=float)
-            if t.shape != (len(self._positions),):
-                raise ValueError(f"times must have shape ({len(self._positions)},), got {t.shape}")
-            self._times = t
+        if isinstance(positions, FrameReader):
+            if times is not None or fields:
+                raise ValueError("a FrameReader gives its own times and fields")
+            self._reader: FrameReader = CachedReader(positions)
+            self._arrays: ArrayReader | None = None
+        else:
+            per_frame = dict(fields or {})
+            if times is not None:
+                t = np.asarray(times, dtype=float)
+                count = len(np.asarray(positions))
+                if t.shape != (count,):
+                    raise ValueError(f"times must have shape ({count},), got {t.shape}")
+                per_frame[TIME_KEY] = t
+            self._arrays = ArrayReader(positions, per_frame)
+            self._reader = self._arrays
         if topology and "particle.positions" in topology:
             raise ValueError("'particle.positions' belongs in positions, not in topology")
         super().__init__(
-            len(self._positions), topology, fps=fps, mode=mode, name="framecast-trajectory"
+            self._reader.frame_count, topology, fps=fps, mode=mode, name="framecast-trajectory"
         )
 
     @classmethod
@@ -82,39 +193,84 @@ class Trajectory(SequencePlayer):
             return cls(data["positions"], topology, times=times, **kwargs)  # type: ignore[arg-type]
 
     def save_npz(self, path: str | os.PathLike[str]) -> None:
-        """Write this trajectory in the format :meth:`from_npz` reads."""
-        arrays: dict[str, npt.ArrayLike] = {"positions": self._positions}
-        if self._times is not None:
-            arrays["times"] = self._times
+        """Write this trajectory in the format :meth:`from_npz` reads.
+
+        A streamed trajectory is read whole to write it; per-frame fields other than the
+        time are not kept.
+        """
+        arrays: dict[str, npt.ArrayLike] = {"positions": self.frame_positions()}
+        times = self.times
+        if times is not None:
+            arrays["times"] = times
         for key, value in self._topology.items():
             if key != TIMELINE_KEY:  # a loaded trajectory is a new timeline
                 arrays[key.replace(".", "__")] = np.asarray(value)
         np.savez(path, **arrays)  # type: ignore[arg-type]
 
     @property
+    def streamed(self) -> bool:
+        """True when frames are read from a file on demand rather than held in memory."""
+        return self._arrays is None
+
+    @property
+    def particle_count(self) -> int:
+        """The number of particles N."""
+        return self._reader.particle_count
+
+    @property
     def positions(self) -> npt.NDArray[np.float32]:
-        """All positions, (T, N, 3) float32, read-only."""
-        return self._positions
+        """All positions, (T, N, 3) float32 in nm, read-only.
+
+        Raises ``RuntimeError`` for a streamed trajectory, whose frames are not all in
+        memory: use :meth:`frame_positions` to read a range of them.
+        """
+        if self._arrays is None:
+            raise RuntimeError(
+                "this trajectory is streamed from a file and not held in memory; "
+                "read a range of frames with frame_positions(start, stop)"
+            )
+        return self._arrays.positions
+
+    def frame_positions(self, start: int = 0, stop: int | None = None) -> npt.NDArray[np.float32]:
+        """Positions of frames ``start`` to ``stop`` (excluded), (count, N, 3) float32 in nm.
+
+        In memory this is a read-only view; streamed, the frames are read from the file.
+        """
+        stop = self.frame_count if stop is None else min(stop, self.frame_count)
+        if self._arrays is not None:
+            return self._arrays.positions[start:stop]
+        out = np.empty((max(stop - start, 0), self.particle_count, 3), dtype="<f4")
+        for row, index in enumerate(range(start, stop)):
+            out[row] = np.asarray(self._reader.read(index)["particle.positions"])
+        return out
 
     @property
     def times(self) -> npt.NDArray[np.float64] | None:
-        """The time of each frame in ps, if known."""
-        return self._times
+        """The time of each frame in ps, if known (read from every frame when streamed)."""
+        if self._arrays is not None:
+            column = self._arrays.fields.get(TIME_KEY)
+            return None if column is None else np.asarray(column, dtype=float)
+        times = [self._reader.read(i).get(TIME_KEY) for i in range(self.frame_count)]
+        if any(t is None for t in times):
+            return None
+        return np.array(times, dtype=float)
 
     def _fields(self, index: int) -> dict[str, object]:
-        fields: dict[str, object] = {"particle.positions": self._positions[index]}
-        if self._times is not None:
-            fields["system.simulation.time"] = float(self._times[index])
-        return fields
+        return self._reader.read(index)
+
+    def _time(self, index: int) -> float | None:
+        value = self._reader.read(index).get(TIME_KEY)
+        return None if value is None else float(value)  # type: ignore[arg-type]
 
     def _transition_label(self, n: int) -> str:
-        if self._times is None:
+        before, after = self._time(n), self._time(n + 1)
+        if before is None or after is None:
             return super()._transition_label(n)
-        return f"t = {self._times[n]:.3f} \u2192 {self._times[n + 1]:.3f} ps"
+        return f"t = {before:.3f} \u2192 {after:.3f} ps"
 
     def __repr__(self) -> str:
-        n = self._positions.shape[1]
+        how = ", streamed" if self.streamed else ""
         return (
-            f"Trajectory({self.frame_count} frames, {n} particles, "
-            f"fps={self.fps:g}, mode={self._mode!r})"
+            f"Trajectory({self.frame_count} frames, {self.particle_count} particles, "
+            f"fps={self.fps:g}, mode={self._mode!r}{how})"
         )

@@ -1,0 +1,112 @@
+"""What the adapters share: importing an extra, building the standard topology keys, and
+checking files before a library gets them."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from importlib import import_module
+from types import ModuleType
+
+import numpy as np
+import numpy.typing as npt
+
+from ..elements import atomic_numbers
+
+__all__ = [
+    "ANGSTROM",
+    "EV_TO_KJ_PER_MOL",
+    "check_files",
+    "index_of",
+    "require",
+    "topology_fields",
+    "triclinic_vectors",
+]
+
+#: nm per Angstrom.
+ANGSTROM = 0.1
+#: kJ/mol per eV (CODATA 2018: e * N_A / 1000).
+EV_TO_KJ_PER_MOL = 96.48533212331002
+
+
+def require(module: str, extra: str, what: str) -> ModuleType:
+    """Import ``module``, or raise ``ImportError`` naming the extra that installs it."""
+    try:
+        return import_module(module)
+    except ImportError as error:
+        raise ImportError(
+            f"{what} needs the optional package {module.split('.')[0]!r}, which is not "
+            f"installed: pip install 'framecast[{extra}]'"
+        ) from error
+
+
+def check_files(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The paths as strings; ``FileNotFoundError`` naming the first that is not a file."""
+    out = []
+    for path in paths:
+        name = os.fspath(path)
+        if not os.path.isfile(name):
+            raise FileNotFoundError(f"no such file: {name!r}")
+        out.append(name)
+    if not out:
+        raise ValueError("no file given")
+    return out
+
+
+def topology_fields(
+    *,
+    elements: Sequence[object] | npt.NDArray[np.generic],
+    names: Sequence[str] | npt.NDArray[np.str_],
+    residue_of_particle: npt.ArrayLike,
+    residue_names: Sequence[str] | npt.NDArray[np.str_],
+    residue_ids: npt.ArrayLike,
+    chain_of_residue: npt.ArrayLike,
+    chain_names: Sequence[str] | npt.NDArray[np.str_],
+    bonds: npt.ArrayLike,
+) -> dict[str, object]:
+    """The standard topology keys, from per-particle, per-residue and per-chain lists.
+
+    ``elements`` are atomic numbers or symbols (symbols that name no element become 0).
+    Indices (``residue_of_particle``, ``chain_of_residue``, ``bonds``) count from 0 within
+    what is shown.
+    """
+    element_array = np.asarray(elements)
+    if element_array.dtype.kind in "US O":
+        element_array = atomic_numbers(element_array.tolist())
+    pairs = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    return {
+        "particle.count": len(names),
+        "particle.elements": element_array.astype(np.uint8),
+        "particle.names": np.asarray(names, dtype=str),
+        "particle.residues": np.asarray(residue_of_particle, dtype=np.int64),
+        "residue.count": len(residue_names),
+        "residue.names": np.asarray(residue_names, dtype=str),
+        "residue.ids": np.asarray(residue_ids, dtype=np.int64),
+        "residue.chains": np.asarray(chain_of_residue, dtype=np.int64),
+        "chain.count": len(chain_names),
+        "chain.names": np.asarray(chain_names, dtype=str),
+        "bond.pairs": pairs,
+    }
+
+
+def triclinic_vectors(dimensions: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Box vectors (3, 3) from lengths and angles ``[a, b, c, alpha, beta, gamma]`` in the
+    same length unit and degrees, the convention of MDAnalysis and the PDB ``CRYST1``."""
+    a, b, c, alpha, beta, gamma = np.asarray(dimensions, dtype=float)
+    ca, cb, cg = (math.cos(math.radians(x)) for x in (alpha, beta, gamma))
+    sg = math.sin(math.radians(gamma))
+    cx = c * cb
+    cy = c * (ca - cb * cg) / sg
+    cz = math.sqrt(max(c * c - cx * cx - cy * cy, 0.0))
+    return np.array([[a, 0.0, 0.0], [b * cg, b * sg, 0.0], [cx, cy, cz]])
+
+
+def index_of(values: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[str]]:
+    """For each value, the index of its first appearance; and the distinct values in order."""
+    array = np.asarray(values, dtype=str)
+    distinct, first, inverse = np.unique(array, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # number them in order of appearance, not alphabetically
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[inverse], [str(distinct[i]) for i in order]

@@ -1,0 +1,190 @@
+"""``LiveEngine``: a playable, timeline target around another library's MD engine.
+
+An adapter (OpenMM, ASE) says how to advance its engine, how to read the current frame, and
+how to save and restore the engine's state. This class gives it the rest, as for the built-in
+:class:`~framecast.Simulation`: steps run on their own thread (play, pause, step, restart,
+run, stop), every frame is checked for non-finite values, and a bounded history of recent
+frames makes the run a timeline, so transition links and ``seek`` work on it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from ..frame import FieldValue, FrameData
+from ..timeline import TIMELINE_KEY, TimelineBase
+from .base import Player
+
+__all__ = ["LiveEngine"]
+
+#: What an engine saves to resume from: its own state object.
+EngineState = TypeVar("EngineState")
+
+
+@dataclass(frozen=True)
+class _Kept(Generic[EngineState]):
+    """One frame of the history: what was shown, and the engine state to resume from."""
+
+    frame: int
+    fields: dict[str, FieldValue]
+    state: EngineState
+
+
+class LiveEngine(Player, TimelineBase, Generic[EngineState]):
+    """Plays an external engine: ``steps_per_frame`` engine steps per frame.
+
+    Subclasses implement :meth:`_engine_step`, :meth:`_engine_fields`,
+    :meth:`_engine_save` and :meth:`_engine_load`, and call :meth:`_start` at the end of
+    their ``__init__`` with the topology.
+    """
+
+    def __init__(self, *, steps_per_frame: int, interval: float, history: int, name: str) -> None:
+        if isinstance(steps_per_frame, bool) or not isinstance(steps_per_frame, int):
+            raise TypeError(f"steps_per_frame must be an int, got {steps_per_frame!r}")
+        if steps_per_frame < 1:
+            raise ValueError(f"steps_per_frame must be >= 1, got {steps_per_frame}")
+        if isinstance(history, bool) or not isinstance(history, int) or history < 0:
+            raise ValueError(f"history must be an int >= 0 frames, got {history!r}")
+        super().__init__(interval=interval, name=name)
+        self.steps_per_frame = steps_per_frame
+        self._history: deque[_Kept[EngineState]] = deque(maxlen=history)
+        self._history_lock = threading.Lock()
+        self._frame = FrameData()
+        self._frame_index = 0
+        self._topology: dict[str, FieldValue] = {}
+
+    # -- to implement -----------------------------------------------------------------------------
+    def _engine_step(self, steps: int) -> None:
+        """Advance the engine by ``steps`` integration steps."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _engine_fields(self) -> Mapping[str, object]:
+        """The current frame's fields: ``particle.positions`` in nm, energies, time."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _engine_save(self) -> EngineState:
+        """A copy of everything needed to resume from now (positions, velocities, time)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _engine_load(self, state: EngineState) -> None:
+        """Put the engine back in a state returned by :meth:`_engine_save`."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    # -- setup ------------------------------------------------------------------------------------
+    def _start(self, topology: Mapping[str, object]) -> None:
+        """Validate the topology, remember the starting state, and publish frame 0."""
+        frame = FrameData(topology)
+        frame[TIMELINE_KEY] = self.timeline_id
+        self._topology = frame.snapshot()
+        self._initial = self._engine_save()
+        self._frame.update(self._topology)
+        self._publish()
+
+    # -- public state -----------------------------------------------------------------------------
+    @property
+    def frame(self) -> FrameData:
+        """The latest frame; the session broadcasts it."""
+        return self._frame
+
+    @property
+    def frame_index(self) -> int:
+        """The index of the latest frame (0 at the start or after a restart)."""
+        return self._frame_index
+
+    @property
+    def history_size(self) -> int:
+        """How many recent frames are kept at most."""
+        return self._history.maxlen or 0
+
+    # -- Player -----------------------------------------------------------------------------------
+    def _advance(self) -> None:
+        self._engine_step(self.steps_per_frame)
+        self._frame_index += 1
+        self._publish()
+
+    def _rewind(self) -> None:
+        with self._history_lock:
+            self._history.clear()
+        self._engine_load(self._initial)
+        self._frame_index = 0
+        self._publish()
+
+    def _publish(self) -> None:
+        """Read the engine, refuse a frame that is not finite, show it and keep it."""
+        fields = FrameData(self._engine_fields()).snapshot()  # validated before anything
+        _check_finite(type(self).__name__, self._frame_index, fields)
+        if self._history.maxlen:
+            kept = _Kept(self._frame_index, fields, self._engine_save())
+            with self._history_lock:
+                self._history.append(kept)
+        self._frame.update(fields, index=self._frame_index)
+
+    # -- history and timeline ---------------------------------------------------------------------
+    def seek(self, frame: int) -> None:
+        """Resume from kept frame ``frame``; later frames leave the history.
+
+        Raises ``IndexError`` when the frame is not kept.
+        """
+        with self._advance_lock:
+            kept = self._kept(frame)
+            with self._history_lock:
+                while self._history and self._history[-1].frame > frame:
+                    self._history.pop()
+            self._engine_load(kept.state)
+            self._frame_index = frame
+            self._frame.update(kept.fields, index=frame)
+
+    def _kept(self, frame: int) -> _Kept[EngineState]:
+        with self._history_lock:
+            first = self._history[0].frame if self._history else 0
+            offset = frame - first
+            if self._history and 0 <= offset < len(self._history):
+                kept = self._history[offset]
+                if kept.frame == frame:
+                    return kept
+            span = f"{first}..{self._history[-1].frame}" if self._history else "none"
+        raise IndexError(f"frame {frame} is not in the history (kept: {span})")
+
+    def _frame_range(self) -> range:
+        with self._history_lock:
+            if not self._history:
+                return range(0)
+            return range(self._history[0].frame, self._history[-1].frame + 1)
+
+    def _context(self, frame: int) -> FrameData:
+        context = FrameData(index=frame)
+        context.merge({**self._topology, **self._kept(frame).fields}, index=frame, reset=True)
+        return context
+
+    def _transition_label(self, n: int) -> str:
+        before = self._kept(n).fields.get("system.simulation.time")
+        after = self._kept(n + 1).fields.get("system.simulation.time")
+        if isinstance(before, float) and isinstance(after, float):
+            return f"t = {before:.3f} \u2192 {after:.3f} ps"
+        return super()._transition_label(n)
+
+
+def _check_finite(engine: str, frame: int, fields: Mapping[str, FieldValue]) -> None:
+    """Raise ``FloatingPointError`` naming the engine, the frame and the bad field."""
+    for key, value in fields.items():
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            bad = ~np.isfinite(value)
+            if bad.any():
+                rows = np.flatnonzero(
+                    bad.reshape(len(value), -1).any(axis=1) if value.ndim else bad
+                )
+                shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+                raise FloatingPointError(
+                    f"{engine}: non-finite {key!r} at frame {frame} (rows {shown}); the "
+                    "simulation has blown up: check the time step and the starting structure"
+                )
+        elif isinstance(value, float) and not np.isfinite(value):
+            raise FloatingPointError(
+                f"{engine}: {key!r} is {value} at frame {frame}; the simulation has blown up"
+            )
