@@ -3,7 +3,6 @@ checking files before a library gets them."""
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from importlib import import_module
@@ -21,7 +20,6 @@ __all__ = [
     "index_of",
     "require",
     "topology_fields",
-    "triclinic_vectors",
 ]
 
 #: nm per Angstrom.
@@ -88,18 +86,6 @@ def topology_fields(
         "chain.names": np.asarray(chain_names, dtype=str),
         "bond.pairs": pairs,
     }
-
-
-def triclinic_vectors(dimensions: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Box vectors (3, 3) from lengths and angles ``[a, b, c, alpha, beta, gamma]`` in the
-    same length unit and degrees, the convention of MDAnalysis and the PDB ``CRYST1``."""
-    a, b, c, alpha, beta, gamma = np.asarray(dimensions, dtype=float)
-    ca, cb, cg = (math.cos(math.radians(x)) for x in (alpha, beta, gamma))
-    sg = math.sin(math.radians(gamma))
-    cx = c * cb
-    cy = c * (ca - cb * cg) / sg
-    cz = math.sqrt(max(c * c - cx * cx - cy * cy, 0.0))
-    return np.array([[a, 0.0, 0.0], [b * cg, b * sg, 0.0], [cx, cy, cz]])
 
 
 def index_of(values: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[str]]:

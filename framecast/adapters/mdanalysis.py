@@ -26,7 +26,6 @@ from ._common import (
     index_of,
     require,
     topology_fields,
-    triclinic_vectors,
 )
 
 __all__ = ["DEFAULT_MEMORY_BUDGET", "from_mdanalysis"]
@@ -228,7 +227,9 @@ def _box(dimensions: npt.ArrayLike | None) -> npt.NDArray[np.float64] | None:
     dims = np.asarray(dimensions, dtype=float)
     if dims.shape != (6,) or not np.all(dims[:3] > 0):
         return None
-    return triclinic_vectors(dims) * ANGSTROM
+    from MDAnalysis.lib.mdamath import triclinic_vectors
+
+    return np.asarray(triclinic_vectors(dims), dtype=float) * ANGSTROM
 
 
 def _frame_fields(atoms: Any, ts: Any) -> dict[str, object]:
