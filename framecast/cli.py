@@ -31,6 +31,8 @@ examples:
   framecast serve                          the argon demo on 127.0.0.1:38801
   framecast serve --particles 2000 --port 0
   framecast serve --trajectory run.npz     an .npz with positions (T, N, 3)
+  framecast serve top.pdb traj.xtc         any files MDAnalysis reads (framecast[mdanalysis])
+  framecast serve top.psf traj.dcd --selection protein
 
 Stop with Ctrl-C; the server shuts down cleanly.
 """
@@ -57,6 +59,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve a target until Ctrl-C: the built-in argon simulation by default.",
         epilog=_EPILOG_SERVE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="a topology and trajectory files MDAnalysis reads (PDB, GRO, PSF, XTC, DCD, ...), "
+        "or one .npz",
+    )
+    serve.add_argument(
+        "--selection",
+        metavar="SELECTION",
+        help="MDAnalysis selection of the atoms to serve (e.g. 'protein')",
     )
     source = serve.add_mutually_exclusive_group()
     source.add_argument(
@@ -109,8 +123,15 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     if not args.fps > 0:
         raise SystemExit(f"framecast serve: --fps must be > 0, got {args.fps}")
-    if args.trajectory:
-        target: object = Trajectory.from_npz(args.trajectory)
+    if args.files and args.trajectory:
+        raise SystemExit("framecast serve: give FILE arguments or --trajectory, not both")
+    if args.selection and not args.files:
+        raise SystemExit("framecast serve: --selection applies to FILE arguments")
+    if args.files:
+        target: object = _open_files(args.files, args.selection)
+        what = f"{' + '.join(args.files)}: {target}"
+    elif args.trajectory:
+        target = Trajectory.from_npz(args.trajectory)
         what = f"{args.trajectory}: {target}"
     else:
         target = argon(args.particles)
@@ -132,6 +153,19 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         session.close()
         print("framecast: stopped", file=out, flush=True)
     return 0
+
+
+def _open_files(files: Sequence[str], selection: str | None) -> Trajectory:
+    """A trajectory of the files: one .npz, or what MDAnalysis reads. Every problem (a
+    missing file or extra, a format or selection MDAnalysis refuses) exits with a message."""
+    try:
+        if len(files) == 1 and files[0].endswith(".npz") and selection is None:
+            return Trajectory.from_npz(files[0])
+        from .adapters.mdanalysis import from_mdanalysis
+
+        return from_mdanalysis(files, selection)
+    except (ImportError, OSError, ValueError) as error:
+        raise SystemExit(f"framecast serve: {error}") from None
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from extras import require
 
 import framecast
 from framecast.elements import SYMBOLS, atomic_number
@@ -25,27 +26,14 @@ def get(frame: framecast.FrameData, key: str) -> Any:
     return frame[key]
 
 
-def _require(module: str) -> Any:
-    """Import an extra the tests need; CI installs them all, so a missing one fails there."""
-    import importlib
-    import os
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"{module} is not installed (pip install '.[test,all]')")
-
-
 @pytest.fixture(scope="module")
 def data() -> Any:
-    _require("MDAnalysis")
-    return _require("MDAnalysisTests.datafiles")
+    require("MDAnalysis")
+    return require("MDAnalysisTests.datafiles")
 
 
 def _universe(*files: str) -> Any:
-    mda = _require("MDAnalysis")
+    mda = require("MDAnalysis")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return mda.Universe(*files)
@@ -175,7 +163,7 @@ def test_a_session_serves_a_protein_to_a_client(data: Any, session: framecast.Se
 
 # -- MDTraj ----------------------------------------------------------------------------------------
 def test_mdtraj_matches_mdtraj(data: Any) -> None:
-    md = _require("mdtraj")
+    md = require("mdtraj")
     traj = md.load(data.XTC, top=data.GRO)
     trajectory = framecast.from_mdtraj(traj)
     assert trajectory.frame_count == traj.n_frames == 10
@@ -201,7 +189,7 @@ def test_mdtraj_matches_mdtraj(data: Any) -> None:
 
 # -- ASE -------------------------------------------------------------------------------------------
 def _copper(temperature: float = 300.0) -> Any:
-    _require("ase")
+    require("ase")
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
@@ -340,7 +328,7 @@ def test_elements() -> None:
 # -- OpenMM ----------------------------------------------------------------------------------------
 @pytest.fixture
 def openmm_simulation(data: Any) -> Any:
-    openmm = _require("openmm")
+    openmm = require("openmm")
     from openmm import app, unit
 
     pdb = app.PDBFile(data.PDB_helix)  # a 137-atom helical peptide with hydrogens

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from extras import require
 
 import framecast
 from framecast import Session
@@ -165,3 +166,51 @@ def test_main_in_process_watch(no_leaks: None) -> None:
     assert code == 0
     assert "connected to" in out.getvalue()
     assert "frame " in out.getvalue()
+
+
+def test_serve_md_files_with_a_selection() -> None:
+    data = require("MDAnalysisTests.datafiles")
+    with (
+        Served(data.PSF, data.DCD, "--selection", "name CA") as server,
+        framecast.Client(server.address) as client,
+    ):
+        frame = client.wait_for_frame(lambda f: f.particle_count > 0, timeout=30)
+        assert frame.particle_count == 214  # one C-alpha per residue of adenylate kinase
+        assert "adk.psf + " in "".join(server.lines)
+        assert frame["residue.names"][0] == "MET"  # type: ignore[index]
+        client.close()
+        assert server.interrupt() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["/no/such/top.pdb"], "no such file: '/no/such/top.pdb'"),
+        (["pyproject.toml"], "MDAnalysis cannot read 'pyproject.toml'"),
+        (["--selection", "protein"], "--selection applies to FILE arguments"),
+    ],
+)
+def test_serve_refuses_bad_files_with_a_message(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        _framecast("serve", "--port", "0", *args),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+
+
+def test_serve_names_the_extra_when_mdanalysis_is_missing(tmp_path: Path) -> None:
+    top = tmp_path / "top.pdb"
+    top.write_text("END\n")
+    code = (
+        "import sys; sys.modules['MDAnalysis'] = None; "  # as if it were not installed
+        "from framecast.cli import main; main(['serve', '--port', '0', sys.argv[1]])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(top)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "pip install 'framecast[mdanalysis]'" in result.stderr
