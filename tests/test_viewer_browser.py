@@ -289,3 +289,72 @@ def test_a_large_system_streams_without_iopub_rate_limits(page: Any, lab: Lab) -
     log = (lab.root.parent / "lab.log").read_text()
     assert "rate exceeded" not in log
     assert "iopub messages resumed" not in log.lower()
+
+
+# Counts the pixels of each hue family in the canvas: reds (oxygen), blues (nitrogen), greens
+# (none among a protein's elements; many in a rainbow of residues).
+HUES = """(canvas) => {
+  const copy = document.createElement('canvas');
+  copy.width = canvas.width; copy.height = canvas.height;
+  const g = copy.getContext('2d'); g.drawImage(canvas, 0, 0);
+  const data = g.getImageData(0, 0, copy.width, copy.height).data;
+  const counts = {red: 0, blue: 0, green: 0, lit: 0, total: copy.width * copy.height};
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, gr, b] = [data[i], data[i + 1], data[i + 2]];
+    if (Math.abs(r - 30) + Math.abs(gr - 30) + Math.abs(b - 30) > 40) counts.lit++;
+    if (r > gr + 60 && r > b + 60) counts.red++;
+    if (b > r + 60 && b > gr + 20) counts.blue++;
+    if (gr > r + 40 && gr > b + 40) counts.green++;
+  }
+  return counts;
+}"""
+
+
+def test_a_protein_from_files_looks_like_a_protein(page: Any, lab: Lab) -> None:
+    """YiiP (8,814 protein atoms, from MDAnalysisTests' GRO and XTC): element colours and
+    bonds, then a rainbow by residue."""
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell(
+                    "import framecast\n"
+                    "from MDAnalysisTests.datafiles import GRO_MEMPROT, XTC_MEMPROT\n"
+                    "files = [GRO_MEMPROT, XTC_MEMPROT]\n"
+                    "trajectory = framecast.from_mdanalysis(files, 'protein')\n"
+                    "session = framecast.Session(trajectory, port=0)\n"
+                    "session.pause()\n"
+                    "assert trajectory.particle_count == 8814"
+                ),
+                new_code_cell("viewer = session.view(height=520)\nviewer"),
+            ],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        ),
+        lab.root / "protein.ipynb",
+    )
+    lab.open(page, "protein.ipynb")
+    run_all_cells(page)
+    canvas = page.locator(".fc-viewer canvas")
+    canvas.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => Number(document.querySelector('.fc-viewer').dataset.shown) >= 1", timeout=60_000
+    )
+    page.wait_for_function(
+        f"(c) => {{ const h = ({HUES})(c); return h.red > 200 && h.blue > 100; }}",
+        arg=canvas.element_handle(),
+        timeout=30_000,
+    )
+    by_element = canvas.evaluate(HUES)
+    # A protein, not a blob: the molecule fills part of the view, with space around and
+    # between its helices, and oxygens (red) and nitrogens (blue) are told apart.
+    assert 0.05 * by_element["total"] < by_element["lit"] < 0.8 * by_element["total"], by_element
+    assert by_element["green"] < 0.1 * by_element["red"], by_element
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".fc-viewer").screenshot(path=str(ARTIFACTS / "protein.png"))
+
+    # Colour by residue from the toolbar: a rainbow along the chain, so greens appear.
+    page.locator(".fc-colour-by").select_option("residue")
+    page.wait_for_selector(".fc-viewer[data-colour-by='residue']", timeout=10_000)
+    page.wait_for_function(
+        f"(c) => ({HUES})(c).green > 2000", arg=canvas.element_handle(), timeout=10_000
+    )
+    page.locator(".fc-viewer").screenshot(path=str(ARTIFACTS / "protein-residues.png"))

@@ -31,7 +31,7 @@ from typing import Any
 
 import ipywidgets
 import numpy as np
-from traitlets import Bool, Int, Unicode
+from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
 from .. import __version__
 from .._codec import DecodedUpdate, parse_update
@@ -54,7 +54,12 @@ DRAWN_FIELDS = (
     "particle.elements",
     "bond.pairs",
     "system.box.vectors",
+    "particle.residues",
+    "residue.chains",
 )
+
+#: How the view may colour particles.
+COLOR_SCHEMES = ("element", "residue", "chain")
 
 #: Bytes of trajectory positions a viewer caches in the page unless told otherwise.
 DEFAULT_CACHE_BYTES = 256 * 2**20
@@ -102,6 +107,12 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
     height = Int(420, help="Height of the view in pixels.").tag(sync=True)
     in_process = Bool(False, help="True when the session lives in this kernel.").tag(sync=True)
     spin = Bool(False, help="Turn the camera slowly around the system.").tag(sync=True)
+    color_by = CaselessStrEnum(
+        COLOR_SCHEMES,
+        default_value="element",
+        help="Colour particles by element (Jmol colours), residue (a rainbow along the "
+        "chain) or chain.",
+    ).tag(sync=True)
     cached_frames = Int(
         0, help="Frames of the trajectory on show sent to the page's cache so far."
     ).tag(sync=True)

@@ -53,17 +53,65 @@ interface IFrame {
   elements?: Uint8Array;
   bonds?: Int32Array;
   box?: Float32Array;
+  /** The residue of each particle, and the chain of each residue. */
+  residues?: Int32Array;
+  chains?: Int32Array;
 }
 
-// CPK-like colours and drawing radii (nm) of common elements; others get a default.
+// Jmol's element colours (CPK-like), by atomic number; others get a default.
 const COLOURS: Record<number, number> = {
-  1: 0xffffff, 6: 0x909090, 7: 0x3050f8, 8: 0xff0d0d, 9: 0x90e050, 11: 0xab5cf2,
-  12: 0x8aff00, 15: 0xff8000, 16: 0xffff30, 17: 0x1ff01f, 18: 0x80d1e3, 19: 0x8f40d4,
-  20: 0x3dff00, 26: 0xe06633, 29: 0xc88033, 30: 0x7d80b0
+  1: 0xffffff, 2: 0xd9ffff, 3: 0xcc80ff, 5: 0xffb5b5, 6: 0x909090, 7: 0x3050f8, 8: 0xff0d0d,
+  9: 0x90e050, 10: 0xb3e3f5, 11: 0xab5cf2, 12: 0x8aff00, 13: 0xbfa6a6, 14: 0xf0c8a0,
+  15: 0xff8000, 16: 0xffff30, 17: 0x1ff01f, 18: 0x80d1e3, 19: 0x8f40d4, 20: 0x3dff00,
+  25: 0x9c7ac7, 26: 0xe06633, 27: 0xf090a0, 28: 0x50d050, 29: 0xc88033, 30: 0x7d80b0,
+  34: 0xffa100, 35: 0xa62929, 47: 0xc0c0c0, 53: 0x940094, 78: 0xd0d0e0, 79: 0xffd123
 };
-const RADII: Record<number, number> = { 1: 0.06, 18: 0.17 };
+// Van der Waals radii (nm, Bondi and Alvarez) of common elements.
+const VDW: Record<number, number> = {
+  1: 0.12, 2: 0.14, 3: 0.182, 5: 0.192, 6: 0.17, 7: 0.155, 8: 0.152, 9: 0.147, 10: 0.154,
+  11: 0.227, 12: 0.173, 13: 0.184, 14: 0.21, 15: 0.18, 16: 0.18, 17: 0.175, 18: 0.188,
+  19: 0.275, 20: 0.231, 26: 0.204, 29: 0.14, 30: 0.139, 34: 0.19, 35: 0.185, 47: 0.172,
+  53: 0.198, 78: 0.175, 79: 0.166
+};
+const DEFAULT_VDW = 0.17;
+/** Drawn radius: a ball and stick where there are bonds, near-touching spheres otherwise. */
+function radiusOf(element: number, bonded: boolean): number {
+  return (VDW[element] ?? DEFAULT_VDW) * (bonded ? 0.3 : 0.9);
+}
+// Distinct colours for chains (Okabe-Ito and Tableau, readable on a dark background).
+const CHAIN_COLOURS = [
+  0x56b4e9, 0xe69f00, 0x009e73, 0xf0e442, 0xcc79a7, 0xd55e00, 0x0072b2, 0x9edae5, 0xff9896,
+  0xc5b0d5
+];
 const DEFAULT_COLOUR = 0xff1493;
-const DEFAULT_RADIUS = 0.1;
+export type ColourBy = 'element' | 'residue' | 'chain';
+export const COLOUR_BY: ColourBy[] = ['element', 'residue', 'chain'];
+
+/** The colour of each particle (RGB, 0..1) by element, residue (a rainbow along the
+ * chain, blue to red) or chain; the selection in gold. */
+export function particleColours(frame: IFrame, count: number, by: ColourBy, selected: Set<number>): Float32Array {
+  const out = new Float32Array(count * 3);
+  const colour = new THREE.Color();
+  const residues = frame.residues;
+  const lastResidue = residues && residues.length ? Math.max(1, residues[residues.length - 1]) : 1;
+  for (let i = 0; i < count; i++) {
+    const residue = residues ? residues[i] : -1;
+    if (selected.has(i)) {
+      colour.setHex(SELECTED_COLOUR);
+    } else if (by === 'residue' && residue >= 0) {
+      colour.setHSL((1 - residue / lastResidue) * 0.7, 0.75, 0.55);
+    } else if (by === 'chain' && residue >= 0 && frame.chains) {
+      colour.setHex(CHAIN_COLOURS[frame.chains[residue] % CHAIN_COLOURS.length]);
+    } else {
+      const element = frame.elements ? frame.elements[i] : 0;
+      colour.setHex(COLOURS[element] ?? DEFAULT_COLOUR);
+    }
+    out[i * 3] = colour.r;
+    out[i * 3 + 1] = colour.g;
+    out[i * 3 + 2] = colour.b;
+  }
+  return out;
+}
 const SELECTED_COLOUR = 0xffd700;
 /**
  * Above this many particles, particles are drawn as shaded point sprites (one vertex each)
@@ -138,6 +186,7 @@ export class ViewerModel extends DOMWidgetModel {
       _view_module_version: VERSION,
       python_version: '',
       listen: 'notebook',
+      color_by: 'element',
       frame_index: 0,
       particle_count: 0,
       height: 420,
@@ -243,6 +292,8 @@ export class ViewerModel extends DOMWidgetModel {
     frame.elements = (get('particle.elements') as Uint8Array) ?? frame.elements;
     frame.bonds = (get('bond.pairs') as Int32Array) ?? frame.bonds;
     frame.box = (get('system.box.vectors') as Float32Array) ?? frame.box;
+    frame.residues = (get('particle.residues') as Int32Array) ?? frame.residues;
+    frame.chains = (get('residue.chains') as Int32Array) ?? frame.chains;
     if (message.cached) {
       frame.positions = this.playhead?.cache?.positions(message.index) ?? frame.positions;
     }
@@ -273,6 +324,11 @@ export class ViewerView extends DOMWidgetView {
   private sprites?: THREE.Points;
   private spritesAbove = SPRITES_ABOVE;
   private bonds?: THREE.LineSegments;
+  /** The topology the particles were last coloured for. */
+  private colouredFor?: Uint8Array;
+  private colouredResidues?: Int32Array;
+  /** The bond pairs the bond geometry was built for. */
+  private bondsFor?: Int32Array;
   private box?: THREE.LineSegments;
   private label!: HTMLSpanElement;
   private animation = 0;
@@ -302,7 +358,26 @@ export class ViewerView extends DOMWidgetView {
     reset.addEventListener('click', () => this.fit());
     this.label = document.createElement('span');
     this.label.className = 'fc-viewer-frame';
-    toolbar.append(reset, this.label);
+    const colourBy = document.createElement('select');
+    colourBy.className = 'fc-colour-by';
+    colourBy.title = 'colour particles by';
+    for (const scheme of COLOUR_BY) {
+      const option = document.createElement('option');
+      option.value = scheme;
+      option.textContent = `colour by ${scheme}`;
+      colourBy.appendChild(option);
+    }
+    colourBy.value = this.model.get('color_by') ?? 'element';
+    colourBy.addEventListener('change', () => {
+      this.model.set('color_by', colourBy.value);
+      this.model.save_changes();
+    });
+    this.listenTo(this.model, 'change:color_by', () => {
+      colourBy.value = this.model.get('color_by');
+      this.onColourBy();
+    });
+    this.el.dataset.colourBy = colourBy.value;
+    toolbar.append(reset, colourBy, this.label);
     this.el.appendChild(toolbar);
 
     this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
@@ -398,6 +473,14 @@ export class ViewerView extends DOMWidgetView {
       this.placeSpheres(frame);
     }
     this.el.dataset.style = count > this.spritesAbove ? 'sprites' : 'spheres';
+    if (this.colouredFor !== frame.elements || this.colouredResidues !== frame.residues) {
+      // A new topology of the same size (another target): colour it afresh.
+      this.colouredFor = frame.elements;
+      this.colouredResidues = frame.residues;
+      this.colour();
+      this.colourSprites();
+      this.bondsFor = undefined;
+    }
     this.drawBonds(frame);
     this.drawBox(frame);
     if (!this.fitted) {
@@ -433,7 +516,7 @@ export class ViewerView extends DOMWidgetView {
       geometry.setAttribute('color', new THREE.BufferAttribute(new Float32Array(count * 3), 3));
       const element = frame.elements ? frame.elements[0] : 0;
       const material = new THREE.PointsMaterial({
-        size: 2 * (RADII[element] ?? DEFAULT_RADIUS),
+        size: 2 * radiusOf(element, Boolean(frame.bonds && frame.bonds.length)),
         sizeAttenuation: true,
         vertexColors: true,
         map: sphereSprite(),
@@ -449,40 +532,45 @@ export class ViewerView extends DOMWidgetView {
     attribute.needsUpdate = true;
   }
 
+  /** The colours of the current frame's particles, by the chosen scheme. */
+  private colours(count: number): Float32Array {
+    const model = this.model as ViewerModel;
+    const by = (model.get('color_by') as ColourBy) ?? 'element';
+    return particleColours(model.current(), count, by, new Set(model.selection));
+  }
+
   private colourSprites(): void {
-    const frame = (this.model as ViewerModel).current();
     if (!this.sprites) {
       return;
     }
     const attribute = this.sprites.geometry.getAttribute('color') as THREE.BufferAttribute;
-    const colours = attribute.array as Float32Array;
-    const selected = new Set((this.model as ViewerModel).selection);
-    const colour = new THREE.Color();
-    for (let i = 0; i < attribute.count; i++) {
-      const element = frame.elements ? frame.elements[i] : 0;
-      colour.setHex(selected.has(i) ? SELECTED_COLOUR : (COLOURS[element] ?? DEFAULT_COLOUR));
-      colours[i * 3] = colour.r;
-      colours[i * 3 + 1] = colour.g;
-      colours[i * 3 + 2] = colour.b;
-    }
+    (attribute.array as Float32Array).set(this.colours(attribute.count));
     attribute.needsUpdate = true;
   }
 
   private colour(): void {
-    const frame = (this.model as ViewerModel).current();
     if (!this.spheres) {
       return;
     }
-    const selected = new Set((this.model as ViewerModel).selection);
+    const colours = this.colours(this.spheres.count);
     const colour = new THREE.Color();
     for (let i = 0; i < this.spheres.count; i++) {
-      const element = frame.elements ? frame.elements[i] : 0;
-      colour.setHex(selected.has(i) ? SELECTED_COLOUR : (COLOURS[element] ?? DEFAULT_COLOUR));
-      this.spheres.setColorAt(i, colour);
+      this.spheres.setColorAt(i, colour.setRGB(colours[i * 3], colours[i * 3 + 1], colours[i * 3 + 2]));
     }
     if (this.spheres.instanceColor) {
       this.spheres.instanceColor.needsUpdate = true;
     }
+  }
+
+  /** Colour by another scheme: spheres, sprites and bonds. */
+  private onColourBy(): void {
+    this.colour();
+    this.colourSprites();
+    const frame = (this.model as ViewerModel).current();
+    this.bondsFor = undefined;
+    this.drawBonds(frame);
+    this.el.dataset.colourBy = String(this.model.get('color_by'));
+    this.dirty = true;
   }
 
   private placeSpheres(frame: IFrame): void {
@@ -490,9 +578,10 @@ export class ViewerView extends DOMWidgetView {
     const positions = frame.positions!;
     const matrices = spheres.instanceMatrix.array as Float32Array;
     const selected = new Set((this.model as ViewerModel).selection);
+    const bonded = Boolean(frame.bonds && frame.bonds.length);
     for (let i = 0; i < spheres.count; i++) {
       const element = frame.elements ? frame.elements[i] : 0;
-      const radius = (RADII[element] ?? DEFAULT_RADIUS) * (selected.has(i) ? 1.4 : 1);
+      const radius = radiusOf(element, bonded) * (selected.has(i) ? 1.4 : 1);
       const m = i * 16;
       // A scale and a translation, written straight into the instance buffer.
       matrices.fill(0, m, m + 16);
@@ -507,24 +596,56 @@ export class ViewerView extends DOMWidgetView {
     spheres.instanceMatrix.needsUpdate = true;
   }
 
+  /** Bonds as line segments, each half in its atom's colour. The geometry is built once
+   * per topology and colour scheme; a new frame only moves its points. */
   private drawBonds(frame: IFrame): void {
-    if (this.bonds) {
-      this.scene.remove(this.bonds);
-      this.bonds.geometry.dispose();
-      this.bonds = undefined;
-    }
-    if (!frame.bonds || !frame.positions || frame.bonds.length === 0) {
+    const pairs = frame.bonds;
+    if (!pairs || !frame.positions || pairs.length === 0) {
+      if (this.bonds) {
+        this.scene.remove(this.bonds);
+        this.bonds.geometry.dispose();
+        this.bonds = undefined;
+      }
+      this.bondsFor = undefined;
       return;
     }
-    const points = new Float32Array(frame.bonds.length * 3);
-    for (let b = 0; b < frame.bonds.length; b++) {
-      const atom = frame.bonds[b];
-      points.set(frame.positions.subarray(atom * 3, atom * 3 + 3), b * 3);
+    const positions = frame.positions;
+    if (this.bondsFor !== pairs || !this.bonds) {
+      if (this.bonds) {
+        this.scene.remove(this.bonds);
+        this.bonds.geometry.dispose();
+      }
+      const geometry = new THREE.BufferGeometry();
+      geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(pairs.length * 6), 3));
+      const atomColours = this.colours(positions.length / 3);
+      const colours = new Float32Array(pairs.length * 6);
+      for (let b = 0; b < pairs.length; b += 2) {
+        for (const [end, atom] of [[0, pairs[b]], [1, pairs[b]], [2, pairs[b + 1]], [3, pairs[b + 1]]]) {
+          colours.set(atomColours.subarray(atom * 3, atom * 3 + 3), (b * 2 + end) * 3);
+        }
+      }
+      geometry.setAttribute('color', new THREE.BufferAttribute(colours, 3));
+      this.bonds = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ vertexColors: true }));
+      this.bonds.frustumCulled = false;
+      this.scene.add(this.bonds);
+      this.bondsFor = pairs;
     }
-    const geometry = new THREE.BufferGeometry();
-    geometry.setAttribute('position', new THREE.BufferAttribute(points, 3));
-    this.bonds = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: 0xbbbbbb }));
-    this.scene.add(this.bonds);
+    // Each bond is two segments: atom to midpoint, midpoint to the other atom.
+    const attribute = this.bonds.geometry.getAttribute('position') as THREE.BufferAttribute;
+    const points = attribute.array as Float32Array;
+    for (let b = 0; b < pairs.length; b += 2) {
+      const i = pairs[b] * 3;
+      const j = pairs[b + 1] * 3;
+      const o = b * 6;
+      for (let k = 0; k < 3; k++) {
+        const middle = (positions[i + k] + positions[j + k]) / 2;
+        points[o + k] = positions[i + k];
+        points[o + 3 + k] = middle;
+        points[o + 6 + k] = middle;
+        points[o + 9 + k] = positions[j + k];
+      }
+    }
+    attribute.needsUpdate = true;
   }
 
   private drawBox(frame: IFrame): void {
