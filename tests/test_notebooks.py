@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -80,3 +81,23 @@ def test_viewer_notebook_shows_the_viewer_following_transitions() -> None:
     assert out[4].strip().endswith("playing: False")
     assert out[5].strip() == "True"  # the selection reached the viewer
     assert "200 of 200 frames cached in the page" in text  # the trajectory's page cache
+
+
+def test_real_data_notebook_loads_files_and_steers_openmm() -> None:
+    out = _run("04-real-data.ipynb")
+    text = "\n".join(out)
+    assert "Trajectory(98 frames, 3341 particles" in text
+    assert "atoms: 3341 residues: 214" in text
+    assert "first residues: ['MET', 'ARG', 'ILE', 'ILE', 'LEU'] [1, 2, 3, 4, 5]" in text
+    assert "bonds: 3365 chains: ['4AKE']" in text
+    assert "SessionControls(" in text
+    assert "Viewer(" in text
+    assert "#42 t = " in text  # the table of links, as plain text
+    assert "the session is at frame 42 playing: False" in text  # it followed the link
+    assert "Trajectory(10 frames, 3341 particles, fps=30, mode='loop', streamed)" in text
+    assert "t = 300.000 \u2192 400.000 ps" in text
+    assert "ValueError: MDAnalysis cannot read" in text
+    assert "still serving: Trajectory with 3341 atoms" in text
+    assert re.search(r"frame \d+: t = [\d.]+ ps, E_kin = [\d.]+ kJ/mol, E_pot = -?[\d.]+", text)
+    assert "restarted at frame 0 t = 0.0 ps" in text
+    assert out[-1].strip() == "True"  # closed
