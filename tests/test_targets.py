@@ -183,3 +183,36 @@ def test_simulation_rejects_bad_parameters() -> None:
         Simulation(np.zeros((4, 2)), 5.0)
     with pytest.raises(ValueError, match="at least 2"):
         framecast.demo.argon(1)
+
+
+def test_pause_returns_after_the_frame_in_progress() -> None:
+    """After pause() returns nothing changes: a frame being advanced completes first."""
+    simulation = framecast.demo.argon(50)
+    entered, release, paused = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(sim: framecast.Simulation) -> None:
+        entered.set()
+        assert release.wait(10)
+
+    simulation.on_step(hold)
+    simulation.run()
+    try:
+        assert entered.wait(10)
+
+        def pause() -> None:
+            simulation.pause()
+            paused.set()
+
+        pauser = threading.Thread(target=pause)
+        pauser.start()
+        assert not paused.wait(0.2), "pause() returned while a frame was being advanced"
+        release.set()
+        assert paused.wait(10)
+        pauser.join(10)
+        steps = simulation.step_count
+        assert steps % simulation.steps_per_frame == 0
+        assert not simulation.is_playing
+    finally:
+        simulation.on_step(hold, remove=True)
+        release.set()
+        simulation.stop()

@@ -128,10 +128,16 @@ class Player:
         self.run()
 
     def pause(self) -> None:
-        """Stop advancing; the loop stays alive and :meth:`play` resumes."""
+        """Stop advancing; the loop stays alive and :meth:`play` resumes.
+
+        A frame being advanced when this is called completes before it returns, so nothing
+        changes after a pause (the lock is re-entrant: the loop's own thread may pause).
+        """
         with self._state:
             self._playing = False
             self._state.notify_all()
+        with self._advance_lock:
+            pass
 
     def step(self) -> None:
         """Pause, then advance exactly one frame on the calling thread."""
