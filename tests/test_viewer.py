@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from extras import require
+from traitlets import TraitError
 
 import framecast
 from framecast import Session
@@ -319,5 +321,31 @@ def test_a_transition_of_another_timeline_shows_without_resending_the_cache(
         shown = len(sent.frames())
         wait_until(lambda: len(sent.frames()) > shown + 3, what="live frames after it")
         assert all(c["cached"] for c, _ in sent.frames()[shown:])
+    finally:
+        viewer.close()
+
+
+def test_a_streamed_trajectory_is_cached_from_its_file(no_leaks: None) -> None:
+    data = require("MDAnalysisTests.datafiles")
+    trajectory = framecast.from_mdanalysis([data.PSF, data.DCD], "name CA", memory_budget=0)
+    assert trajectory.streamed
+    with Session(trajectory, port=0) as session:
+        viewer, sent = _viewer(session)
+        try:
+            viewer._hello({"type": "hello"})
+            wait_until(lambda: viewer.cached_frames == 98, what="every frame read and sent")
+            np.testing.assert_array_equal(_cached_pass(sent, 98), trajectory.frame_positions())
+        finally:
+            viewer.close()
+
+
+def test_colour_schemes(session: Session) -> None:
+    viewer, _ = _viewer(session, color_by="chain")
+    try:
+        assert viewer.color_by == "chain"
+        viewer.color_by = "Residue"  # any case
+        assert viewer.color_by == "residue"
+        with pytest.raises(TraitError, match="rainbow"):
+            viewer.color_by = "rainbow"
     finally:
         viewer.close()
