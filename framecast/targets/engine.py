@@ -123,7 +123,8 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
             kept = _Kept(self._frame_index, fields, self._engine_save())
             with self._history_lock:
                 self._history.append(kept)
-        self._frame.update(fields, index=self._frame_index)
+        # Validated and frozen above: merge stores them as they are, without a second copy.
+        self._frame.merge(fields, index=self._frame_index)
 
     # -- history and timeline ---------------------------------------------------------------------
     def seek(self, frame: int) -> None:
@@ -138,7 +139,7 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
                     self._history.pop()
             self._engine_load(kept.state)
             self._frame_index = frame
-            self._frame.update(kept.fields, index=frame)
+            self._frame.merge(kept.fields, index=frame)
 
     def _kept(self, frame: int) -> _Kept[EngineState]:
         with self._history_lock:
