@@ -13,7 +13,7 @@ tear a frame that is being encoded.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -176,6 +176,9 @@ class FrameData(MutableMapping[str, FieldValue]):
 
     ``index`` is the frame index of the target that owns this frame (a trajectory frame or
     a simulation step); set it together with fields through :meth:`update`.
+
+    :meth:`on_change` registers a listener called after every change, which is how a
+    broadcaster sends a change as soon as it is written instead of on a fixed tick.
     """
 
     def __init__(self, fields: Mapping[str, object] | None = None, *, index: int = 0) -> None:
@@ -184,6 +187,8 @@ class FrameData(MutableMapping[str, FieldValue]):
         self._dirty: set[str] = set()
         self._removed = False
         self._index = index
+        # Replaced, never mutated, so that _changed() iterates without taking the lock.
+        self._listeners: tuple[Callable[[], None], ...] = ()
         if fields:
             self.update(fields)
 
@@ -197,12 +202,14 @@ class FrameData(MutableMapping[str, FieldValue]):
         with self._lock:
             self._fields[key] = stored
             self._dirty.add(key)
+        self._changed()
 
     def __delitem__(self, key: str) -> None:
         with self._lock:
             del self._fields[key]
             self._dirty.discard(key)
             self._removed = True
+        self._changed()
 
     def __iter__(self) -> Iterator[str]:
         with self._lock:
@@ -243,6 +250,7 @@ class FrameData(MutableMapping[str, FieldValue]):
             self._dirty.update(validated)
             if index is not None:
                 self._index = int(index)
+        self._changed()
 
     def merge(self, fields: Mapping[str, FieldValue], *, index: int, reset: bool = False) -> None:
         """Apply decoded wire data: replace everything when ``reset``, else update.
@@ -258,6 +266,7 @@ class FrameData(MutableMapping[str, FieldValue]):
                 self._fields.update(fields)
             self._dirty.update(fields)
             self._index = index
+        self._changed()
 
     def clear(self) -> None:
         """Remove every field; the next :meth:`take_changes` reports a reset."""
@@ -265,6 +274,7 @@ class FrameData(MutableMapping[str, FieldValue]):
             self._fields.clear()
             self._dirty.clear()
             self._removed = True
+        self._changed()
 
     @property
     def index(self) -> int:
@@ -278,6 +288,30 @@ class FrameData(MutableMapping[str, FieldValue]):
             self._index = int(value)
 
     # -- Dirty tracking ---------------------------------------------------------------------------
+    def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after every change to the fields; return a function that
+        unregisters it.
+
+        The listener runs on the writer's thread, after the frame's lock is released, so it
+        must be quick and must not block: setting a ``threading.Event`` is the intended use.
+        An exception from a listener propagates to the writer.
+        """
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+
+        def remove() -> None:
+            with self._lock:
+                kept = list(self._listeners)
+                if listener in kept:
+                    kept.remove(listener)
+                self._listeners = tuple(kept)
+
+        return remove
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
     @property
     def dirty(self) -> frozenset[str]:
         """The keys changed since the last :meth:`take_changes`."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from traitlets import Bool, Float, HasTraits, Int, Unicode
 
+from ._pacing import Pacer
 from ._threads import BackgroundTask, raise_if_failed
 from .frame import FrameData
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
@@ -39,6 +40,10 @@ DEFAULT_FRAME_INTERVAL = 1 / 30
 
 #: Seconds over which the measured broadcast rate (``fps``) is averaged.
 _FPS_WINDOW = 1.0
+
+#: Seconds between two refreshes of the status traits while nothing is sent: widgets need
+#: about 10 Hz, and a trait only notifies when its value changes.
+_STATUS_INTERVAL = 0.1
 
 # Open sessions of this process, so that notebook links can find the session that shows a
 # timeline. Weak: forgetting a session does not keep it alive.
@@ -111,6 +116,10 @@ class Session(HasTraits):
         self.set_trait("port", self._app.port)
         self._target: object = None
         self._frame: FrameData | None = None
+        # Set by the shown frame on every change (and by close()): the broadcaster sleeps
+        # on it, so a change is sent as soon as it is written, within the rate cap.
+        self._wake = threading.Event()
+        self._unlisten: Callable[[], None] = _nothing
         # Held while the target is swapped or its changes are published, so that a delta of
         # the old target can never follow the reset of the new one.
         self._target_lock = threading.RLock()
@@ -177,6 +186,8 @@ class Session(HasTraits):
                 previous.stop()
             self._target = target
             self._frame = frame
+            self._unlisten()
+            self._unlisten = frame.on_change(self._wake.set)
             if isinstance(target, TimelineBase):
                 self._app.timelines.add(target)
             self._app.frames.publish(frame.take_all())
@@ -298,30 +309,49 @@ class Session(HasTraits):
 
     # -- the broadcaster --------------------------------------------------------------------------
     def _broadcast_loop(self, stop: threading.Event) -> None:
-        deadline = time.monotonic()
-        while not stop.is_set():
-            self._broadcast_once()
-            self._refresh_status()
-            deadline += self.frame_interval
-            now = time.monotonic()
-            if deadline < now - self.frame_interval:
-                deadline = now  # fell behind (a busy machine): skip, don't burst
-            stop.wait(max(0.0, deadline - now))
+        """Send each change when it is written, at most once per ``frame_interval``.
 
-    def _broadcast_once(self) -> None:
+        The loop sleeps on ``_wake``, which the frame sets on every write. A change is sent
+        at once if ``frame_interval`` has passed since the last send, otherwise at
+        ``last_send + frame_interval`` at the latest (see :class:`~framecast._pacing.Pacer`
+        for the jitter it forgives); writes meanwhile merge in the frame's dirty set
+        (latest wins). The producer only sets an event: it never waits for this thread or
+        the network. The wait's timeout is the 10 Hz status refresh, not a poll for frames.
+        """
+        pacer = Pacer(self.frame_interval)
+        next_status = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            if self._wake.is_set():
+                wait = pacer.delay(now)
+                if wait > 0:
+                    stop.wait(wait)  # the rate cap: later writes merge meanwhile
+                    continue
+                # Cleared before taking, so that a write during the send wakes us again.
+                self._wake.clear()
+                if self._broadcast_once():
+                    pacer.spend(now)
+            if now >= next_status:
+                self._refresh_status()
+                next_status = time.monotonic() + _STATUS_INTERVAL
+            self._wake.wait(max(0.0, next_status - time.monotonic()))
+
+    def _broadcast_once(self) -> bool:
+        """Publish what changed in the shown frame; return True if anything was sent."""
         with self._target_lock:
             frame = self._frame
             if frame is None:
-                return
+                return False
             changes = frame.take_changes()
             if not changes.fields and not changes.reset:
-                return
+                return False
             self._app.frames.publish(changes)
         now = time.monotonic()
         self._sent_times.append(now)
         while self._sent_times[0] < now - _FPS_WINDOW:
             self._sent_times.popleft()
         self._measured_fps = len(self._sent_times) / _FPS_WINDOW
+        return True
 
     def _refresh_status(self) -> None:
         """Copy the live status into the traits (a trait only notifies when it changes)."""
@@ -370,9 +400,13 @@ class Session(HasTraits):
             if self._closed.is_set():
                 return
             self._closed.set()
+        self._broadcaster.stop_event.set()
+        self._wake.set()
         self._broadcaster.stop()
         with self._target_lock:
             target, self._target, self._frame = self._target, None, None
+            self._unlisten()
+            self._unlisten = _nothing
         if isinstance(target, Playable):
             target.stop()
         self._app.close()
@@ -446,6 +480,10 @@ class Session(HasTraits):
             f"<Session {self.name!r} at {self._app.target}, target={self.target_kind}, "
             f"{state}, {self.clients} client(s)>"
         )
+
+
+def _nothing() -> None:
+    """The listener removal of a session that shows nothing."""
 
 
 def _frame_of(target: object) -> FrameData:

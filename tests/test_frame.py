@@ -155,3 +155,35 @@ def test_copy_is_independent_and_all_dirty() -> None:
     duplicate["label"] = "b"
     assert frame["label"] == "a"
     assert frame.dirty == frozenset()
+
+
+def test_on_change_listeners_hear_every_kind_of_change_until_removed() -> None:
+    frame = FrameData({"a": 1})
+    heard: list[frozenset[str]] = []
+    remove = frame.on_change(lambda: heard.append(frame.dirty))
+    frame["b"] = 2
+    frame.update({"c": 3}, index=4)
+    frame.merge({"d": np.zeros(2)}, index=5)
+    del frame["a"]
+    frame.clear()
+    assert heard == [
+        frozenset({"a", "b"}),
+        frozenset({"a", "b", "c"}),
+        frozenset({"a", "b", "c", "d"}),
+        frozenset({"b", "c", "d"}),
+        frozenset(),
+    ]
+    remove()
+    remove()  # removing twice is harmless
+    frame["e"] = 1
+    assert len(heard) == 5
+
+
+def test_a_refused_update_does_not_notify() -> None:
+    frame = FrameData()
+    heard: list[int] = []
+    frame.on_change(lambda: heard.append(1))
+    with pytest.raises(ValueError, match=r"particle\.positions"):
+        frame.update({"particle.positions": np.zeros((3, 2))})
+    assert heard == []
+    assert frame.dirty == frozenset()

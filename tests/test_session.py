@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -287,3 +288,112 @@ def test_many_clients_in_threads_all_receive_frames(session: Session) -> None:
         for each in clients:
             each.close()
     wait_until(lambda: session.clients == 0, what="clients gone")
+
+
+# -- send on change --------------------------------------------------------------------------
+def _tiny_frame() -> FrameData:
+    return FrameData({"particle.positions": np.zeros((4, 3), np.float32)})
+
+
+def _record_updates(client: Client) -> tuple[list[tuple[float, float]], threading.Event]:
+    """Subscribe with interval 0; record (monotonic arrival, energy.kinetic) per update."""
+    arrivals: list[tuple[float, float]] = []
+    arrived = threading.Event()
+
+    def record(update: framecast.FrameUpdate) -> None:
+        value = update.fields.get("energy.kinetic", -1.0)
+        arrivals.append((time.monotonic(), float(value)))
+        arrived.set()
+
+    client.subscribe_frames(record, interval=0)
+    return arrivals, arrived
+
+
+def _expect_silence(arrived: threading.Event, seconds: float) -> None:
+    """Wait out ``seconds`` on the arrival event: nothing may arrive while nothing changes."""
+    arrived.clear()
+    assert not arrived.wait(seconds), "an update arrived although the frame did not change"
+
+
+def test_a_change_after_an_idle_second_is_sent_at_once_not_at_the_next_tick(
+    no_leaks: None,
+) -> None:
+    frame = _tiny_frame()
+    with (
+        Session(frame, port=0, frame_interval=0.5) as session,
+        Client(f"127.0.0.1:{session.port}") as client,
+    ):
+        arrivals, arrived = _record_updates(client)
+        assert arrived.wait(10), "no first frame"
+        for value in (1.0, 2.0):
+            _expect_silence(arrived, 1.0)
+            written = time.monotonic()
+            frame["energy.kinetic"] = value
+            assert arrived.wait(5), "the change never arrived"
+            received, got = arrivals[-1]
+            assert got == value
+            # A fixed 0.5 s tick would deliver it 0.25 s late on average.
+            assert received - written < 0.1, f"arrived {received - written:.3f} s after the write"
+
+
+def test_a_client_paced_at_an_interval_gets_a_change_after_idle_at_once(
+    session: Session,
+) -> None:
+    frame = _tiny_frame()
+    session.show(frame)
+    with Client(f"127.0.0.1:{session.port}") as client:
+        arrived = threading.Event()
+        client.subscribe_frames(lambda update: arrived.set(), interval=0.5)
+        assert arrived.wait(10), "no first frame"
+        _expect_silence(arrived, 1.0)
+        written = time.monotonic()
+        frame["energy.kinetic"] = 3.0
+        assert arrived.wait(5), "the change never arrived"
+        assert time.monotonic() - written < 0.1
+
+
+def _write_flat_out(frame: FrameData, seconds: float, limit: int = 200_000) -> int:
+    """Write the frame as fast as possible for ``seconds`` (bounded in count); return the
+    value written last."""
+    deadline = time.monotonic() + seconds
+    value = 0
+    while time.monotonic() < deadline and value < limit:
+        value += 1
+        frame.update({"energy.kinetic": float(value)}, index=value)
+    return value
+
+
+@pytest.mark.parametrize("where", ["broadcaster", "client"])
+def test_the_rate_cap_holds_and_the_latest_write_wins(no_leaks: None, where: str) -> None:
+    """A producer far faster than the cap: the client gets at most one update per interval,
+    and the last value written always arrives."""
+    interval = 0.1
+    frame = _tiny_frame()
+    at_broadcaster = where == "broadcaster"
+    session_interval, client_interval = (interval, 0.0) if at_broadcaster else (0.001, interval)
+    with (
+        Session(frame, port=0, frame_interval=session_interval) as session,
+        Client(f"127.0.0.1:{session.port}") as client,
+    ):
+        arrivals: list[tuple[float, float]] = []
+        arrived = threading.Event()
+
+        def record(update: framecast.FrameUpdate) -> None:
+            value = update.fields.get("energy.kinetic", -1.0)
+            arrivals.append((time.monotonic(), float(value)))
+            arrived.set()
+
+        client.subscribe_frames(record, interval=client_interval)
+        assert arrived.wait(10), "no first frame"
+        start = time.monotonic()
+        last = _write_flat_out(frame, seconds=1.0)
+        wait_until(lambda: arrivals[-1][1] == last, timeout=5, what="the last write arrived")
+        window = [t for t, _ in arrivals if t >= start]
+        elapsed = window[-1] - start
+        assert last > 1000, f"the producer was slowed down: {last} writes in 1 s"
+        assert len(window) >= 5, f"only {len(window)} updates in {elapsed:.2f} s"
+        assert len(window) <= elapsed / interval + 2, (
+            f"{len(window)} updates in {elapsed:.2f} s exceeds one per {interval} s"
+        )
+        gaps = np.diff(window)
+        assert gaps.min() > interval * 0.3, f"two updates {gaps.min():.3f} s apart"

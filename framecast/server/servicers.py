@@ -21,6 +21,7 @@ from .._codec import (
     encode_json,
 )
 from .._names import check_name
+from .._pacing import Pacer
 from .._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
 from ..errors import CommandArgumentError, StateLockedError, UnknownCommandError
 from .commands import CommandRegistry
@@ -57,18 +58,16 @@ class _TrajectoryServicer:
         with self._publisher.subscribe() as mailbox:
             if not context.add_callback(mailbox.close):
                 return  # the client already left
+            pacer = Pacer(interval)
             while (pending := mailbox.take()) is not None:
-                sent_at = time.monotonic()
+                pacer.spend(time.monotonic())
                 yield FramePublisher.message(pending)
-                if interval > 0:
-                    # Pace from when the data sent was *published*, not from when it was
-                    # sent: the stream then locks onto the producer's phase, and a 30 Hz
-                    # client of a 30 Hz broadcaster gets each frame at once instead of up
-                    # to one interval late. The half-interval floor bounds the rate while
-                    # re-aligning. Updates arriving meanwhile merge in the mailbox.
-                    next_send = max(pending.meta.published_at + interval, sent_at + interval / 2)
-                    if mailbox.wait_closed(next_send - time.monotonic()):
-                        return
+                # The broadcaster's rule: an update is sent as soon as it arrives if
+                # `interval` has passed since the last send, else by last send + interval.
+                # Updates arriving meanwhile merge in the mailbox (latest wins).
+                wait = pacer.delay(time.monotonic())
+                if wait > 0 and mailbox.wait_closed(wait):
+                    return
 
     def get_frame(self, request: frame_pb2.GetFrameRequest, context: Context) -> bytes:
         return self._publisher.current_message()
