@@ -1,20 +1,30 @@
-"""Frame broadcast: frames/s per client and publish-to-receive latency, against bare grpcio.
+"""Frame broadcast: frames/s per client and write-to-screen latency, against bare grpcio.
 
-For N particles and K client processes, a producer thread changes the positions at 30 Hz
-or flat out; each change goes through the real path (``FrameData.update``, then
-``take_changes`` and ``FramePublisher.publish``, as the session's broadcaster does), and
-each client is a real ``framecast.Client`` in its own process that decodes every update.
-The baseline is a bare grpcio server-streaming RPC that yields the same bytes (an encoded
-frame) to clients that do nothing with them: the transport's ceiling on this machine.
+For N particles and K client processes, a producer thread writes new positions into a
+``FrameData`` at 25 or 30 Hz, or flat out. The rows measure three paths side by side:
+
+* ``framecast Session``: what a user runs. A real ``Session`` shows the frame, and its own
+  broadcaster sends each change (the producer is not in step with it);
+* ``framecast publisher``: the producer publishes each write itself (``take_changes`` and
+  ``FramePublisher.publish``), the publisher and transport without the broadcaster;
+* ``bare grpcio`` / ``bare grpc.aio``: a server-streaming RPC yielding the same encoded
+  bytes to clients that do nothing with them, the transport's ceiling on this machine, and
+  ``bare grpcio + producer``: the same with the framecast producer running flat out beside
+  it in the process, which shows what sharing the GIL with the producer alone costs.
+
+Each client is a real ``framecast.Client`` in its own process, subscribed with
+``interval=0``, that decodes every update. Latency is from the producer's write (a wall-clock
+stamp written with the positions) to the decoded update in the client's callback.
 
 Usage::
 
-    python benchmarks/broadcast.py            # the full table (about 3 minutes)
+    python benchmarks/broadcast.py            # the full table (about 10 minutes)
     python benchmarks/broadcast.py --quick    # shorter windows, same rows
 
-Both are measured in the same run, side by side, so the ratios hold on a noisy machine.
-Targets (from the issue): at 100k particles, 8 clients, 30 Hz: >= 29 frames/s per client,
-median latency <= 10 ms, p95 <= 30 ms; flat out, framecast >= 70 % of the bare stream.
+Targets (issue 9), through the Session path at 25 Hz: 1k x 1 and 10k x 8, median <= 3 ms
+and p95 <= 6 ms; 100k x 8, median <= 8 ms, p95 <= 20 ms and every client >= 24.5 frames/s;
+100k x 32, every client >= 24 frames/s; a 1 kHz producer gives <= 31 updates/s at the
+default interval. Flat out, framecast >= 70 % of the bare grpcio stream.
 """
 
 from __future__ import annotations
@@ -44,11 +54,12 @@ SESSION = "framecast Session"
 PUBLISHER = "framecast publisher"
 BARE = "bare grpcio"
 BARE_AIO = "bare grpc.aio"
+BARE_BUSY = "bare grpcio + producer"
 
 
 @dataclass(frozen=True)
 class Scenario:
-    implementation: str  # SESSION, PUBLISHER, BARE (sync server) or BARE_AIO
+    implementation: str  # SESSION, PUBLISHER, BARE (sync server), BARE_AIO or BARE_BUSY
     particles: int
     clients: int
     rate: float | None  # producer Hz, None = flat out
@@ -156,7 +167,7 @@ class SessionUnderTest:
         from framecast.session import DEFAULT_FRAME_INTERVAL
 
         frame = _initial_frame(particles)
-        interval = DEFAULT_FRAME_INTERVAL if rate is not None else 0.001
+        interval = DEFAULT_FRAME_INTERVAL if rate is not None else 1e-6
         self.session = Session(frame, port=0, frame_interval=interval)
         self.payload = len(self.session.app.frames.current_message())
         self.address = self.session.app.target
@@ -169,9 +180,14 @@ class SessionUnderTest:
 
 
 class BareServerUnderTest:
-    """grpcio streaming the same encoded frame bytes, with an 8-byte timestamp in front."""
+    """grpcio streaming the same encoded frame bytes, with an 8-byte timestamp in front.
 
-    def __init__(self, particles: int, rate: float | None) -> None:
+    With ``busy``, a framecast producer runs flat out beside it in the same process (writes,
+    ``take_changes``, ``publish`` to one subscriber that never reads): the bare transport
+    sharing the GIL with exactly the producer's work, and nothing of framecast's send path.
+    """
+
+    def __init__(self, particles: int, rate: float | None, *, busy: bool = False) -> None:
         from framecast._codec import assemble_update, encode_entry_parts
 
         positions = _positions(particles, 1)[0]
@@ -199,6 +215,11 @@ class BareServerUnderTest:
         self.server.start()
         self.address = f"127.0.0.1:{port}"
         self.payload = len(self.body) + _STAMP.size
+        self.busy: PublisherUnderTest | None = None
+        if busy:
+            self.busy = PublisherUnderTest(particles, None)
+            self._idle = self.busy.server.frames.subscribe()
+            self._idle.__enter__()
 
     def _stream(self, request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
         for _ in _pace(self.stop, self.rate):
@@ -210,6 +231,9 @@ class BareServerUnderTest:
         self.stop.set()
         self.server.stop(1).wait(5)
         self.executor.shutdown(wait=True)
+        if self.busy is not None:
+            self._idle.__exit__(None, None, None)
+            self.busy.close()
 
 
 class BareAioServerUnderTest:
@@ -410,6 +434,8 @@ def run(scenario: Scenario, warmup: float, seconds: float) -> Result:
         server: Any = SessionUnderTest(scenario.particles, scenario.rate)
     elif scenario.implementation == PUBLISHER:
         server = PublisherUnderTest(scenario.particles, scenario.rate)
+    elif scenario.implementation == BARE_BUSY:
+        server = BareServerUnderTest(scenario.particles, scenario.rate, busy=True)
     elif scenario.implementation == BARE_AIO:
         server = BareAioServerUnderTest(scenario.particles, scenario.rate)
     else:
@@ -486,7 +512,7 @@ def _scenarios(
         out.append(Scenario(PUBLISHER, particles, clients, 30.0))
         out.append(Scenario(BARE, particles, clients, 30.0))
     for particles, clients in flat:
-        for implementation in (PUBLISHER, SESSION, BARE, BARE_AIO):
+        for implementation in (PUBLISHER, SESSION, BARE, BARE_AIO, BARE_BUSY):
             out.append(Scenario(implementation, particles, clients, None))
     return out
 
@@ -544,6 +570,14 @@ def _flat_out_checks(results: dict[Scenario, Result]) -> list[str]:
             rows.append(
                 f"| flat out, {particles:,} x {clients}: {implementation} / bare grpcio "
                 f"| {ratio:.0%} | >= 70 % | {_verdict(ratio >= 0.7)} |"
+            )
+        busy = results.get(Scenario(BARE_BUSY, particles, clients, None))
+        publisher = results.get(Scenario(PUBLISHER, particles, clients, None))
+        if busy is not None and publisher is not None:
+            ratio = statistics.median(publisher.fps) / max(statistics.median(busy.fps), 1e-9)
+            rows.append(
+                f"| flat out, {particles:,} x {clients}: {PUBLISHER} / {BARE_BUSY} "
+                f"| {ratio:.0%} | (the send path's own cost) | - |"
             )
     return rows
 
