@@ -18,6 +18,7 @@ from .errors import (
     CommandError,
     CommandFailedError,
     FramecastError,
+    LimitExceededError,
     StateLockedError,
     UnknownCommandError,
 )
@@ -25,6 +26,7 @@ from .frame import STANDARD_FIELDS, FrameData
 from .listener import SessionListener
 from .messages import CommandInfo, SelectionEvent, SessionEvent, TransitionEvent
 from .server.app import FramecastServer, PortInUseError
+from .server.limits import Limits
 from .session import Session
 from .sessions import ClientSession, ClientSessions, TrackedSessions
 from .targets import FrameSource, LennardJones, Playable, Recording, Simulation, Trajectory
@@ -77,6 +79,8 @@ __all__ = [
     "LennardJones",
     "Playable",
     "PortInUseError",
+    "Limits",
+    "LimitExceededError",
     "Recording",
     "RemoteSharedState",
     "SelectionEvent",

@@ -314,6 +314,8 @@ def decode_json(data: bytes, *, what: str) -> object:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{what} is not valid UTF-8 JSON: {error}") from error
+    except RecursionError:  # json recurses per nesting level
+        raise ValueError(f"{what} is nested too deeply to parse") from None
 
 
 def decode_json_object(data: bytes, *, what: str) -> Mapping[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import statistics
 import sys
@@ -21,6 +22,7 @@ from .demo import argon
 from .frame import FieldValue
 from .messages import SessionEvent, TransitionEvent
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT
+from .server.auth import TOKEN_ENV
 from .session import Session
 from .targets.trajectory import Trajectory
 
@@ -93,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--fps", type=float, default=30.0, help="frames broadcast per second (default: %(default)s)"
     )
+    serve.add_argument(
+        "--token",
+        default=None,
+        help=f"token clients must present (default: none on loopback, a random one printed "
+        f"otherwise; '' for none); also read from {TOKEN_ENV}",
+    )
+    serve.add_argument("--certfile", help="PEM certificate chain: serve over TLS")
+    serve.add_argument("--keyfile", help="PEM private key of --certfile")
 
     watch = commands.add_parser(
         "watch",
@@ -101,7 +111,19 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG_WATCH,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    watch.add_argument("address", help="HOST:PORT of the server, e.g. 127.0.0.1:38801")
+    watch.add_argument(
+        "address",
+        help="HOST:PORT of the server (e.g. 127.0.0.1:38801) or its framecast:// URL",
+    )
+    watch.add_argument(
+        "--token", default=None, help=f"the server's token (default: the URL's, or {TOKEN_ENV})"
+    )
+    watch.add_argument(
+        "--cafile", help="speak TLS, trusting this PEM certificate (e.g. a self-signed one)"
+    )
+    watch.add_argument(
+        "--tls", action="store_true", help="speak TLS, trusting the system's authorities"
+    )
     watch.add_argument(
         "--interval",
         type=float,
@@ -136,16 +158,27 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     else:
         target = argon(args.particles)
         what = f"the argon demo ({args.particles} atoms)"
+    if bool(args.certfile) != bool(args.keyfile):
+        raise SystemExit("framecast serve: --certfile and --keyfile go together")
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV)
     session = Session(
-        target, name=args.name, address=args.address, port=args.port, frame_interval=1 / args.fps
+        target,
+        name=args.name,
+        address=args.address,
+        port=args.port,
+        frame_interval=1 / args.fps,
+        token=token,
+        tls=(args.certfile, args.keyfile) if args.certfile else None,
     )
     # SIGTERM ends the loop like Ctrl-C, so service managers also get a clean shutdown.
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        where = f"{session.address}:{session.port}"
+        where = session.url if session.token else f"{session.address}:{session.port}"
+        tls = f" --cafile {args.certfile}" if args.certfile else ""
+        tls_arg = f", tls={args.certfile!r}" if args.certfile else ""
         print(f"framecast {__version__}: serving {what} at {where}", file=out)
-        print(f"  watch it:   framecast watch {where}", file=out)
-        print(f"  in Python:  framecast.Client({where!r})", file=out)
+        print(f"  watch it:   framecast watch {where}{tls}", file=out)
+        print(f"  in Python:  framecast.Client({where!r}{tls_arg})", file=out)
         print("  stop with Ctrl-C", file=out, flush=True)
         session.start_loop()
     finally:
@@ -231,8 +264,9 @@ def _describe_event(event: SessionEvent) -> str:
 def _watch(args: argparse.Namespace, out: TextIO) -> int:
     stats = _WatchStats()
     try:
-        client = Client(args.address, connect_timeout=args.timeout)
-    except ConnectionError as error:
+        tls: bool | str | None = args.cafile or (True if args.tls else None)
+        client = Client(args.address, token=args.token, tls=tls, connect_timeout=args.timeout)
+    except (ConnectionError, PermissionError, ValueError) as error:
         print(f"framecast watch: {error}", file=sys.stderr)
         return 2
     deadline = None if args.duration is None else time.monotonic() + args.duration
@@ -240,7 +274,7 @@ def _watch(args: argparse.Namespace, out: TextIO) -> int:
     printing = threading.Lock()
     with client:
         client.subscribe_frames(stats.add, interval=args.interval)
-        print(f"connected to {args.address}", file=out, flush=True)
+        print(f"connected to {client.address}", file=out, flush=True)
         if args.session:
 
             def show(event: SessionEvent) -> None:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 
+from ._address import parse_address
 from ._codec import decode_json, encode_json, parse_update
 from ._names import check_name
 from ._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
@@ -25,12 +27,14 @@ from .errors import (
     CommandArgumentError,
     CommandFailedError,
     FramecastError,
+    LimitExceededError,
     StateLockedError,
     UnknownCommandError,
 )
 from .frame import FieldValue, FrameData
 from .listener import SessionListener
 from .messages import CommandInfo, SelectionEvent, TransitionEvent
+from .server.auth import PEM, TOKEN_ENV, TOKEN_METADATA_KEY, bearer, read_pem
 from .timeline import TIMELINE_KEY
 
 __all__ = ["Client", "FrameCallback", "FrameUpdate", "RemoteSharedState"]
@@ -70,35 +74,89 @@ def _rpc_code(error: grpc.RpcError) -> grpc.StatusCode | None:
     return error.code() if isinstance(error, grpc.Call) else None
 
 
+# grpc's classes are generic in its type stubs only.
+if TYPE_CHECKING:
+    _UnaryUnary = grpc.UnaryUnaryClientInterceptor[Any, Any]
+    _UnaryStream = grpc.UnaryStreamClientInterceptor[Any, Any]
+else:
+    _UnaryUnary = grpc.UnaryUnaryClientInterceptor
+    _UnaryStream = grpc.UnaryStreamClientInterceptor
+
+
+class _TokenAdder(_UnaryUnary, _UnaryStream):
+    """Adds the token to the metadata of every call of a channel."""
+
+    def __init__(self, token: str) -> None:
+        self._metadata = (TOKEN_METADATA_KEY, bearer(token))
+
+    def _details(self, details: Any) -> Any:
+        metadata = [*(details.metadata or ()), self._metadata]
+        return details._replace(metadata=metadata)
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+
+def _open_channel(target: str, token: str, tls: bool | PEM | None) -> grpc.Channel:
+    if tls is None or tls is False:
+        channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
+    else:
+        roots = None if tls is True else read_pem(tls, what="TLS certificate to trust")
+        credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+        channel = grpc.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
+    if not token:
+        return channel
+    return grpc.intercept_channel(channel, _TokenAdder(token))
+
+
 class Client:
     """A connection to a framecast server.
 
     Parameters
     ----------
     address
-        ``"host:port"``, for example ``"127.0.0.1:38801"``.
+        ``"host:port"`` (for example ``"127.0.0.1:38801"``) or a ``framecast://host:port``
+        URL, which may carry ``?token=...`` (``session.url``).
+    token
+        The server's token, if it needs one. Default: the URL's, else the
+        ``FRAMECAST_TOKEN`` environment variable, else none.
+    tls
+        Speak TLS: ``True`` to trust the system's certificate authorities, or the PEM
+        certificate to trust (a path or bytes), such as a self-signed server certificate.
     connect_timeout
         Seconds to wait for the server; ``ConnectionError`` after that.
     access_token
         Identifies this client for shared-state locks; a random one by default.
+
+    A server that refuses the token raises ``PermissionError`` here, at once.
     """
 
     def __init__(
         self,
         address: str,
         *,
+        token: str | None = None,
+        tls: bool | PEM | None = None,
         connect_timeout: float = 5.0,
         access_token: str | None = None,
     ) -> None:
-        self.address = address
+        target, url_token = parse_address(address)
+        self.address = target
         self.access_token = access_token or uuid.uuid4().hex
-        self._channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+        if token is None:
+            token = url_token if url_token is not None else os.environ.get(TOKEN_ENV, "")
+        self._channel = _open_channel(target, token, tls)
         try:
             grpc.channel_ready_future(self._channel).result(timeout=connect_timeout)
         except grpc.FutureTimeoutError:
             self._channel.close()
+            hint = " (over TLS: does the server speak TLS, and is its certificate trusted?)"
             raise ConnectionError(
-                f"no framecast server answered at {address} within {connect_timeout:g} s"
+                f"no framecast server answered at {target} within {connect_timeout:g} s"
+                + (hint if tls else "")
             ) from None
         # Frames arrive as raw bytes: parse_update makes arrays that are views into them.
         self._subscribe_frames = self._channel.unary_stream(
@@ -150,6 +208,23 @@ class Client:
         self._frame_task: BackgroundTask | None = None
         self._state: RemoteSharedState | None = None
         self._closed = False
+        self._check_access(connect_timeout)
+
+    def _check_access(self, timeout: float) -> None:
+        """One cheap call, so that a missing or wrong token fails here, not mid-stream."""
+        try:
+            self._list_sessions(sessions_pb2.ListSessionsRequest(), timeout=timeout)
+        except grpc.RpcError as error:
+            code = _rpc_code(error)
+            self._channel.close()
+            if code == grpc.StatusCode.UNAUTHENTICATED:
+                raise PermissionError(
+                    f"the framecast server at {self.address} refused the connection: "
+                    f"{_rpc_message(error)}"
+                ) from None
+            raise ConnectionError(
+                f"the framecast server at {self.address} did not answer: {_rpc_message(error)}"
+            ) from None
 
     # -- frames -----------------------------------------------------------------------------------
     def subscribe_frames(
@@ -239,11 +314,13 @@ class Client:
         ``ConnectionError`` if the stream ended. Subscribes with the default interval if
         :meth:`subscribe_frames` was not called.
         """
-        if self._frame_interval is None:
-            self.subscribe_frames()
         deadline = time.monotonic() + timeout
         with self._lock:
+            # Counted before subscribing, so that the first frame of a stream this call
+            # opens counts as "after this call" even if it arrives at once.
             seen = self._updates_received
+            if self._frame_interval is None:
+                self.subscribe_frames()
             while True:
                 if self._updates_received > seen and (predicate is None or predicate(self._frame)):
                     return self._frame
@@ -572,6 +649,8 @@ class RemoteSharedState(MutableMapping[str, object]):
         except grpc.RpcError as error:
             if _rpc_code(error) == grpc.StatusCode.INVALID_ARGUMENT:
                 raise ValueError(_rpc_message(error)) from None
+            if _rpc_code(error) == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise LimitExceededError(_rpc_message(error)) from None
             raise
 
     def close(self) -> None:

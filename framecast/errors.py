@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "LimitExceededError",
     "CommandArgumentError",
     "CommandError",
     "CommandFailedError",
@@ -47,3 +48,10 @@ class CommandFailedError(CommandError):
     def __init__(self, message: str, code: str = "UNKNOWN") -> None:
         self.code = code
         super().__init__(message)
+
+
+class LimitExceededError(FramecastError):
+    """A request went past one of the server's limits (gRPC ``RESOURCE_EXHAUSTED``).
+
+    The message names the limit and its setting in :class:`~framecast.Limits`.
+    """

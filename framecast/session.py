@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
+import sys
 import threading
 import time
 import traceback
+import warnings
 import weakref
 from collections import deque
 from collections.abc import Callable, Generator
@@ -19,13 +22,17 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 from traitlets import Bool, Float, HasTraits, Int, Unicode
 
+from ._address import host_port, is_loopback
 from ._pacing import Pacer
 from ._threads import BackgroundTask, raise_if_failed
 from .frame import FrameData
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
+from .server.auth import generate_token
+from .server.limits import DEFAULT_LIMITS
 from .server.state import SharedState
 from .sessions import ClientSessions
 from .targets.base import FrameSource, Playable
@@ -57,7 +64,9 @@ def live_sessions() -> list[Session]:
         return [session for session in _LIVE if not session.closed]
 
 
-_SESSION_KWARGS = frozenset({"name", "address", "port", "frame_interval", "follow_transitions"})
+_SESSION_KWARGS = frozenset(
+    {"name", "address", "port", "frame_interval", "follow_transitions", "token", "tls", "limits"}
+)
 
 
 class Session(HasTraits):
@@ -76,6 +85,11 @@ class Session(HasTraits):
         ``follow_transitions`` (default False: when True, a transition of the target's
         timeline published through :attr:`sessions` pauses the target and seeks it to
         that transition's first frame, so every client sees it).
+
+        Security, as jupyter_server does it: ``token`` (default: none on a loopback
+        address, and a random one, printed and kept in :attr:`token`, on any other; ``""``
+        turns it off, with a warning off loopback), ``tls=(certfile, keyfile)`` (PEM) and
+        ``limits`` (a :class:`~framecast.Limits`).
 
     The traits (``playing``, ``running``, ``frame_index``, ``clients``, ``fps``,
     ``error``, ``target_kind``, ``timeline``) follow the live status; notebook widgets link
@@ -107,10 +121,21 @@ class Session(HasTraits):
         super().__init__()
         self.autoplay = autoplay
         self.frame_interval = frame_interval
+        address = str(kwargs.get("address", DEFAULT_ADDRESS))
+        token, generated = _choose_token(kwargs.get("token"), address)
+        self._token = token
+        self._tls = kwargs.get("tls") is not None
         self._app = FramecastServer(
-            address=str(kwargs.get("address", DEFAULT_ADDRESS)),
+            address=address,
             port=int(kwargs.get("port", DEFAULT_PORT)),
+            token=token,
+            tls=kwargs.get("tls"),
+            limits=kwargs.get("limits", DEFAULT_LIMITS),
         )
+        if generated:
+            # As jupyter_server does: the one place the token is shown is the console of
+            # whoever started the server. It never goes to a log.
+            print(f"framecast: serving at {self.url}", file=sys.stderr, flush=True)
         self.set_trait("name", str(kwargs.get("name", "framecast")))
         self.set_trait("address", self._app.address)
         self.set_trait("port", self._app.port)
@@ -151,6 +176,22 @@ class Session(HasTraits):
     def app(self) -> FramecastServer:
         """Underlying framecast server application."""
         return self._app
+
+    @property
+    def token(self) -> str:
+        """The token a client must present, or ``""`` when the server asks for none."""
+        return self._token
+
+    @property
+    def url(self) -> str:
+        """``framecast://host:port``, with ``?token=...`` when a token is needed: what
+        ``framecast.Client`` and ``framecast watch`` accept. Over TLS a client also needs
+        the certificate it should trust (``tls=``)."""
+        host = self._app.address
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()  # every interface: name this machine instead
+        url = f"framecast://{host_port(host, self._app.port)}"
+        return f"{url}?token={quote(self._token, safe='')}" if self._token else url
 
     @property
     def shared_state(self) -> SharedState:
@@ -480,6 +521,29 @@ class Session(HasTraits):
             f"<Session {self.name!r} at {self._app.target}, target={self.target_kind}, "
             f"{state}, {self.clients} client(s)>"
         )
+
+
+def _choose_token(token: object, address: str) -> tuple[str, bool]:
+    """The token to require and whether it was generated (see :class:`Session`)."""
+    if token is None:
+        if is_loopback(address):
+            return "", False
+        return generate_token(), True
+    if not isinstance(token, str):
+        raise TypeError(f"token must be a string, got {type(token).__name__}")
+    if not token:
+        if not is_loopback(address):
+            warnings.warn(
+                f"token='' turns authentication off on {address}: any process that reaches "
+                "the port may run commands, change the shared state and publish to every "
+                "session",
+                UserWarning,
+                stacklevel=3,
+            )
+        return "", False
+    if not token.isascii() or not token.isprintable():
+        raise ValueError("token must be printable ASCII (it travels as gRPC metadata)")
+    return token, False
 
 
 def _nothing() -> None:

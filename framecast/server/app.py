@@ -8,21 +8,31 @@ from types import TracebackType
 
 import grpc
 
+from .._address import host_port
+from .auth import TLSFiles, TokenInterceptor, server_credentials
 from .commands import CommandCallback, CommandRegistry
+from .limits import DEFAULT_LIMITS, Limits
 from .publisher import FramePublisher
 from .servicers import command_handler, sessions_handler, state_handler, trajectory_handler
 from .sessions import SessionRegistry, TimelineRegistry
 from .state import SharedState
 
-__all__ = ["DEFAULT_ADDRESS", "DEFAULT_PORT", "FramecastServer", "PortInUseError"]
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "DEFAULT_PORT",
+    "FramecastServer",
+    "PortInUseError",
+    "UNARY_WORKERS",
+]
 
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 38801
 
-#: The sync gRPC server holds one pool thread per open stream (frames, state, session
-#: listeners). Threads are created on demand, so a high cap costs nothing until used; RPCs
-#: past it are refused with RESOURCE_EXHAUSTED instead of queueing behind open streams.
-DEFAULT_MAX_WORKERS = 256
+#: Pool threads for unary calls (commands, state updates) beside the open streams. The
+#: sync gRPC server holds one pool thread per open stream, so the pool is sized from the
+#: stream limits plus these; threads are created on demand, so a high cap costs nothing
+#: until used, and RPCs past it are refused with RESOURCE_EXHAUSTED instead of queueing.
+UNARY_WORKERS = 32
 
 #: Seconds that close() lets in-flight unary calls finish; streams are ended at once.
 CLOSE_GRACE = 1.0
@@ -32,13 +42,12 @@ class PortInUseError(OSError):
     """The server could not listen on the requested port."""
 
 
-def _host_port(address: str, port: int) -> str:
-    host = f"[{address}]" if ":" in address and not address.startswith("[") else address
-    return f"{host}:{port}"
-
-
 class FramecastServer:
     """A gRPC server with the Trajectory, State, Command and Sessions services.
+
+    With ``token``, every call must carry it (see :mod:`framecast.server.auth`); with
+    ``tls=(certfile, keyfile)``, the port speaks TLS only. ``limits`` bounds what clients
+    may ask (see :class:`~framecast.server.limits.Limits`).
 
     It owns the transport-free cores: :attr:`frames` (a
     :class:`~framecast.server.publisher.FramePublisher`), :attr:`shared_state`,
@@ -52,37 +61,50 @@ class FramecastServer:
         *,
         address: str = DEFAULT_ADDRESS,
         port: int = DEFAULT_PORT,
-        max_workers: int = DEFAULT_MAX_WORKERS,
+        token: str = "",
+        tls: TLSFiles | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
-        self.frames = FramePublisher()
-        self.shared_state = SharedState()
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a framecast.Limits, got {type(limits).__name__}")
+        credentials = None if tls is None else server_credentials(tls)
+        self.limits = limits
+        self.frames = FramePublisher(max_subscribers=limits.max_frame_subscribers)
+        self.shared_state = SharedState(limits=limits)
         self.commands = CommandRegistry()
-        self.sessions = SessionRegistry()
+        self.sessions = SessionRegistry(limits=limits)
         self.timelines = TimelineRegistry()
         self._close_lock = threading.Lock()
         self._closed = False
+        max_workers = limits.streams + UNARY_WORKERS
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="framecast-grpc")
         self._server = grpc.server(
             self._executor,
             handlers=[
                 trajectory_handler(self.frames),
-                state_handler(self.shared_state),
-                command_handler(self.commands),
+                state_handler(self.shared_state, limits),
+                command_handler(self.commands, limits),
                 sessions_handler(self.sessions, self.timelines),
             ],
+            interceptors=[TokenInterceptor(token)] if token else None,
             options=[
                 # gRPC sets SO_REUSEPORT by default, which would let a second server share
                 # a port silently; a busy port must be an error that names it.
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_send_message_length", -1),
-                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+                # A larger request is refused by gRPC itself with RESOURCE_EXHAUSTED.
+                ("grpc.max_receive_message_length", limits.max_request_bytes),
             ],
             maximum_concurrent_rpcs=max_workers,
         )
+        where = host_port(address, port)
         try:
-            bound = self._server.add_insecure_port(_host_port(address, port))
+            if credentials is None:
+                bound = self._server.add_insecure_port(where)
+            else:
+                bound = self._server.add_secure_port(where, credentials)
         except RuntimeError as error:
             bound = 0
             reason = str(error)
@@ -91,7 +113,7 @@ class FramecastServer:
         if bound == 0:
             self._executor.shutdown(wait=False)
             raise PortInUseError(
-                f"cannot listen on {_host_port(address, port)}: port {port} is in use or "
+                f"cannot listen on {host_port(address, port)}: port {port} is in use or "
                 f"{reason}; pass port=0 to pick a free port"
             )
         self.address = address
@@ -112,7 +134,7 @@ class FramecastServer:
     @property
     def target(self) -> str:
         """``host:port``, the string a client connects to."""
-        return _host_port(self.address, self.port)
+        return host_port(self.address, self.port)
 
     @property
     def closed(self) -> bool:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Generic, NamedTuple, TypeVar, cast
 
+from .limits import LimitExceededError
+
 __all__ = ["Mailbox", "MailboxSet", "Pending"]
 
 V = TypeVar("V")
@@ -115,14 +117,22 @@ class MailboxSet(Generic[V, M]):
 
     @contextmanager
     def member(
-        self, initial: Callable[[], tuple[Mapping[str, V], M]] | None = None
+        self,
+        initial: Callable[[], tuple[Mapping[str, V], M]] | None = None,
+        *,
+        limit: int | None = None,
+        what: str = "subscribers",
     ) -> Iterator[Mailbox[V, M]]:
         """A mailbox registered for the ``with`` block, first filled by ``initial()``.
 
-        After :meth:`close` the mailbox is closed from the start.
+        After :meth:`close` the mailbox is closed from the start. With ``limit``, raises
+        :class:`~framecast.server.limits.LimitExceededError` (naming ``what``) when that
+        many members are registered already.
         """
         mailbox: Mailbox[V, M] = Mailbox()
         with self._lock:
+            if limit is not None and not self._closed and len(self._members) >= limit:
+                raise LimitExceededError(f"this server already has {limit} {what}")
             if self._closed:
                 mailbox.close()
             else:

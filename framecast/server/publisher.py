@@ -38,7 +38,8 @@ class FramePublisher:
     starts with the whole current frame marked as a reset.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_subscribers: int | None = None) -> None:
+        self._max_subscribers = max_subscribers
         # Serialises publishers, so that a reset from show() and a delta from the
         # broadcaster reach every mailbox in the same order.
         self._publish_lock = threading.Lock()
@@ -81,8 +82,16 @@ class FramePublisher:
 
     @contextmanager
     def subscribe(self) -> Iterator[FrameSubscription]:
-        """Register a subscriber for the duration of the ``with`` block."""
-        with self._subscribers.member(lambda: (self._entries, self._meta)) as mailbox:
+        """Register a subscriber for the duration of the ``with`` block.
+
+        Raises :class:`~framecast.server.limits.LimitExceededError` when
+        ``max_subscribers`` are registered already.
+        """
+        with self._subscribers.member(
+            lambda: (self._entries, self._meta),
+            limit=self._max_subscribers,
+            what="frame subscribers (Limits.max_frame_subscribers)",
+        ) as mailbox:
             yield mailbox
 
     @staticmethod

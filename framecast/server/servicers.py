@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 
 from .._codec import (
     assemble_update,
@@ -25,6 +26,7 @@ from .._pacing import Pacer
 from .._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
 from ..errors import CommandArgumentError, StateLockedError, UnknownCommandError
 from .commands import CommandRegistry
+from .limits import DEFAULT_LIMITS, LimitExceededError, Limits
 from .publisher import FramePublisher
 from .sessions import SessionRegistry, TimelineRegistry
 from .state import SharedState
@@ -39,10 +41,37 @@ def _abort(context: Context, code: grpc.StatusCode, message: str) -> NoReturn:
     raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
 
 
-def _interval(context: Context, value: float, what: str) -> float:
-    if not (math.isfinite(value) and value >= 0):
+MessageT = TypeVar("MessageT", bound=Message)
+
+
+def _parse(message_type: type[MessageT], data: bytes, context: Context) -> MessageT:
+    """Requests arrive as bytes and are parsed here, so that a malformed one gets
+    INVALID_ARGUMENT with a message (a failing deserializer gives only INTERNAL)."""
+    try:
+        return message_type.FromString(data)
+    except DecodeError as error:
         _abort(
-            context, grpc.StatusCode.INVALID_ARGUMENT, f"{what} must be >= 0 seconds, got {value}"
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"malformed {message_type.DESCRIPTOR.name}: {error}",
+        )
+
+
+def _exhausted(context: Context, error: LimitExceededError) -> NoReturn:
+    _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+
+
+#: The longest interval a stream may ask for: longer is surely a mistake (or an attack on
+#: the timer: waits past about 3e8 s overflow).
+MAX_INTERVAL = 3600.0
+
+
+def _interval(context: Context, value: float, what: str) -> float:
+    if not (math.isfinite(value) and 0 <= value <= MAX_INTERVAL):
+        _abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{what} must be between 0 and {MAX_INTERVAL:g} seconds, got {value}",
         )
     return value
 
@@ -55,6 +84,12 @@ class _TrajectoryServicer:
         self, request: frame_pb2.SubscribeFramesRequest, context: Context
     ) -> Iterator[bytes]:
         interval = _interval(context, request.frame_interval, "frame_interval")
+        try:
+            yield from self._stream_frames(interval, context)
+        except LimitExceededError as error:
+            _exhausted(context, error)
+
+    def _stream_frames(self, interval: float, context: Context) -> Iterator[bytes]:
         with self._publisher.subscribe() as mailbox:
             if not context.add_callback(mailbox.close):
                 return  # the client already left
@@ -74,13 +109,20 @@ class _TrajectoryServicer:
 
 
 class _StateServicer:
-    def __init__(self, state: SharedState) -> None:
+    def __init__(self, state: SharedState, limits: Limits) -> None:
         self._state = state
+        self._limits = limits
 
     def subscribe_state(
         self, request: state_pb2.SubscribeStateRequest, context: Context
     ) -> Iterator[state_pb2.StateChange]:
         interval = _interval(context, request.update_interval, "update_interval")
+        try:
+            yield from self._stream_state(interval, context)
+        except LimitExceededError as error:
+            _exhausted(context, error)
+
+    def _stream_state(self, interval: float, context: Context) -> Iterator[state_pb2.StateChange]:
         with self._state.subscribe() as mailbox:
             if not context.add_callback(mailbox.close):
                 return
@@ -102,17 +144,24 @@ class _StateServicer:
             # Re-encoding canonicalises the JSON and proves every value parses, before
             # anything is applied: a malformed change is refused whole.
             encoded = {
-                key: encode_json(decode_json(value, what=f"value of state key {key!r}"))
-                for key, value in request.change.updates.items()
+                key: self._checked_json(key, value) for key, value in request.change.updates.items()
             }
             self._state.apply_encoded(
                 _checked_token(request.access_token), encoded, request.change.removals
             )
         except StateLockedError as error:
             return state_pb2.UpdateStateResponse(success=False, locked_keys=error.keys)
+        except LimitExceededError as error:
+            _exhausted(context, error)
         except (TypeError, ValueError) as error:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"state update refused: {error}")
         return state_pb2.UpdateStateResponse(success=True)
+
+    def _checked_json(self, key: str, value: bytes) -> bytes:
+        what = f"value of state key {key[:64]!r}"
+        decoded = decode_json(value, what=what)
+        self._limits.check_json(decoded, len(value), what=what)
+        return encode_json(decoded)
 
     def update_locks(
         self, request: state_pb2.UpdateLocksRequest, context: Context
@@ -123,6 +172,8 @@ class _StateServicer:
             )
         except StateLockedError as error:
             return state_pb2.UpdateLocksResponse(success=False, locked_keys=error.keys)
+        except LimitExceededError as error:
+            _exhausted(context, error)
         except (TypeError, ValueError) as error:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"lock request refused: {error}")
         return state_pb2.UpdateLocksResponse(success=True)
@@ -135,8 +186,9 @@ def _checked_token(token: str) -> str:
 
 
 class _CommandServicer:
-    def __init__(self, commands: CommandRegistry) -> None:
+    def __init__(self, commands: CommandRegistry, limits: Limits) -> None:
         self._commands = commands
+        self._limits = limits
 
     def get_commands(
         self, request: command_pb2.GetCommandsRequest, context: Context
@@ -157,8 +209,11 @@ class _CommandServicer:
     ) -> command_pb2.RunCommandResponse:
         name = request.name
         try:
-            arguments = decode_json_object(request.arguments, what=f"arguments of {name!r}")
-        except ValueError as error:
+            check_name(name, what="command name", max_length=self._limits.max_name_length)
+            what = f"arguments of {name!r}"
+            arguments = decode_json_object(request.arguments, what=what)
+            self._limits.check_json(arguments, len(request.arguments), what=what)
+        except (TypeError, ValueError) as error:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
         try:
             result = self._commands.run(name, arguments)
@@ -189,9 +244,13 @@ class _SessionsServicer:
 
     def join(self, request: sessions_pb2.JoinRequest, context: Context) -> Iterator[bytes]:
         try:
-            name = check_name(request.name, what="session name")
+            yield from self._listen(request.name, context)
+        except LimitExceededError as error:
+            _exhausted(context, error)
         except (TypeError, ValueError) as error:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"cannot join: {error}")
+
+    def _listen(self, name: str, context: Context) -> Iterator[bytes]:
         with self._sessions.join(name) as mailbox:
             # Closing the mailbox when the RPC ends (the client left, was killed, or the
             # server stops) ends the loop, and leaving the block uncounts the client.
@@ -232,67 +291,75 @@ def _serializer(message: object) -> bytes:
     return message.SerializeToString()  # type: ignore[attr-defined, no-any-return]
 
 
+def _unary(
+    method: Callable[[Any, Context], Any], request_type: type[Message], *, raw: bool = False
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """A unary handler that parses its request itself (see :func:`_parse`). ``raw``: the
+    method returns bytes already serialized."""
+
+    def handle(data: bytes, context: Context) -> Any:
+        return method(_parse(request_type, data, context), context)
+
+    return grpc.unary_unary_rpc_method_handler(
+        handle, request_deserializer=None, response_serializer=None if raw else _serializer
+    )
+
+
+def _streaming(
+    method: Callable[[Any, Context], Iterator[Any]],
+    request_type: type[Message],
+    *,
+    raw: bool = False,
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """A server-streaming handler that parses its request itself."""
+
+    def handle(data: bytes, context: Context) -> Iterator[Any]:
+        yield from method(_parse(request_type, data, context), context)
+
+    return grpc.unary_stream_rpc_method_handler(
+        handle, request_deserializer=None, response_serializer=None if raw else _serializer
+    )
+
+
 def trajectory_handler(publisher: FramePublisher) -> grpc.GenericRpcHandler[Any, Any]:
     """The Trajectory service. Frame streams send pre-assembled bytes (identity serializer)."""
     servicer = _TrajectoryServicer(publisher)
     return grpc.method_handlers_generic_handler(
         "framecast.v1.Trajectory",
         {
-            "SubscribeFrames": grpc.unary_stream_rpc_method_handler(
-                servicer.subscribe_frames,
-                request_deserializer=frame_pb2.SubscribeFramesRequest.FromString,
-                response_serializer=None,
+            "SubscribeFrames": _streaming(
+                servicer.subscribe_frames, frame_pb2.SubscribeFramesRequest, raw=True
             ),
-            "GetFrame": grpc.unary_unary_rpc_method_handler(
-                servicer.get_frame,
-                request_deserializer=frame_pb2.GetFrameRequest.FromString,
-                response_serializer=None,
-            ),
+            "GetFrame": _unary(servicer.get_frame, frame_pb2.GetFrameRequest, raw=True),
         },
     )
 
 
-def state_handler(state: SharedState) -> grpc.GenericRpcHandler[Any, Any]:
+def state_handler(
+    state: SharedState, limits: Limits = DEFAULT_LIMITS
+) -> grpc.GenericRpcHandler[Any, Any]:
     """The State service."""
-    servicer = _StateServicer(state)
+    servicer = _StateServicer(state, limits)
     return grpc.method_handlers_generic_handler(
         "framecast.v1.State",
         {
-            "SubscribeState": grpc.unary_stream_rpc_method_handler(
-                servicer.subscribe_state,
-                request_deserializer=state_pb2.SubscribeStateRequest.FromString,
-                response_serializer=_serializer,
-            ),
-            "UpdateState": grpc.unary_unary_rpc_method_handler(
-                servicer.update_state,
-                request_deserializer=state_pb2.UpdateStateRequest.FromString,
-                response_serializer=_serializer,
-            ),
-            "UpdateLocks": grpc.unary_unary_rpc_method_handler(
-                servicer.update_locks,
-                request_deserializer=state_pb2.UpdateLocksRequest.FromString,
-                response_serializer=_serializer,
-            ),
+            "SubscribeState": _streaming(servicer.subscribe_state, state_pb2.SubscribeStateRequest),
+            "UpdateState": _unary(servicer.update_state, state_pb2.UpdateStateRequest),
+            "UpdateLocks": _unary(servicer.update_locks, state_pb2.UpdateLocksRequest),
         },
     )
 
 
-def command_handler(commands: CommandRegistry) -> grpc.GenericRpcHandler[Any, Any]:
+def command_handler(
+    commands: CommandRegistry, limits: Limits = DEFAULT_LIMITS
+) -> grpc.GenericRpcHandler[Any, Any]:
     """The Command service."""
-    servicer = _CommandServicer(commands)
+    servicer = _CommandServicer(commands, limits)
     return grpc.method_handlers_generic_handler(
         "framecast.v1.Command",
         {
-            "GetCommands": grpc.unary_unary_rpc_method_handler(
-                servicer.get_commands,
-                request_deserializer=command_pb2.GetCommandsRequest.FromString,
-                response_serializer=_serializer,
-            ),
-            "RunCommand": grpc.unary_unary_rpc_method_handler(
-                servicer.run_command,
-                request_deserializer=command_pb2.RunCommandRequest.FromString,
-                response_serializer=_serializer,
-            ),
+            "GetCommands": _unary(servicer.get_commands, command_pb2.GetCommandsRequest),
+            "RunCommand": _unary(servicer.run_command, command_pb2.RunCommandRequest),
         },
     )
 
@@ -305,20 +372,8 @@ def sessions_handler(
     return grpc.method_handlers_generic_handler(
         "framecast.v1.Sessions",
         {
-            "Join": grpc.unary_stream_rpc_method_handler(
-                servicer.join,
-                request_deserializer=sessions_pb2.JoinRequest.FromString,
-                response_serializer=None,
-            ),
-            "ListSessions": grpc.unary_unary_rpc_method_handler(
-                servicer.list_sessions,
-                request_deserializer=sessions_pb2.ListSessionsRequest.FromString,
-                response_serializer=_serializer,
-            ),
-            "GetContext": grpc.unary_unary_rpc_method_handler(
-                servicer.get_context,
-                request_deserializer=sessions_pb2.GetContextRequest.FromString,
-                response_serializer=None,
-            ),
+            "Join": _streaming(servicer.join, sessions_pb2.JoinRequest, raw=True),
+            "ListSessions": _unary(servicer.list_sessions, sessions_pb2.ListSessionsRequest),
+            "GetContext": _unary(servicer.get_context, sessions_pb2.GetContextRequest, raw=True),
         },
     )

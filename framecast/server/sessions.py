@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from .._names import check_name
 from ..timeline import TimelineBase
+from .limits import DEFAULT_LIMITS, LimitExceededError, Limits
 from .mailbox import Mailbox, MailboxSet
 
 __all__ = ["DEFAULT_SESSION", "EventMailbox", "SessionRegistry", "TimelineRegistry"]
@@ -28,17 +29,27 @@ EventMailbox = Mailbox[bytes, None]
 class SessionRegistry:
     """The named sessions a server knows, with their listeners. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self._lock = threading.Lock()
+        self._limits = limits
         # Insertion-ordered: sessions are listed in the order the server learnt of them.
         self._listeners: dict[str, MailboxSet[bytes, None]] = {}
         self._closed = False
 
     def ensure(self, name: str) -> str:
-        """Make ``name`` a known session (it then shows in :meth:`counts`); return it."""
-        check_name(name, what="session name")
+        """Make ``name`` a known session (it then shows in :meth:`counts`); return it.
+
+        Raises :class:`~framecast.server.limits.LimitExceededError` when the server knows
+        ``Limits.max_sessions`` sessions already and ``name`` is not one of them.
+        """
+        check_name(name, what="session name", max_length=self._limits.max_name_length)
         with self._lock:
             if name not in self._listeners:
+                if len(self._listeners) >= self._limits.max_sessions:
+                    raise LimitExceededError(
+                        f"this server knows {self._limits.max_sessions} sessions already "
+                        "(Limits.max_sessions); join one of them"
+                    )
                 self._listeners[name] = MailboxSet(self._lock, closed=self._closed)
         return name
 
@@ -46,9 +57,20 @@ class SessionRegistry:
     def join(self, name: str) -> Iterator[EventMailbox]:
         """Listen on session ``name`` for the duration of the ``with`` block.
 
-        The listener is counted from entry to exit, whatever ends the block.
+        The listener is counted from entry to exit, whatever ends the block. Raises
+        :class:`~framecast.server.limits.LimitExceededError` when the server has
+        ``Limits.max_session_listeners`` listeners already, over every session.
         """
         self.ensure(name)
+        # The total is read outside the member's own check, so two joins racing at the
+        # limit may both pass; the thread pool's own cap still bounds them.
+        with self._lock:
+            total = sum(len(members) for members in self._listeners.values())
+        if total >= self._limits.max_session_listeners:
+            raise LimitExceededError(
+                f"this server has {self._limits.max_session_listeners} session listeners "
+                "already (Limits.max_session_listeners)"
+            )
         with self._listeners[name].member() as mailbox:
             yield mailbox
 

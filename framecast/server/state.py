@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from .._codec import encode_json
 from .._names import check_name
 from ..errors import StateLockedError
+from .limits import DEFAULT_LIMITS, LimitExceededError, Limits
 from .mailbox import Mailbox, MailboxSet
 
 __all__ = ["SERVER_TOKEN", "MAX_LOCK_SECONDS", "SharedState", "StateSubscription"]
@@ -38,8 +39,11 @@ class SharedState:
     behind its back.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.monotonic, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self._clock = clock
+        self._limits = limits
         self._lock = threading.Lock()
         self._encoded: dict[str, bytes] = {}
         self._locks: dict[str, tuple[str, float]] = {}
@@ -58,19 +62,32 @@ class SharedState:
         and :class:`~framecast.errors.StateLockedError` when a key is locked by another
         token. In every error case nothing is applied.
         """
-        check_name(token, what="access token")
-        encoded = {
-            check_name(k, what="state key"): encode_json(v) for k, v in (updates or {}).items()
-        }
+        self._name(token, "access token")
+        encoded = {self._name(k, "state key"): encode_json(v) for k, v in (updates or {}).items()}
         self.apply_encoded(token, encoded, removals)
+
+    def _name(self, name: object, what: str) -> str:
+        return check_name(name, what=what, max_length=self._limits.max_name_length)
 
     def apply_encoded(
         self, token: str, encoded: Mapping[str, bytes], removals: Iterable[str]
     ) -> None:
-        """Like :meth:`update` with values already encoded as validated JSON."""
-        removed = [check_name(key, what="state key") for key in removals]
+        """Like :meth:`update` with values already encoded as validated JSON.
+
+        Raises :class:`~framecast.server.limits.LimitExceededError`, applying nothing, when
+        the change would make more than ``Limits.max_state_keys`` keys.
+        """
+        for key in encoded:
+            self._name(key, "state key")
+        removed = [self._name(key, "state key") for key in removals]
         with self._lock:
             self._refuse_locked(token, [*encoded, *removed])
+            added = len(encoded.keys() - self._encoded.keys())
+            if added and len(self._encoded) + added > self._limits.max_state_keys:
+                raise LimitExceededError(
+                    f"the shared state holds {len(self._encoded)} keys; {added} more would "
+                    f"pass the limit of {self._limits.max_state_keys} (Limits.max_state_keys)"
+                )
             change: dict[str, bytes | None] = dict(encoded)
             self._encoded.update(encoded)
             for key in removed:
@@ -93,10 +110,10 @@ class SharedState:
         :class:`~framecast.errors.StateLockedError` and changes nothing when any key is
         locked by another token.
         """
-        check_name(token, what="access token")
+        self._name(token, "access token")
         durations: dict[str, float] = {}
         for key, seconds in (acquire or {}).items():
-            check_name(key, what="state key")
+            self._name(key, "state key")
             if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
                 raise TypeError(f"lock duration of {key!r} must be a number of seconds")
             if not (math.isfinite(seconds) and 0 < seconds <= MAX_LOCK_SECONDS):
@@ -105,10 +122,18 @@ class SharedState:
                     f"seconds, got {seconds}"
                 )
             durations[key] = float(seconds)
-        released = [check_name(key, what="state key") for key in release]
+        released = [self._name(key, "state key") for key in release]
         with self._lock:
             self._refuse_locked(token, [*durations, *released])
             now = self._clock()
+            # Expired leases are dropped here, so that locks cannot pile up.
+            self._locks = {k: lease for k, lease in self._locks.items() if lease[1] > now}
+            added = len(durations.keys() - self._locks.keys())
+            if added and len(self._locks) + added > self._limits.max_state_keys:
+                raise LimitExceededError(
+                    f"{len(self._locks)} keys are locked; {added} more would pass the limit "
+                    f"of {self._limits.max_state_keys} (Limits.max_state_keys)"
+                )
             for key, seconds in durations.items():
                 self._locks[key] = (token, now + seconds)
             for key in released:
@@ -196,8 +221,18 @@ class SharedState:
     def subscribe(self) -> Iterator[StateSubscription]:
         """A mailbox that starts with the whole state (as a reset) and then gets changes."""
         initial: dict[str, bytes | None] = {}
-        with self._subscribers.member(lambda: (initial | self._encoded, None)) as mailbox:
+        with self._subscribers.member(
+            lambda: (initial | self._encoded, None),
+            limit=self._limits.max_state_subscribers,
+            what="state subscribers (Limits.max_state_subscribers)",
+        ) as mailbox:
             yield mailbox
+
+    @property
+    def subscriber_count(self) -> int:
+        """How many subscribers are registered now."""
+        with self._lock:
+            return len(self._subscribers)
 
     def close(self) -> None:
         """End every subscription."""

@@ -1,0 +1,325 @@
+"""Faults and load: does a framecast server stay bounded and clean up after its clients?
+
+Rows (clients are real processes; the server is a real ``framecast.Session`` in this one):
+
+* stalled readers: 20 clients subscribe to 100k-particle frames at 30 Hz and never read.
+  The server's memory must stay bounded: RSS sampled over the window.
+* SIGKILL: 8 clients (frames, shared state and a named session each) are killed mid-stream;
+  every count must return to its baseline.
+* 500 subscriptions: 500 frame streams opened at once from 5 processes, then closed;
+  threads and memory must return to their baseline.
+* close() under load: 50 clients streaming; time for ``close()`` to return, and no thread
+  or listening port left.
+* soak: 8 clients at 30 Hz; RSS and threads at the start and the end.
+
+Usage::
+
+    python benchmarks/robustness.py            # 60 s stalled window, 5-minute soak
+    python benchmarks/robustness.py --quick    # 10 s and 30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import numpy as np
+
+_FRAMES = "/framecast.v1.Trajectory/SubscribeFrames"
+
+
+# -- the server side -------------------------------------------------------------------------------
+class Producer:
+    """A session showing ``particles`` that a thread moves at ``rate`` Hz."""
+
+    def __init__(self, particles: int, rate: float = 30.0, **session: Any) -> None:
+        from framecast import FrameData, Session
+
+        rng = np.random.default_rng(0)
+        self.variants = [rng.random((particles, 3), dtype=np.float32) for _ in range(4)]
+        self.frame = FrameData({"particle.positions": self.variants[0]})
+        self.session = Session(self.frame, port=0, **session)
+        self.stop = threading.Event()
+        self.rate = rate
+        self.thread = threading.Thread(target=self._run, name="bench-producer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        tick = 0
+        next_time = time.monotonic()
+        while not self.stop.is_set() and tick < 10_000_000:
+            tick += 1
+            self.frame.update({"particle.positions": self.variants[tick % 4]}, index=tick)
+            next_time += 1 / self.rate
+            self.stop.wait(max(0.0, next_time - time.monotonic()))
+
+    @property
+    def address(self) -> str:
+        return self.session.app.target
+
+    def close(self) -> float:
+        """Stop, and return how long ``Session.close()`` took."""
+        self.stop.set()
+        self.thread.join(5)
+        start = time.monotonic()
+        self.session.close()
+        return time.monotonic() - start
+
+
+def rss_mb() -> float:
+    """This process's resident memory, from Linux's /proc (MB)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def threads() -> int:
+    return threading.active_count()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> float | None:
+    """Seconds until ``predicate()`` held (polled every 10 ms), or None past ``timeout``."""
+    start = time.monotonic()
+    pause = threading.Event()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        pause.wait(0.01)
+    return None
+
+
+def port_open(address: str) -> bool:
+    import socket
+
+    host, _, port = address.rpartition(":")
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((host, int(port))) == 0
+
+
+# -- the client processes -------------------------------------------------------------------------
+def _clients_main(mode: str, address: str, count: int, ready: Any, stop: Any, out: Any) -> None:
+    """``count`` clients of one kind in this process, until ``stop`` is set (or a kill)."""
+    received = [0] * count
+    held: list[Any] = []
+    refused = 0
+    if mode == "read":  # framecast.Client: frames, state and a named session
+        from framecast import Client
+
+        for i in range(count):
+            client = Client(address)
+
+            def count_frame(update: Any, i: int = i) -> None:
+                received[i] += 1
+
+            client.subscribe_frames(count_frame, interval=0)
+            client.shared_state.to_dict()
+            client.join("robustness")
+            held.append(client)
+    else:  # raw frame streams: "stall" never reads; "open" reads the first message only
+        channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", -1)])
+        held.append(channel)
+        for _ in range(count):
+            stream: Any = channel.unary_stream(
+                _FRAMES, request_serializer=None, response_deserializer=None
+            )(b"")
+            if mode == "open":
+                try:
+                    next(stream)
+                except grpc.RpcError:
+                    refused += 1
+            held.append(stream)
+    ready.put(refused)
+    stop.wait(900)
+    for item in reversed(held):
+        (item.cancel if hasattr(item, "cancel") else item.close)()
+    out.put(received)
+
+
+class Clients:
+    """Client processes of one kind, started and ready."""
+
+    def __init__(self, mode: str, address: str, processes: int, per_process: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.ready, self.out, self.stop = context.Queue(), context.Queue(), context.Event()
+        self.processes = [
+            context.Process(
+                target=_clients_main,
+                args=(mode, address, per_process, self.ready, self.stop, self.out),
+                daemon=True,
+            )
+            for _ in range(processes)
+        ]
+        for process in self.processes:
+            process.start()
+        self.refused = sum(self.ready.get(timeout=120) for _ in self.processes)
+
+    def kill(self) -> None:
+        for process in self.processes:
+            process.kill()  # SIGKILL: no goodbye to the server
+        for process in self.processes:
+            process.join(10)
+
+    def finish(self) -> list[int]:
+        self.stop.set()
+        received = [n for _ in self.processes for n in self.out.get(timeout=60)]
+        for process in self.processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+        return received
+
+
+# -- the rows -------------------------------------------------------------------------------------
+Row = tuple[str, str, str, str]
+
+
+def stalled(seconds: float) -> Row:
+    server = Producer(100_000)
+    base = rss_mb()
+    clients = Clients("stall", server.address, 4, 5)
+    samples = []
+    pause = threading.Event()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        samples.append(rss_mb())
+        pause.wait(0.5)
+    clients.finish()
+    server.close()
+    half = samples[len(samples) // 2 :]
+    growth = max(half) - min(half)
+    held = growth < 50  # MB over the second half: bounded, not growing with time
+    return (
+        f"20 clients never read 100k frames, {seconds:g} s",
+        f"RSS {base:.0f} MB before, {max(samples):.0f} MB peak, {samples[-1]:.0f} MB at the end; "
+        f"{growth:.0f} MB spread over the second half",
+        "bounded",
+        "held" if held else "GREW",
+    )
+
+
+def killed() -> Row:
+    server = Producer(10_000)
+    app = server.session.app
+
+    def counts() -> tuple[int, int, int]:
+        return (
+            app.frames.subscriber_count,
+            app.sessions.count("robustness"),
+            app.shared_state.subscriber_count,
+        )
+
+    base_threads = threads()
+    clients = Clients("read", server.address, 8, 1)
+    up = wait_for(lambda: counts() == (8, 8, 8), 30)
+    clients.kill()
+    back = wait_for(lambda: counts() == (0, 0, 0), 60)
+    settled = wait_for(lambda: threads() <= base_threads, 30)
+    server.close()
+    ok = up is not None and back is not None and settled is not None
+    return (
+        "8 clients killed with SIGKILL mid-stream",
+        f"counts (frames, session, state) back to 0 in {back if back is not None else -1:.2f} s; "
+        f"threads {base_threads} -> {threads()} after close",
+        "back to baseline",
+        "held" if ok else "LEAKED",
+    )
+
+
+def many() -> Row:
+    from framecast import Limits
+
+    server = Producer(1_000, limits=Limits(max_frame_subscribers=500))
+    app = server.session.app
+    base_threads, base_rss = threads(), rss_mb()
+    clients = Clients("open", server.address, 5, 100)
+    opened = app.frames.subscriber_count
+    peak_threads, peak_rss = threads(), rss_mb()
+    clients.finish()
+    back = wait_for(lambda: app.frames.subscriber_count == 0, 60)
+    settled = wait_for(lambda: threads() <= base_threads + 2, 60)
+    end_threads, end_rss = threads(), rss_mb()
+    server.close()
+    ok = opened == 500 and back is not None and settled is not None
+    return (
+        "500 frame subscriptions opened at once, then closed",
+        f"{opened} open ({clients.refused} refused); threads {base_threads} -> {peak_threads} -> "
+        f"{end_threads}; RSS {base_rss:.0f} -> {peak_rss:.0f} -> {end_rss:.0f} MB",
+        "threads and memory back to baseline",
+        "held" if ok else "LEAKED",
+    )
+
+
+def close_under_load() -> Row:
+    server = Producer(10_000)
+    before = set(threading.enumerate())
+    clients = Clients("read", server.address, 5, 10)
+    took = server.close()
+    left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    port = port_open(server.address)
+    clients.finish()
+    ok = took < 3 and not left and not port
+    return (
+        "close() with 50 clients streaming",
+        f"returned in {took * 1000:.0f} ms; threads left: {len(left)}; port open: {port}",
+        "< 3 s, nothing left",
+        "held" if ok else "MISSED",
+    )
+
+
+def soak(seconds: float) -> Row:
+    server = Producer(10_000)
+    clients = Clients("read", server.address, 8, 1)
+    pause = threading.Event()
+    pause.wait(2)  # warm up: the first RSS after every client is served
+    start_rss, start_threads = rss_mb(), threads()
+    pause.wait(seconds)
+    end_rss, end_threads = rss_mb(), threads()
+    received = clients.finish()
+    server.session.health_check()
+    server.close()
+    rate = statistics.median(received) / (seconds + 2)
+    ok = end_threads <= start_threads and end_rss - start_rss < 50 and rate > 25
+    return (
+        f"soak: 8 clients at 30 Hz for {seconds:g} s",
+        f"RSS {start_rss:.0f} -> {end_rss:.0f} MB; threads {start_threads} -> {end_threads}; "
+        f"{rate:.1f} frames/s per client",
+        "flat",
+        "held" if ok else "DRIFTED",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10 s stalled window, 30 s soak")
+    args = parser.parse_args(argv)
+    stalled_seconds, soak_seconds = (10.0, 30.0) if args.quick else (60.0, 300.0)
+    rows = []
+    runs: list[tuple[str, Callable[[], Row]]] = [
+        ("stalled readers", lambda: stalled(stalled_seconds)),
+        ("SIGKILL", killed),
+        ("500 subscriptions", many),
+        ("close under load", close_under_load),
+        ("soak", lambda: soak(soak_seconds)),
+    ]
+    for name, run in runs:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows.append(run())
+    print()
+    print("| fault or load | measured | target | verdict |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Who may call the server: a shared token, and TLS credentials.
+
+The model is jupyter_server's: loopback needs nothing; a server reachable from other
+machines needs a token, generated when none is given; TLS when configured. The token
+travels in the ``authorization`` metadata of every call (``Bearer <token>``) and is compared
+in constant time. It is never logged: a refused call is told only that the token is
+missing or wrong.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+__all__ = [
+    "PEM",
+    "TLSFiles",
+    "TOKEN_ENV",
+    "TOKEN_METADATA_KEY",
+    "TokenInterceptor",
+    "bearer",
+    "generate_token",
+    "read_pem",
+    "server_credentials",
+]
+
+#: The metadata key that carries the token (lower case, as gRPC requires).
+TOKEN_METADATA_KEY = "authorization"
+
+#: The environment variable a client (and ``framecast watch``) reads the token from.
+TOKEN_ENV = "FRAMECAST_TOKEN"
+
+#: A PEM file given as a path, or its bytes.
+PEM = str | os.PathLike[str] | bytes
+
+#: ``(certificate chain, private key)`` of a TLS server.
+TLSFiles = tuple[PEM, PEM]
+
+
+def generate_token() -> str:
+    """A fresh random token: 32 bytes from the OS's CSPRNG, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def bearer(token: str) -> str:
+    """The metadata value for ``token``."""
+    return f"Bearer {token}"
+
+
+# grpc's classes are generic in its type stubs only.
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.ServerInterceptor
+
+
+def _deny(message: str) -> grpc.RpcMethodHandler[Any, Any]:
+    def refuse(request: object, context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    # Every framecast RPC has a unary request; a unary handler ends any of them with the
+    # status before a response is sent. Request bytes are not even parsed.
+    return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+class TokenInterceptor(_ServerInterceptor):
+    """Refuses, with ``UNAUTHENTICATED``, every call that does not carry the token."""
+
+    def __init__(self, token: str) -> None:
+        if not token:
+            raise ValueError("the token must not be empty")
+        self._expected = bearer(token).encode()
+        self._missing = _deny(
+            f"this framecast server needs a token: pass token=... to framecast.Client, "
+            f"use a framecast:// URL with ?token=..., or set {TOKEN_ENV}"
+        )
+        self._wrong = _deny("the token is wrong")
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        given: str | bytes | None = None
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == TOKEN_METADATA_KEY:
+                given = value
+                break
+        if given is None:
+            return self._missing
+        given_bytes = given.encode("utf-8", "replace") if isinstance(given, str) else given
+        # Constant time, so that the time to refuse says nothing about the token.
+        if not hmac.compare_digest(given_bytes, self._expected):
+            return self._wrong
+        return continuation(handler_call_details)
+
+
+def read_pem(value: PEM, *, what: str) -> bytes:
+    """PEM bytes given as bytes or as the path of a file; a clear error otherwise."""
+    if isinstance(value, bytes):
+        data = value
+    else:
+        path = Path(value)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise ValueError(f"cannot read the {what} {str(path)!r}: {error.strerror}") from None
+    if b"-----BEGIN " not in data:
+        raise ValueError(f"the {what} is not PEM (no '-----BEGIN' line)")
+    return data
+
+
+def server_credentials(tls: TLSFiles) -> grpc.ServerCredentials:
+    """Server TLS credentials from ``(certificate chain, private key)``, PEM paths or bytes."""
+    if not isinstance(tls, (tuple, list)) or len(tls) != 2:
+        raise TypeError(f"tls must be a (certfile, keyfile) pair, got {tls!r}")
+    cert, key = tls
+    return grpc.ssl_server_credentials(
+        [(read_pem(key, what="TLS private key"), read_pem(cert, what="TLS certificate"))]
+    )
