@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from extras import require
+from secure import self_signed
 
 import framecast
 from framecast import Session
@@ -214,3 +215,44 @@ def test_serve_names_the_extra_when_mdanalysis_is_missing(tmp_path: Path) -> Non
     )
     assert result.returncode == 1
     assert "pip install 'framecast[mdanalysis]'" in result.stderr
+
+
+def test_serve_with_a_token_over_tls_and_watch_it_by_url(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    secured = ("--particles", "50", "--token", "tok3n", "--certfile", str(cert))
+    with Served(*secured, "--keyfile", str(key)) as server:
+        url = server.address
+        assert url.startswith("framecast://127.0.0.1:")
+        assert url.endswith("?token=tok3n")
+        assert f"--cafile {cert}" in "".join(server.lines)
+        watched = subprocess.run(
+            _framecast("watch", url, "--cafile", str(cert), "--duration", "1.5"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert watched.returncode == 0, watched.stderr
+        assert "<f4 (50, 3)" in watched.stdout
+        assert "tok3n" not in watched.stdout  # the console shows host:port, not the token
+        address = url.removeprefix("framecast://").split("?")[0]
+        refused = subprocess.run(
+            _framecast("watch", address, "--cafile", str(cert), "--timeout", "5"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if k != "FRAMECAST_TOKEN"},
+        )
+        assert refused.returncode == 2
+        assert "needs a token" in refused.stderr
+        assert server.interrupt() == 0
+
+
+def test_serve_refuses_half_a_tls_pair() -> None:
+    result = subprocess.run(
+        _framecast("serve", "--port", "0", "--certfile", "cert.pem"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "--certfile and --keyfile go together" in result.stderr

@@ -147,13 +147,25 @@ def test_addresses_and_urls() -> None:
         parse_address("framecast://h")
 
 
-def test_a_generated_token_is_printed_once_to_the_console(
-    capsys: pytest.CaptureFixture[str], no_leaks: None
+def test_off_loopback_a_token_is_generated_printed_and_required(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_leaks: None
 ) -> None:
-    # Forced on 127.0.0.1 by passing the token: what is printed is the URL to share.
-    with Session(port=0, token=TOKEN) as session:
-        assert session.token == TOKEN
-    assert TOKEN not in capsys.readouterr().err  # given, not generated: not printed
+    # The server binds 127.0.0.1 as every test does, but believes it is reachable from
+    # other machines: the whole off-loopback path, without leaving loopback.
+    monkeypatch.setattr(framecast.session, "is_loopback", lambda address: False)
+    monkeypatch.delenv("FRAMECAST_TOKEN", raising=False)
+    with Session(_frame(), port=0) as session:
+        token = session.token
+        assert len(token) >= 32
+        assert session.url == f"framecast://127.0.0.1:{session.port}?token={token}"
+        assert capsys.readouterr().err.count(session.url) == 1
+        with pytest.raises(PermissionError, match="needs a token"):
+            Client(session.app.target)
+        with Client(session.url) as client:
+            assert client.get_frame().positions is not None
+    with Session(_frame(), port=0, token=TOKEN) as given:
+        assert given.token == TOKEN
+    assert TOKEN not in capsys.readouterr().err  # a token the user chose is not echoed
 
 
 # -- TLS ------------------------------------------------------------------------------------------
