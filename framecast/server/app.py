@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 
 import grpc
@@ -12,6 +11,7 @@ from .._address import host_port
 from .auth import TLSFiles, TokenInterceptor, server_credentials
 from .commands import CommandCallback, CommandRegistry
 from .limits import DEFAULT_LIMITS, Limits
+from .pool import ElasticExecutor
 from .publisher import FramePublisher
 from .servicers import command_handler, sessions_handler, state_handler, trajectory_handler
 from .sessions import SessionRegistry, TimelineRegistry
@@ -33,6 +33,9 @@ DEFAULT_PORT = 38801
 #: stream limits plus these; threads are created on demand, so a high cap costs nothing
 #: until used, and RPCs past it are refused with RESOURCE_EXHAUSTED instead of queueing.
 UNARY_WORKERS = 32
+
+#: Seconds a pool thread may wait for work before it ends (threads return to baseline).
+POOL_IDLE = 5.0
 
 #: Seconds that close() lets in-flight unary calls finish; streams are ended at once.
 CLOSE_GRACE = 1.0
@@ -79,9 +82,10 @@ class FramecastServer:
         self._close_lock = threading.Lock()
         self._closed = False
         max_workers = limits.streams + UNARY_WORKERS
-        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="framecast-grpc")
+        self._executor = ElasticExecutor(max_workers, idle=POOL_IDLE, name="framecast-grpc")
         self._server = grpc.server(
-            self._executor,
+            # grpc's stubs ask for a ThreadPoolExecutor; grpc itself only calls submit().
+            self._executor,  # type: ignore[arg-type]
             handlers=[
                 trajectory_handler(self.frames),
                 state_handler(self.shared_state, limits),
