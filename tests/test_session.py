@@ -295,8 +295,10 @@ def _tiny_frame() -> FrameData:
     return FrameData({"particle.positions": np.zeros((4, 3), np.float32)})
 
 
-def _record_updates(client: Client) -> tuple[list[tuple[float, float]], threading.Event]:
-    """Subscribe with interval 0; record (monotonic arrival, energy.kinetic) per update."""
+def _record_updates(
+    client: Client, interval: float = 0.0
+) -> tuple[list[tuple[float, float]], threading.Event]:
+    """Subscribe; record (monotonic arrival, energy.kinetic) per update."""
     arrivals: list[tuple[float, float]] = []
     arrived = threading.Event()
 
@@ -305,7 +307,7 @@ def _record_updates(client: Client) -> tuple[list[tuple[float, float]], threadin
         arrivals.append((time.monotonic(), float(value)))
         arrived.set()
 
-    client.subscribe_frames(record, interval=0)
+    client.subscribe_frames(record, interval=interval)
     return arrivals, arrived
 
 
@@ -375,15 +377,7 @@ def test_the_rate_cap_holds_and_the_latest_write_wins(no_leaks: None, where: str
         Session(frame, port=0, frame_interval=session_interval) as session,
         Client(f"127.0.0.1:{session.port}") as client,
     ):
-        arrivals: list[tuple[float, float]] = []
-        arrived = threading.Event()
-
-        def record(update: framecast.FrameUpdate) -> None:
-            value = update.fields.get("energy.kinetic", -1.0)
-            arrivals.append((time.monotonic(), float(value)))
-            arrived.set()
-
-        client.subscribe_frames(record, interval=client_interval)
+        arrivals, arrived = _record_updates(client, client_interval)
         assert arrived.wait(10), "no first frame"
         start = time.monotonic()
         last = _write_flat_out(frame, seconds=1.0)
