@@ -18,13 +18,11 @@ __all__ = ["FrameMeta", "FramePublisher", "FrameSubscription"]
 class FrameMeta(NamedTuple):
     """The header of the latest update merged into a pending one.
 
-    ``publish_time`` is wall-clock (sent to clients for latency); ``published_at`` is the
-    server's monotonic clock, for pacing.
+    ``publish_time`` is wall-clock, sent to clients for latency.
     """
 
     frame_index: int
     publish_time: float
-    published_at: float
 
 
 FrameSubscription = Mailbox[EntryParts, FrameMeta]
@@ -45,14 +43,14 @@ class FramePublisher:
         self._publish_lock = threading.Lock()
         self._lock = threading.Lock()
         self._entries: dict[str, EntryParts] = {}
-        self._meta = FrameMeta(0, time.time(), time.monotonic())
+        self._meta = FrameMeta(0, time.time())
         self._subscribers: MailboxSet[EntryParts, FrameMeta] = MailboxSet(self._lock)
 
     def publish(self, changes: FrameChanges) -> None:
         """Send a change set to every subscriber (a reset replaces the whole frame)."""
         with self._publish_lock:
             entries = {key: encode_entry_parts(key, value) for key, value in changes.fields.items()}
-            meta = FrameMeta(changes.frame_index, time.time(), time.monotonic())
+            meta = FrameMeta(changes.frame_index, time.time())
             with self._lock:
                 if changes.reset:
                     self._entries = entries
