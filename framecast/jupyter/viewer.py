@@ -81,7 +81,8 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
     Parameters
     ----------
     source
-        A :class:`~framecast.Session` of this kernel, or the ``"host:port"`` of a server.
+        A :class:`~framecast.Session` of this kernel, or the ``"host:port"`` or
+        ``framecast://host:port?token=...`` URL of a server (``session.url``).
     listen
         The named session this viewer joins: published transitions and selections on it
         move and highlight the view.
