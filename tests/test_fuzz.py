@@ -215,6 +215,26 @@ def test_well_typed_hostile_messages_to_every_rpc(healthy: Healthy) -> None:
     json.dumps(state.to_dict())  # whatever was applied is whole, valid JSON
 
 
+def test_messages_of_the_wrong_type_and_huge_repeated_fields(healthy: Healthy) -> None:
+    @FUZZ
+    @given(built=typed_requests(), target=st.sampled_from(sorted(RPCS)))
+    @example(
+        built=(
+            "/framecast.v1.State/UpdateState",
+            state_pb2.UpdateStateRequest(
+                access_token="t",
+                change=state_pb2.StateChange(removals=[f"k{i}" for i in range(100_000)]),
+            ).SerializeToString(),
+        ),
+        target="/framecast.v1.State/UpdateState",
+    )
+    def fuzz(built: tuple[str, bytes], target: str) -> None:
+        _check(healthy, target, built[1])  # one RPC's message sent to another
+
+    fuzz()
+    healthy.still_served()
+
+
 def test_truncated_real_requests(healthy: Healthy) -> None:
     change = state_pb2.StateChange(updates={"x": b"[1,2,3]", "y": b'{"z": 1}'}, removals=["kept"])
     valid = {
