@@ -5,11 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from extras import require
+from secure import self_signed
 from traitlets import TraitError
 
 import framecast
@@ -350,3 +352,18 @@ def test_colour_schemes(session: Session) -> None:
             viewer.color_by = "rainbow"
     finally:
         viewer.close()
+
+
+def test_a_remote_viewer_of_a_server_that_needs_a_token_over_tls(
+    tmp_path: Path, no_leaks: None
+) -> None:
+    cert, key = self_signed(tmp_path)
+    with Session(framecast.demo.argon(50), port=0, token="v1ewer", tls=(cert, key)) as session:
+        with pytest.raises(PermissionError, match="needs a token"):
+            Viewer(session.app.target, tls=cert)
+        for source, token in ((session.url, None), (session.app.target, "v1ewer")):
+            viewer, sent = _viewer(source, listen="remote", token=token, tls=cert)
+            try:
+                wait_until(lambda: len(sent.frames()) > 2, what="frames over TLS with a token")  # noqa: B023
+            finally:
+                viewer.close()

@@ -38,6 +38,7 @@ from .._codec import DecodedUpdate, parse_update
 from .._proto import sessions_pb2
 from .._threads import BackgroundTask
 from ..client import Client
+from ..server.auth import PEM
 from ..server.publisher import FramePublisher
 from ..session import Session
 from ..targets.trajectory import Trajectory
@@ -83,6 +84,8 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
     source
         A :class:`~framecast.Session` of this kernel, or the ``"host:port"`` or
         ``framecast://host:port?token=...`` URL of a server (``session.url``).
+    token, tls
+        For a remote server: as for :class:`~framecast.Client`.
     listen
         The named session this viewer joins: published transitions and selections on it
         move and highlight the view.
@@ -125,6 +128,8 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         *,
         max_rate: float = 30.0,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        token: str | None = None,
+        tls: bool | PEM | None = None,
         **kwargs: Any,
     ) -> None:
         if not max_rate > 0:
@@ -158,16 +163,20 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         self.on_msg(lambda _widget, content, _buffers: self._on_page_message(content))
         self._shots: dict[str, tuple[threading.Event, list[bytes]]] = {}
         channel.register_control(self.model_id, self)
-        if isinstance(source, Session):
-            self.in_process = True
-            self._start_in_process(source)
-        elif isinstance(source, str):
-            self._start_remote(source)
-        else:
-            raise TypeError(
-                f"a Viewer shows a framecast.Session or a 'host:port' address, got "
-                f"{type(source).__name__}"
-            )
+        try:
+            if isinstance(source, Session):
+                self.in_process = True
+                self._start_in_process(source)
+            elif isinstance(source, str):
+                self._start_remote(source, token, tls)
+            else:
+                raise TypeError(
+                    f"a Viewer shows a framecast.Session or a 'host:port' address, got "
+                    f"{type(source).__name__}"
+                )
+        except BaseException:
+            self.close()  # no widget, thread or connection left behind by a refused source
+            raise
 
     # -- in-process: the server's cores, no socket ------------------------------------------------
     def _start_in_process(self, session: Session) -> None:
@@ -194,8 +203,8 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._start_task("framecast-viewer-events", pump_events, events.close)
 
     # -- remote: a framecast.Client ---------------------------------------------------------------
-    def _start_remote(self, address: str) -> None:
-        client = Client(address)
+    def _start_remote(self, address: str, token: str | None, tls: bool | PEM | None) -> None:
+        client = Client(address, token=token, tls=tls)
         self._client = client
 
         def full() -> DecodedUpdate:
