@@ -113,6 +113,20 @@ class Lab:
         except OSError:
             return False
 
+    def write_notebook(self, name: str, *sources: str) -> str:
+        """Write a notebook of code cells (Python 3 kernel) in the lab's root; its name."""
+        import nbformat
+        from nbformat.v4 import new_code_cell, new_notebook
+
+        nbformat.write(
+            new_notebook(
+                cells=[new_code_cell(source) for source in sources],
+                metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+            ),
+            self.root / name,
+        )
+        return name
+
     def url(self, notebook: str) -> str:
         where = "lab/tree" if self.app == "jupyterlab" else "notebooks"
         reset = "&reset" if self.app == "jupyterlab" else ""

@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 from browser import ARTIFACTS, Lab, run_all_cells
-from nbformat.v4 import new_code_cell, new_notebook
 
 from framecast import Client
 from framecast.testing import ListenerProcess, wait_until
@@ -59,14 +57,7 @@ CELLS = [
 
 
 def _write_notebook(server: Lab, name: str) -> str:
-    nbformat.write(
-        new_notebook(
-            cells=[new_code_cell(source) for source in CELLS],
-            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        ),
-        server.root / name,
-    )
-    return name
+    return server.write_notebook(name, *CELLS)
 
 
 @pytest.fixture

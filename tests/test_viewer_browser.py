@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import nbformat
 import pytest
 from browser import ARTIFACTS, Lab, run_all_cells
-from nbformat.v4 import new_code_cell, new_notebook
 
 from framecast.testing import wait_until
 
@@ -33,19 +31,12 @@ PIXELS = """(canvas) => {
 
 
 def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> None:
-    nbformat.write(
-        new_notebook(
-            cells=[
-                new_code_cell(
-                    "import framecast\n"
-                    "simulation = framecast.demo.argon(500)\n"
-                    "session = framecast.Session(simulation, port=0, follow_transitions=True)"
-                ),
-                new_code_cell("viewer = session.view()\nviewer"),
-            ],
-            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        ),
-        lab.root / "viewer.ipynb",
+    lab.write_notebook(
+        "viewer.ipynb",
+        "import framecast\n"
+        "simulation = framecast.demo.argon(500)\n"
+        "session = framecast.Session(simulation, port=0, follow_transitions=True)",
+        "viewer = session.view()\nviewer",
     )
     lab.open(page, "viewer.ipynb")
     run_all_cells(page)
@@ -147,16 +138,11 @@ def test_a_cached_trajectory_plays_and_scrubs_while_the_kernel_is_frozen(
 ) -> None:
     import json
 
-    nbformat.write(
-        new_notebook(
-            cells=[
-                new_code_cell(CACHED_SETUP),
-                new_code_cell("session"),
-                new_code_cell("viewer = session.view()\nviewer"),
-            ],
-            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        ),
-        lab.root / "cached.ipynb",
+    lab.write_notebook(
+        "cached.ipynb",
+        CACHED_SETUP,
+        "session",
+        "viewer = session.view()\nviewer",
     )
     for name in ("frozen", "thawed", "status.json", "moved.txt"):
         (lab.root / name).unlink(missing_ok=True)
@@ -264,15 +250,10 @@ def test_a_large_system_streams_without_iopub_rate_limits(page: Any, lab: Lab) -
         "elements = {'particle.elements': np.full(n, 18)}\n"
         "session = framecast.Session(framecast.Trajectory(start + steps, elements), port=0)"
     )
-    nbformat.write(
-        new_notebook(
-            cells=[
-                new_code_cell(setup),
-                new_code_cell("viewer = session.view(cache_bytes=0)\nviewer"),
-            ],
-            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        ),
-        lab.root / "large.ipynb",
+    lab.write_notebook(
+        "large.ipynb",
+        setup,
+        "viewer = session.view(cache_bytes=0)\nviewer",
     )
     lab.open(page, "large.ipynb")
     run_all_cells(page)
@@ -313,23 +294,16 @@ HUES = """(canvas) => {
 def test_a_protein_from_files_looks_like_a_protein(page: Any, lab: Lab) -> None:
     """YiiP (8,814 protein atoms, from MDAnalysisTests' GRO and XTC): element colours and
     bonds, then a rainbow by residue."""
-    nbformat.write(
-        new_notebook(
-            cells=[
-                new_code_cell(
-                    "import framecast\n"
-                    "from MDAnalysisTests.datafiles import GRO_MEMPROT, XTC_MEMPROT\n"
-                    "files = [GRO_MEMPROT, XTC_MEMPROT]\n"
-                    "trajectory = framecast.from_mdanalysis(files, 'protein')\n"
-                    "session = framecast.Session(trajectory, port=0)\n"
-                    "session.pause()\n"
-                    "assert trajectory.particle_count == 8814"
-                ),
-                new_code_cell("viewer = session.view(height=520)\nviewer"),
-            ],
-            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        ),
-        lab.root / "protein.ipynb",
+    lab.write_notebook(
+        "protein.ipynb",
+        "import framecast\n"
+        "from MDAnalysisTests.datafiles import GRO_MEMPROT, XTC_MEMPROT\n"
+        "files = [GRO_MEMPROT, XTC_MEMPROT]\n"
+        "trajectory = framecast.from_mdanalysis(files, 'protein')\n"
+        "session = framecast.Session(trajectory, port=0)\n"
+        "session.pause()\n"
+        "assert trajectory.particle_count == 8814",
+        "viewer = session.view(height=520)\nviewer",
     )
     lab.open(page, "protein.ipynb")
     run_all_cells(page)
