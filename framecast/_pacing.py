@@ -19,7 +19,24 @@ So the cap has two parts:
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_BURST", "DEFAULT_SLACK", "Pacer"]
+import math
+
+__all__ = ["DEFAULT_BURST", "DEFAULT_SLACK", "MAX_INTERVAL", "Pacer", "check_interval"]
+
+#: The longest interval a sender may be asked for: longer is surely a mistake (or an
+#: attack on the timer: waits past about 3e8 s overflow).
+MAX_INTERVAL = 3600.0
+
+
+def check_interval(value: float, what: str, *, allow_zero: bool = True) -> float:
+    """``value`` if it is a usable interval in seconds; ``ValueError`` naming ``what``."""
+    low = "0" if allow_zero else "above 0"
+    if not (
+        math.isfinite(value) and (value >= 0 if allow_zero else value > 0) and value <= MAX_INTERVAL
+    ):
+        raise ValueError(f"{what} must be {low} and at most {MAX_INTERVAL:g} seconds, got {value}")
+    return value
+
 
 #: How much earlier than one interval after the previous send a catching-up send may go.
 DEFAULT_SLACK = 0.25

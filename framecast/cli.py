@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import statistics
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from types import FrameType
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import numpy as np
 
 from . import __version__
+from ._pacing import MAX_INTERVAL
 from .client import Client, FrameUpdate
 from .demo import argon
 from .frame import FieldValue
@@ -47,8 +50,16 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad command line in one line, with exit status 2, as every other
+    mistake of the user is reported."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="framecast",
         description="Broadcast simulations and trajectories over gRPC, and watch them.",
     )
@@ -142,42 +153,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _UsageError(Exception):
+    """A problem with what the user asked for: printed as one line, exit status 2."""
+
+
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
-    if not args.fps > 0:
-        raise SystemExit(f"framecast serve: --fps must be > 0, got {args.fps}")
-    if args.files and args.trajectory:
-        raise SystemExit("framecast serve: give FILE arguments or --trajectory, not both")
-    if args.selection and not args.files:
-        raise SystemExit("framecast serve: --selection applies to FILE arguments")
-    if args.files:
-        target: object = _open_files(args.files, args.selection)
-        what = f"{' + '.join(args.files)}: {target}"
-    elif args.trajectory:
-        target = Trajectory.from_npz(args.trajectory)
-        what = f"{args.trajectory}: {target}"
-    else:
-        target = argon(args.particles)
-        what = f"the argon demo ({args.particles} atoms)"
-    if bool(args.certfile) != bool(args.keyfile):
-        raise SystemExit("framecast serve: --certfile and --keyfile go together")
-    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV)
-    session = Session(
-        target,
-        name=args.name,
-        address=args.address,
-        port=args.port,
-        frame_interval=1 / args.fps,
-        token=token,
-        tls=(args.certfile, args.keyfile) if args.certfile else None,
-    )
+    try:
+        session, what = _start_serving(args)
+    except _UsageError as error:
+        print(f"framecast serve: {error}", file=sys.stderr, flush=True)
+        return 2
     # SIGTERM ends the loop like Ctrl-C, so service managers also get a clean shutdown.
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        where = session.url if session.token else f"{session.address}:{session.port}"
+        # A token appears only when framecast made it up: one the user chose is theirs to
+        # keep, and is not echoed where others may read the terminal or its log.
+        where = session.url if session.token_generated else session.app.target
         tls = f" --cafile {args.certfile}" if args.certfile else ""
         tls_arg = f", tls={args.certfile!r}" if args.certfile else ""
+        token_note = ""
+        if session.token and not session.token_generated:
+            token_note = f" (with your token: --token or {TOKEN_ENV})"
         print(f"framecast {__version__}: serving {what} at {where}", file=out)
-        print(f"  watch it:   framecast watch {where}{tls}", file=out)
+        print(f"  watch it:   framecast watch {where}{tls}{token_note}", file=out)
         print(f"  in Python:  framecast.Client({where!r}{tls_arg})", file=out)
         print("  stop with Ctrl-C", file=out, flush=True)
         session.start_loop()
@@ -188,17 +186,59 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _open_files(files: Sequence[str], selection: str | None) -> Trajectory:
-    """A trajectory of the files: one .npz, or what MDAnalysis reads. Every problem (a
-    missing file or extra, a format or selection MDAnalysis refuses) exits with a message."""
+def _start_serving(args: argparse.Namespace) -> tuple[Session, str]:
+    """The session ``serve`` runs and what it shows; :class:`_UsageError` for bad input."""
+    if not (math.isfinite(args.fps) and args.fps > 0 and 1 / args.fps <= MAX_INTERVAL):
+        raise _UsageError(
+            "--fps must be a finite number of frames per second, at least "
+            f"{1 / MAX_INTERVAL:.6f} (one an hour), got {args.fps}"
+        )
+    if not 0 <= args.port <= 65535:
+        raise _UsageError(f"--port must be in 0..65535 (0 picks a free port), got {args.port}")
+    if args.files and args.trajectory:
+        raise _UsageError("give FILE arguments or --trajectory, not both")
+    if args.selection and not args.files:
+        raise _UsageError("--selection applies to FILE arguments")
+    if bool(args.certfile) != bool(args.keyfile):
+        raise _UsageError("--certfile and --keyfile go together")
+    if not args.files and not args.trajectory and args.particles < 2:
+        raise _UsageError(f"--particles must be at least 2, got {args.particles}")
     try:
-        if len(files) == 1 and files[0].endswith(".npz") and selection is None:
-            return Trajectory.from_npz(files[0])
-        from .adapters.mdanalysis import from_mdanalysis
+        if args.files:
+            target: object = _open_files(args.files, args.selection)
+            what = f"{' + '.join(args.files)}: {target}"
+        elif args.trajectory:
+            target = Trajectory.from_npz(args.trajectory)
+            what = f"{args.trajectory}: {target}"
+        else:
+            target = argon(args.particles)
+            what = f"the argon demo ({args.particles} atoms)"
+        token = args.token if args.token is not None else os.environ.get(TOKEN_ENV)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            session = Session(
+                target,
+                name=args.name,
+                address=args.address,
+                port=args.port,
+                frame_interval=1 / args.fps,
+                token=token,
+                tls=(args.certfile, args.keyfile) if args.certfile else None,
+            )
+    except (ImportError, OSError, ValueError, TypeError) as error:
+        raise _UsageError(" ".join(str(error).split())) from None
+    for warning in caught:
+        print(f"framecast serve: warning: {warning.message}", file=sys.stderr, flush=True)
+    return session, what
 
-        return from_mdanalysis(files, selection)
-    except (ImportError, OSError, ValueError) as error:
-        raise SystemExit(f"framecast serve: {error}") from None
+
+def _open_files(files: Sequence[str], selection: str | None) -> Trajectory:
+    """A trajectory of the files: one .npz, or what MDAnalysis reads."""
+    if len(files) == 1 and files[0].endswith(".npz") and selection is None:
+        return Trajectory.from_npz(files[0])
+    from .adapters.mdanalysis import from_mdanalysis
+
+    return from_mdanalysis(files, selection)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -23,7 +23,9 @@ from ._codec import decode_json, encode_json, parse_update
 from ._names import check_name
 from ._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
 from ._threads import BackgroundTask
+from ._versioned import VersionedView
 from .errors import (
+    AbsentClientError,
     CommandArgumentError,
     CommandFailedError,
     FramecastError,
@@ -511,7 +513,14 @@ class RemoteSharedState(MutableMapping[str, object]):
     """A client's view of the shared state: reads are local, writes go to the server.
 
     A write is applied on the server as one change, or refused whole with
-    :class:`~framecast.errors.StateLockedError` when another client holds a lock.
+    :class:`~framecast.errors.StateLockedError` when another client holds a lock. The
+    server numbers every change (a version): a value in this view is replaced only by one
+    of the same or a newer version, so the client's own write never overwrites a newer
+    value that another writer's change already brought, and the view converges to the
+    server's.
+
+    While this view is open the client is *present*: its locks and the keys it wrote with
+    ``owned=True`` last until it closes or its connection ends.
     """
 
     def __init__(self, channel: grpc.Channel, token: str) -> None:
@@ -532,9 +541,10 @@ class RemoteSharedState(MutableMapping[str, object]):
             response_deserializer=state_pb2.StateChange.FromString,
         )
         self._changed = threading.Condition()
-        self._values: dict[str, bytes] = {}
+        self._view = VersionedView()
         self._synced = False
-        self._call: Any = subscribe(state_pb2.SubscribeStateRequest())
+        self._ended: str | None = None
+        self._call: Any = subscribe(state_pb2.SubscribeStateRequest(access_token=token))
         self._task = BackgroundTask("framecast-client-state", lambda stop: self._consume())
         self._task.start()
 
@@ -542,23 +552,32 @@ class RemoteSharedState(MutableMapping[str, object]):
         try:
             for change in self._call:
                 with self._changed:
-                    self._values.update(change.updates)
-                    for key in change.removals:
-                        self._values.pop(key, None)
-                    self._synced = True
+                    self._view.receive(
+                        change.version, change.updates, change.removals, more=change.more
+                    )
+                    if not change.more:
+                        self._synced = True
                     self._changed.notify_all()
         except grpc.RpcError as error:
             if _rpc_code(error) != grpc.StatusCode.CANCELLED:
-                raise
+                with self._changed:
+                    self._ended = _rpc_message(error)
         finally:
             with self._changed:
+                self._ended = self._ended or "the server ended it"
                 self._changed.notify_all()
 
     def wait_synced(self, timeout: float) -> None:
-        """Wait for the first snapshot from the server."""
+        """Wait for the whole first snapshot from the server.
+
+        Raises ``ConnectionError`` with the server's reason (a limit it names, for one)
+        if the state stream ended first, and ``TimeoutError`` after ``timeout`` seconds.
+        """
         with self._changed:
-            if not self._changed.wait_for(lambda: self._synced or not self._task.is_alive, timeout):
+            if not self._changed.wait_for(lambda: self._synced or self._ended, timeout):
                 raise TimeoutError(f"no shared-state snapshot within {timeout:g} s")
+            if not self._synced:
+                raise ConnectionError(f"the shared-state stream ended: {self._ended}")
 
     def wait_for(
         self, predicate: Callable[[dict[str, object]], bool], *, timeout: float = 5.0
@@ -570,26 +589,32 @@ class RemoteSharedState(MutableMapping[str, object]):
             return self._decoded()
 
     def _decoded(self) -> dict[str, object]:
-        return {key: json.loads(value) for key, value in self._values.items()}
+        return {key: json.loads(value) for key, value in self._view.values.items()}
 
     # -- Mapping ----------------------------------------------------------------------------------
     def __getitem__(self, key: str) -> object:
         with self._changed:
-            data = self._values[key]
+            data = self._view.values[key]
         return json.loads(data)
 
     def __iter__(self) -> Iterator[str]:
         with self._changed:
-            return iter(list(self._values))
+            return iter(list(self._view.values))
 
     def __len__(self) -> int:
         with self._changed:
-            return len(self._values)
+            return len(self._view.values)
 
     def to_dict(self) -> dict[str, object]:
         """A copy of the whole state as last received."""
         with self._changed:
             return self._decoded()
+
+    @property
+    def version(self) -> int:
+        """The server's state version this view is complete up to."""
+        with self._changed:
+            return self._view.complete
 
     def __repr__(self) -> str:
         return f"RemoteSharedState({self.to_dict()!r})"
@@ -604,9 +629,17 @@ class RemoteSharedState(MutableMapping[str, object]):
         self.change(removals=[key])
 
     def change(
-        self, updates: Mapping[str, object] | None = None, removals: list[str] | None = None
-    ) -> None:
-        """Set ``updates`` and remove ``removals`` on the server, as one change."""
+        self,
+        updates: Mapping[str, object] | None = None,
+        removals: list[str] | None = None,
+        *,
+        owned: bool = False,
+    ) -> int:
+        """Set ``updates`` and remove ``removals`` on the server, as one change.
+
+        With ``owned``, the updated keys belong to this client: the server removes them
+        when it leaves (closes, or its connection ends). Returns the change's version.
+        """
         encoded: dict[str, bytes] = {}
         for key, value in (updates or {}).items():
             try:
@@ -616,20 +649,23 @@ class RemoteSharedState(MutableMapping[str, object]):
         request = state_pb2.UpdateStateRequest(
             access_token=self._token,
             change=state_pb2.StateChange(updates=encoded, removals=removals or []),
+            owned=owned,
         )
         response = self._unary(self._update_state, request)
         if not response.success:
             raise StateLockedError(response.locked_keys)
         with self._changed:
-            # Apply locally at once, so a read right after a write sees it; the server's
-            # echo of the same change arrives later and is idempotent.
-            self._values.update(encoded)
-            for key in removals or []:
-                self._values.pop(key, None)
+            # Applied locally at once, so a read right after a write sees it, unless the
+            # stream already brought a newer version of a key.
+            self._view.own_write(response.version, encoded, removals or [])
             self._changed.notify_all()
+        return int(response.version)
 
     def lock(self, key: str, duration: float) -> None:
-        """Lock ``key`` for ``duration`` seconds; others' writes to it are then refused."""
+        """Lock ``key`` for ``duration`` seconds; others' writes to it are then refused.
+
+        The lock ends sooner if this client leaves (closes, or its connection ends).
+        """
         request = state_pb2.UpdateLocksRequest(access_token=self._token, acquire={key: duration})
         response = self._unary(self._update_locks, request)
         if not response.success:
@@ -647,13 +683,16 @@ class RemoteSharedState(MutableMapping[str, object]):
         try:
             return method(request, timeout=CALL_TIMEOUT)  # type: ignore[return-value]
         except grpc.RpcError as error:
-            if _rpc_code(error) == grpc.StatusCode.INVALID_ARGUMENT:
+            code = _rpc_code(error)
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
                 raise ValueError(_rpc_message(error)) from None
-            if _rpc_code(error) == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise LimitExceededError(_rpc_message(error)) from None
+            if code == grpc.StatusCode.FAILED_PRECONDITION:
+                raise AbsentClientError(_rpc_message(error)) from None
             raise
 
     def close(self) -> None:
-        """End the state stream."""
+        """End the state stream (the server then releases this client's locks and keys)."""
         self._call.cancel()
         self._task.stop()

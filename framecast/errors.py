@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "AbsentClientError",
     "LimitExceededError",
     "CommandArgumentError",
     "CommandError",
@@ -54,4 +55,13 @@ class LimitExceededError(FramecastError):
     """A request went past one of the server's limits (gRPC ``RESOURCE_EXHAUSTED``).
 
     The message names the limit and its setting in :class:`~framecast.Limits`.
+    """
+
+
+class AbsentClientError(FramecastError):
+    """A lock or an owned key was asked for by a client that is not connected.
+
+    Locks and owned keys end with the client's connection, so only a client with an open
+    state stream (``framecast.Client.shared_state`` opens one) may have them. gRPC status
+    ``FAILED_PRECONDITION``.
     """

@@ -8,7 +8,6 @@ the fields that changed, on its own real-time schedule, independent of the simul
 from __future__ import annotations
 
 import logging
-import math
 import socket
 import sys
 import threading
@@ -27,7 +26,7 @@ from urllib.parse import quote
 from traitlets import Bool, Float, HasTraits, Int, Unicode
 
 from ._address import host_port, is_loopback
-from ._pacing import Pacer
+from ._pacing import Pacer, check_interval
 from ._threads import BackgroundTask, raise_if_failed
 from .frame import FrameData
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
@@ -115,16 +114,26 @@ class Session(HasTraits):
                 f"unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
                 f"a Session takes {', '.join(sorted(_SESSION_KWARGS))}"
             )
-        frame_interval = float(kwargs.get("frame_interval", DEFAULT_FRAME_INTERVAL))
-        if not (math.isfinite(frame_interval) and frame_interval > 0):
-            raise ValueError(f"frame_interval must be > 0 seconds, got {frame_interval}")
+        frame_interval = check_interval(
+            float(kwargs.get("frame_interval", DEFAULT_FRAME_INTERVAL)),
+            "frame_interval",
+            allow_zero=False,
+        )
         super().__init__()
         self.autoplay = autoplay
         self.frame_interval = frame_interval
         address = str(kwargs.get("address", DEFAULT_ADDRESS))
         token, generated = _choose_token(kwargs.get("token"), address)
         self._token = token
+        self._token_generated = generated
         self._tls = kwargs.get("tls") is not None
+        if token and not self._tls and not is_loopback(address):
+            warnings.warn(
+                f"serving on {address} without TLS: the token travels in clear text, so "
+                "anyone on the network path can read it; pass tls=(certfile, keyfile)",
+                UserWarning,
+                stacklevel=2,
+            )
         self._app = FramecastServer(
             address=address,
             port=int(kwargs.get("port", DEFAULT_PORT)),
@@ -181,6 +190,11 @@ class Session(HasTraits):
     def token(self) -> str:
         """The token a client must present, or ``""`` when the server asks for none."""
         return self._token
+
+    @property
+    def token_generated(self) -> bool:
+        """True when framecast made up :attr:`token` (the only case in which it prints it)."""
+        return self._token_generated
 
     @property
     def url(self) -> str:

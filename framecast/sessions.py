@@ -35,7 +35,7 @@ class ClientSession:
     __slots__ = ("_registry", "name")
 
     def __init__(self, name: str, registry: SessionRegistry) -> None:
-        self.name = registry.ensure(name)
+        self.name = name
         self._registry = registry
 
     @property
@@ -146,7 +146,7 @@ class ClientSessions:
         self._timelines = timelines
         self._particle_count = particle_count
         self._lock = threading.RLock()
-        self._tracked: list[str] = [registry.ensure(DEFAULT_SESSION)]
+        self._tracked: list[str] = [registry.ensure(DEFAULT_SESSION, pinned=True)]
         self._hooks: list[TransitionHook] = []
 
     # -- tracked ----------------------------------------------------------------------------
@@ -183,7 +183,8 @@ class ClientSessions:
                 raise ValueError(f"{value!r} belongs to another server")
             return value.name
         if isinstance(value, str):
-            return self._registry.ensure(value)
+            # The server's Python uses this name: it is kept and never refused.
+            return self._registry.ensure(value, pinned=True)
         raise TypeError(f"a session is a name (str) or a session, got {type(value).__name__}")
 
     def _tracked_names(self) -> list[str]:
@@ -194,8 +195,8 @@ class ClientSessions:
         return ClientSession(name, self._registry)
 
     def __getitem__(self, name: str) -> ClientSession:
-        """The session called ``name`` (made known if it was not)."""
-        return self._session(name)
+        """The session called ``name`` (made known, and kept, if it was not)."""
+        return self._session(self._registry.ensure(name, pinned=True))
 
     # -- listing ------------------------------------------------------------------------------
     def available(self) -> Iterator[ClientSession]:

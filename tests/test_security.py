@@ -154,8 +154,11 @@ def test_off_loopback_a_token_is_generated_printed_and_required(
     # other machines: the whole off-loopback path, without leaving loopback.
     monkeypatch.setattr(framecast.session, "is_loopback", lambda address: False)
     monkeypatch.delenv("FRAMECAST_TOKEN", raising=False)
-    with Session(_frame(), port=0) as session:
+    with pytest.warns(UserWarning, match="token travels in clear text"):
+        session = Session(_frame(), port=0)
+    with session:
         token = session.token
+        assert session.token_generated
         assert len(token) >= 32
         assert session.url == f"framecast://127.0.0.1:{session.port}?token={token}"
         assert capsys.readouterr().err.count(session.url) == 1
@@ -163,8 +166,11 @@ def test_off_loopback_a_token_is_generated_printed_and_required(
             Client(session.app.target)
         with Client(session.url) as client:
             assert client.get_frame().positions is not None
-    with Session(_frame(), port=0, token=TOKEN) as given:
+    with pytest.warns(UserWarning, match="clear text"):
+        given = Session(_frame(), port=0, token=TOKEN)
+    with given:
         assert given.token == TOKEN
+        assert not given.token_generated
     assert TOKEN not in capsys.readouterr().err  # a token the user chose is not echoed
 
 

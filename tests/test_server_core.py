@@ -174,16 +174,17 @@ class FakeClock:
 def test_update_refused_whole_when_any_key_is_locked_by_someone_else() -> None:
     clock = FakeClock()
     state = SharedState(clock=clock)
-    state.update("alice", {"a": 1, "b": 1})
-    state.update_locks("alice", {"a": 10.0})
-    with pytest.raises(StateLockedError, match="'a'") as info:
-        state.update("bob", {"a": 2, "b": 2})
-    assert info.value.keys == ("a",)
-    assert state.to_dict() == {"a": 1, "b": 1}  # b was not applied either
-    state.update("alice", {"a": 3})  # the holder may write
-    clock.now += 11.0  # the lease expires
-    state.update("bob", {"a": 4})
-    assert state["a"] == 4
+    with state.client("alice"):
+        state.update("alice", {"a": 1, "b": 1})
+        state.update_locks("alice", {"a": 10.0})
+        with pytest.raises(StateLockedError, match="'a'") as info:
+            state.update("bob", {"a": 2, "b": 2})
+        assert info.value.keys == ("a",)
+        assert state.to_dict() == {"a": 1, "b": 1}  # b was not applied either
+        state.update("alice", {"a": 3})  # the holder may write
+        clock.now += 11.0  # the lease expires
+        state.update("bob", {"a": 4})
+        assert state["a"] == 4
 
 
 def test_malformed_update_is_refused_whole() -> None:
@@ -200,17 +201,18 @@ def test_malformed_update_is_refused_whole() -> None:
 
 def test_locks_conflict_release_and_bad_durations() -> None:
     state = SharedState(clock=FakeClock())
-    state.update_locks("alice", {"k": 5.0})
-    assert state.lock_holder("k") == "alice"
-    with pytest.raises(StateLockedError):
-        state.update_locks("bob", {"k": 5.0})
-    with pytest.raises(StateLockedError):
-        state.update_locks("bob", release=["k"])
-    for bad in (0.0, -1.0, float("inf"), float("nan")):
-        with pytest.raises(ValueError, match="lock duration"):
-            state.update_locks("bob", {"other": bad})
-    state.update_locks("alice", release=["k"])
-    assert state.lock_holder("k") is None
+    with state.client("alice"), state.client("bob"):
+        state.update_locks("alice", {"k": 5.0})
+        assert state.lock_holder("k") == "alice"
+        with pytest.raises(StateLockedError):
+            state.update_locks("bob", {"k": 5.0})
+        with pytest.raises(StateLockedError):
+            state.update_locks("bob", release=["k"])
+        for bad in (0.0, -1.0, float("inf"), float("nan")):
+            with pytest.raises(ValueError, match="lock duration"):
+                state.update_locks("bob", {"other": bad})
+        state.update_locks("alice", release=["k"])
+        assert state.lock_holder("k") is None
 
 
 def test_reads_are_copies() -> None:

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class StateChange(_message.Message):
-    __slots__ = ("updates", "removals")
+    __slots__ = ("updates", "removals", "version", "more")
     class UpdatesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -17,31 +17,41 @@ class StateChange(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
     UPDATES_FIELD_NUMBER: _ClassVar[int]
     REMOVALS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
     updates: _containers.ScalarMap[str, bytes]
     removals: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, updates: _Optional[_Mapping[str, bytes]] = ..., removals: _Optional[_Iterable[str]] = ...) -> None: ...
+    version: int
+    more: bool
+    def __init__(self, updates: _Optional[_Mapping[str, bytes]] = ..., removals: _Optional[_Iterable[str]] = ..., version: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
 
 class SubscribeStateRequest(_message.Message):
-    __slots__ = ("update_interval",)
+    __slots__ = ("update_interval", "access_token")
     UPDATE_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     update_interval: float
-    def __init__(self, update_interval: _Optional[float] = ...) -> None: ...
+    access_token: str
+    def __init__(self, update_interval: _Optional[float] = ..., access_token: _Optional[str] = ...) -> None: ...
 
 class UpdateStateRequest(_message.Message):
-    __slots__ = ("access_token", "change")
+    __slots__ = ("access_token", "change", "owned")
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
+    OWNED_FIELD_NUMBER: _ClassVar[int]
     access_token: str
     change: StateChange
-    def __init__(self, access_token: _Optional[str] = ..., change: _Optional[_Union[StateChange, _Mapping]] = ...) -> None: ...
+    owned: bool
+    def __init__(self, access_token: _Optional[str] = ..., change: _Optional[_Union[StateChange, _Mapping]] = ..., owned: _Optional[bool] = ...) -> None: ...
 
 class UpdateStateResponse(_message.Message):
-    __slots__ = ("success", "locked_keys")
+    __slots__ = ("success", "locked_keys", "version")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     LOCKED_KEYS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     success: bool
     locked_keys: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, success: _Optional[bool] = ..., locked_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+    version: int
+    def __init__(self, success: _Optional[bool] = ..., locked_keys: _Optional[_Iterable[str]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class UpdateLocksRequest(_message.Message):
     __slots__ = ("access_token", "acquire", "release")

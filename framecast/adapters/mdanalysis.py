@@ -8,8 +8,10 @@ iteration of it is not disturbed), with the last few frames kept decoded.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -130,11 +132,25 @@ def _atoms(mda: Any, source: Any, selection: str | None) -> Any:
 
 def _open(mda: Any, files: Sequence[str]) -> Any:
     names = ", ".join(repr(f) for f in files)
+    # A reader that failed to open its file fails again in its __del__ (it closes what it
+    # never opened), which Python prints as "Exception ignored in ... __del__" with a
+    # traceback. Those readers are freed here, with that report logged instead.
+    hook = sys.unraisablehook
+    sys.unraisablehook = _log_unraisable
     try:
-        with _quiet():
-            return mda.Universe(*files)
-    except (ValueError, TypeError, OSError, EOFError, RuntimeError, KeyError, IndexError) as e:
-        raise ValueError(f"MDAnalysis cannot read {names}: {e}") from e
+        try:
+            with _quiet():
+                return mda.Universe(*files)
+        except (ValueError, TypeError, OSError, EOFError, RuntimeError, KeyError, IndexError) as e:
+            message = f"MDAnalysis cannot read {names}: {' '.join(str(e).split())}"
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    raise ValueError(message)
+
+
+def _log_unraisable(report: Any) -> None:
+    log.debug("MDAnalysis, while freeing a failed reader: %r", report.exc_value)
 
 
 def _elements(atoms: Any) -> npt.NDArray[np.uint8]:

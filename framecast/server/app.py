@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 from types import TracebackType
 
@@ -13,6 +15,7 @@ from .commands import CommandCallback, CommandRegistry
 from .limits import DEFAULT_LIMITS, Limits
 from .pool import ElasticExecutor
 from .publisher import FramePublisher
+from .quota import ClientQuota
 from .servicers import command_handler, sessions_handler, state_handler, trajectory_handler
 from .sessions import SessionRegistry, TimelineRegistry
 from .state import SharedState
@@ -37,12 +40,44 @@ UNARY_WORKERS = 32
 #: Seconds a pool thread may wait for work before it ends (threads return to baseline).
 POOL_IDLE = 5.0
 
+#: Seconds between keepalive pings to a client, and seconds to wait for its answer.
+KEEPALIVE_SECONDS = 10.0
+KEEPALIVE_TIMEOUT = 5.0
+
 #: Seconds that close() lets in-flight unary calls finish; streams are ended at once.
 CLOSE_GRACE = 1.0
 
 
 class PortInUseError(OSError):
-    """The server could not listen on the requested port."""
+    """The server could not listen on the requested address and port; the message says why."""
+
+
+def _bind_problem(address: str, port: int) -> str | None:
+    """Why a server could not listen on ``address:port``, or None if it seems it can."""
+    where = host_port(address, port)
+    try:
+        infos = socket.getaddrinfo(address.strip("[]"), port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as error:
+        return f"cannot listen on {where}: the address {address!r} is unknown ({error})"
+    last: OSError | None = None
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            # As gRPC does, so that a port in TIME_WAIT is not reported busy.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as error:
+                last = error
+                continue
+            return None
+    if last is not None and last.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: port {port} is in use (another framecast server?); "
+            "pass port=0 (--port 0) to pick a free port, or stop the other server"
+        )
+    if last is not None and last.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where}: {address!r} is not an address of this machine"
+    return f"cannot listen on {where}: {last.strerror if last else 'no usable address'}"
 
 
 class FramecastServer:
@@ -79,6 +114,11 @@ class FramecastServer:
         self.commands = CommandRegistry()
         self.sessions = SessionRegistry(limits=limits)
         self.timelines = TimelineRegistry()
+        # One quota per kind of stream, so that no client takes every slot of any kind.
+        per_client = limits.max_streams_per_client
+        frame_quota = ClientQuota(per_client, what="frame streams")
+        state_quota = ClientQuota(per_client, what="state streams")
+        session_quota = ClientQuota(per_client, what="session streams")
         self._close_lock = threading.Lock()
         self._closed = False
         max_workers = limits.streams + UNARY_WORKERS
@@ -87,13 +127,21 @@ class FramecastServer:
             # grpc's stubs ask for a ThreadPoolExecutor; grpc itself only calls submit().
             self._executor,  # type: ignore[arg-type]
             handlers=[
-                trajectory_handler(self.frames),
-                state_handler(self.shared_state, limits),
+                trajectory_handler(self.frames, frame_quota),
+                state_handler(self.shared_state, state_quota, limits),
                 command_handler(self.commands, limits),
-                sessions_handler(self.sessions, self.timelines),
+                sessions_handler(self.sessions, self.timelines, session_quota),
             ],
             interceptors=[TokenInterceptor(token)] if token else None,
             options=[
+                # A client whose host vanishes without closing its connection is found
+                # dead within KEEPALIVE_SECONDS + KEEPALIVE_TIMEOUT: its streams end, so
+                # its locks and owned keys go and its slots are freed. (A closed or
+                # killed client's connection ends at once.) Pings go even when no data
+                # flows, for idle state streams.
+                ("grpc.keepalive_time_ms", int(KEEPALIVE_SECONDS * 1000)),
+                ("grpc.keepalive_timeout_ms", int(KEEPALIVE_TIMEOUT * 1000)),
+                ("grpc.http2.max_pings_without_data", 0),
                 # gRPC sets SO_REUSEPORT by default, which would let a second server share
                 # a port silently; a busy port must be an error that names it.
                 ("grpc.so_reuseport", 0),
@@ -104,22 +152,21 @@ class FramecastServer:
             maximum_concurrent_rpcs=max_workers,
         )
         where = host_port(address, port)
-        try:
-            if credentials is None:
-                bound = self._server.add_insecure_port(where)
-            else:
-                bound = self._server.add_secure_port(where, credentials)
-        except RuntimeError as error:
-            bound = 0
-            reason = str(error)
-        else:
-            reason = "the address is not available"
+        # Checked first with a plain socket, so that the error says what is wrong in
+        # words (gRPC's own says only "Failed to bind ... set GRPC_VERBOSITY").
+        reason = _bind_problem(address, port)
+        bound = 0
+        if reason is None:
+            try:
+                if credentials is None:
+                    bound = self._server.add_insecure_port(where)
+                else:
+                    bound = self._server.add_secure_port(where, credentials)
+            except RuntimeError:
+                reason = f"cannot listen on {where}"
         if bound == 0:
             self._executor.shutdown(wait=False)
-            raise PortInUseError(
-                f"cannot listen on {host_port(address, port)}: port {port} is in use or "
-                f"{reason}; pass port=0 to pick a free port"
-            )
+            raise PortInUseError(reason or f"cannot listen on {where}")
         self.address = address
         self.port = bound
         self._server.start()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import ssl
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,6 +123,28 @@ def server_credentials(tls: TLSFiles) -> grpc.ServerCredentials:
     if not isinstance(tls, (tuple, list)) or len(tls) != 2:
         raise TypeError(f"tls must be a (certfile, keyfile) pair, got {tls!r}")
     cert, key = tls
-    return grpc.ssl_server_credentials(
-        [(read_pem(key, what="TLS private key"), read_pem(cert, what="TLS certificate"))]
-    )
+    key_pem = read_pem(key, what="TLS private key")
+    cert_pem = read_pem(cert, what="TLS certificate")
+    _check_pair(cert_pem, key_pem)
+    return grpc.ssl_server_credentials([(key_pem, cert_pem)])
+
+
+def _check_pair(cert: bytes, key: bytes) -> None:
+    """Raise ``ValueError`` unless ``cert`` and ``key`` are a usable PEM pair.
+
+    Checked with the ``ssl`` module first, because gRPC only fails later, with "cannot
+    listen" and log lines that do not say which file is wrong.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as folder:
+        cert_path, key_path = Path(folder, "cert.pem"), Path(folder, "key.pem")
+        cert_path.write_bytes(cert)
+        key_path.write_bytes(key)
+        key_path.chmod(0o600)
+        try:
+            context.load_cert_chain(cert_path, key_path)
+        except ssl.SSLError as error:
+            raise ValueError(
+                "the TLS certificate and private key are not a valid PEM pair "
+                f"({error.reason or error}): check the certificate and key files"
+            ) from None

@@ -27,12 +27,23 @@ class Limits:
         are not limited.
     ``max_frame_subscribers``, ``max_session_listeners``, ``max_state_subscribers``
         Streams open at once, over all clients. Each holds a server thread.
+    ``max_streams_per_client``
+        Streams of each kind (frames, state, sessions) that one client, one connection,
+        may hold open at once; below each limit above, so that no client takes every slot.
     ``max_sessions``
-        Named sessions the server knows (joining a new name creates one, and it stays).
+        Named sessions the server knows. A name with no listener that Python neither
+        tracks nor uses is forgotten, oldest first, before a join is refused; names the
+        server's Python uses are never refused.
     ``max_json_depth``, ``max_json_bytes``
         Nesting and encoded size of one shared-state value or one command's arguments.
     ``max_state_keys``
-        Keys in the shared state: an update that would make more is refused whole.
+        Keys in the shared state: an update that would make more is refused whole. Also
+        the locks all clients may hold together.
+    ``max_state_bytes``
+        Bytes of every key and value of the shared state together: an update that would
+        make more is refused whole.
+    ``max_locks_per_client``
+        Locks one client (one access token) may hold at once.
     ``max_name_length``
         Characters in a session name, a state key, a command name, a lock token.
     """
@@ -41,10 +52,13 @@ class Limits:
     max_frame_subscribers: int = 64
     max_session_listeners: int = 128
     max_sessions: int = 1024
-    max_state_subscribers: int = 32
+    max_state_subscribers: int = 64
+    max_streams_per_client: int = 32
     max_json_depth: int = 32
     max_json_bytes: int = 1024 * 1024
     max_state_keys: int = 10_000
+    max_state_bytes: int = 64 * 1024 * 1024
+    max_locks_per_client: int = 1_000
     max_name_length: int = MAX_NAME_LENGTH
 
     def __post_init__(self) -> None:

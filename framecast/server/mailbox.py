@@ -24,13 +24,16 @@ class Pending(NamedTuple, Generic[V, M]):
     """What a subscriber has to send: ``reset`` means "drop everything first".
 
     ``packed`` is the producer's ready-made message for exactly this update, when the
-    producer supplied one and nothing was merged into it; otherwise None.
+    producer supplied one and nothing was merged into it; otherwise None. ``more`` means
+    this is one part of a larger update and the rest is still pending (see
+    :meth:`Mailbox.take_part`).
     """
 
     reset: bool
     fields: dict[str, V]
     meta: M
     packed: bytes | None
+    more: bool = False
 
 
 class Mailbox(Generic[V, M]):
@@ -84,6 +87,43 @@ class Mailbox(Generic[V, M]):
             self._pending = False
             self._packed = None
             return pending
+
+    def take_part(self, budget: int, size: Callable[[str, V], int]) -> Pending[V, M] | None:
+        """Like :meth:`take` without waiting, but at most ``budget`` (by ``size``) of it.
+
+        Fields are taken in order until the next would pass ``budget`` (always at least
+        one); the rest stays pending, where later updates still merge into it latest-wins,
+        so a subscriber that sends a large update in parts holds one part at a time, and
+        the values left pending are always the latest. Returns None when nothing is pending.
+        """
+        with self._ready:
+            if not self._pending or self._closed:
+                return None
+            taken: dict[str, V] = {}
+            used = 0
+            for key, value in self._fields.items():
+                cost = size(key, value)
+                if taken and used + cost > budget:
+                    break
+                taken[key] = value
+                used += cost
+            if len(taken) == len(self._fields):
+                pending = Pending(self._reset, self._fields, cast(M, self._meta), self._packed)
+                self._fields = {}
+                self._pending = False
+            else:
+                pending = Pending(self._reset, taken, cast(M, self._meta), None, more=True)
+                for key in taken:
+                    del self._fields[key]
+            self._reset = False
+            self._packed = None
+            return pending
+
+    def wait_pending(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for an update; False on timeout or once closed."""
+        with self._ready:
+            self._ready.wait_for(lambda: self._pending or self._closed, timeout)
+            return self._pending and not self._closed
 
     def wait_closed(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for :meth:`close`; return True if closed."""

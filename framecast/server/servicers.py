@@ -6,9 +6,9 @@ commands) know nothing of gRPC and are tested without sockets.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -22,14 +22,20 @@ from .._codec import (
     encode_json,
 )
 from .._names import check_name
-from .._pacing import Pacer
+from .._pacing import Pacer, check_interval
 from .._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
-from ..errors import CommandArgumentError, StateLockedError, UnknownCommandError
+from ..errors import (
+    AbsentClientError,
+    CommandArgumentError,
+    StateLockedError,
+    UnknownCommandError,
+)
 from .commands import CommandRegistry
 from .limits import DEFAULT_LIMITS, LimitExceededError, Limits
 from .publisher import FramePublisher
+from .quota import ClientQuota
 from .sessions import SessionRegistry, TimelineRegistry
-from .state import SharedState
+from .state import SharedState, entry_size
 
 __all__ = ["command_handler", "sessions_handler", "state_handler", "trajectory_handler"]
 
@@ -61,19 +67,11 @@ def _exhausted(context: Context, error: LimitExceededError) -> NoReturn:
     _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
 
 
-#: The longest interval a stream may ask for: longer is surely a mistake (or an attack on
-#: the timer: waits past about 3e8 s overflow).
-MAX_INTERVAL = 3600.0
-
-
 def _interval(context: Context, value: float, what: str) -> float:
-    if not (math.isfinite(value) and 0 <= value <= MAX_INTERVAL):
-        _abort(
-            context,
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"{what} must be between 0 and {MAX_INTERVAL:g} seconds, got {value}",
-        )
-    return value
+    try:
+        return check_interval(value, what)
+    except ValueError as error:
+        _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error))
 
 
 class _TrajectoryServicer:
@@ -108,6 +106,12 @@ class _TrajectoryServicer:
         return self._publisher.current_message()
 
 
+#: A state message carries at most about this many bytes of keys and values (and always
+#: at least one entry): a large snapshot goes in parts, so a client that does not read
+#: makes the server hold one part, not a serialized copy of the whole state.
+STATE_PART_BYTES = 1024 * 1024
+
+
 class _StateServicer:
     def __init__(self, state: SharedState, limits: Limits) -> None:
         self._state = state
@@ -118,44 +122,57 @@ class _StateServicer:
     ) -> Iterator[state_pb2.StateChange]:
         interval = _interval(context, request.update_interval, "update_interval")
         try:
-            yield from self._stream_state(interval, context)
+            with ExitStack() as stack:
+                if request.access_token:
+                    # The client is present (its locks and owned keys live) while this
+                    # stream is open.
+                    stack.enter_context(self._state.client(request.access_token))
+                yield from self._stream_state(interval, context)
         except LimitExceededError as error:
             _exhausted(context, error)
+        except (TypeError, ValueError) as error:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"state stream refused: {error}")
 
     def _stream_state(self, interval: float, context: Context) -> Iterator[state_pb2.StateChange]:
         with self._state.subscribe() as mailbox:
             if not context.add_callback(mailbox.close):
                 return
-            while (pending := mailbox.take()) is not None:
-                change = state_pb2.StateChange()
-                for key, value in pending.fields.items():
+            while mailbox.wait_pending():
+                part = mailbox.take_part(STATE_PART_BYTES, entry_size)
+                if part is None:
+                    continue
+                change = state_pb2.StateChange(version=part.meta, more=part.more)
+                for key, value in part.fields.items():
                     if value is None:
                         change.removals.append(key)
                     else:
                         change.updates[key] = value
                 yield change
-                if interval > 0 and mailbox.wait_closed(interval):
+                if not part.more and interval > 0 and mailbox.wait_closed(interval):
                     return
 
     def update_state(
         self, request: state_pb2.UpdateStateRequest, context: Context
     ) -> state_pb2.UpdateStateResponse:
         try:
+            token = self._state.check_token(request.access_token)
             # Re-encoding canonicalises the JSON and proves every value parses, before
             # anything is applied: a malformed change is refused whole.
             encoded = {
                 key: self._checked_json(key, value) for key, value in request.change.updates.items()
             }
-            self._state.apply_encoded(
-                _checked_token(request.access_token), encoded, request.change.removals
+            version = self._state.apply_encoded(
+                token, encoded, request.change.removals, owned=request.owned
             )
         except StateLockedError as error:
             return state_pb2.UpdateStateResponse(success=False, locked_keys=error.keys)
         except LimitExceededError as error:
             _exhausted(context, error)
+        except AbsentClientError as error:
+            _abort(context, grpc.StatusCode.FAILED_PRECONDITION, f"state update refused: {error}")
         except (TypeError, ValueError) as error:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"state update refused: {error}")
-        return state_pb2.UpdateStateResponse(success=True)
+        return state_pb2.UpdateStateResponse(success=True, version=version)
 
     def _checked_json(self, key: str, value: bytes) -> bytes:
         what = f"value of state key {key[:64]!r}"
@@ -168,21 +185,19 @@ class _StateServicer:
     ) -> state_pb2.UpdateLocksResponse:
         try:
             self._state.update_locks(
-                _checked_token(request.access_token), dict(request.acquire), request.release
+                self._state.check_token(request.access_token),
+                dict(request.acquire),
+                request.release,
             )
         except StateLockedError as error:
             return state_pb2.UpdateLocksResponse(success=False, locked_keys=error.keys)
         except LimitExceededError as error:
             _exhausted(context, error)
+        except AbsentClientError as error:
+            _abort(context, grpc.StatusCode.FAILED_PRECONDITION, f"lock request refused: {error}")
         except (TypeError, ValueError) as error:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"lock request refused: {error}")
         return state_pb2.UpdateLocksResponse(success=True)
-
-
-def _checked_token(token: str) -> str:
-    if not token:
-        raise ValueError("access_token must not be empty")
-    return token
 
 
 class _CommandServicer:
@@ -308,27 +323,36 @@ def _unary(
 def _streaming(
     method: Callable[[Any, Context], Iterator[Any]],
     request_type: type[Message],
+    quota: ClientQuota,
     *,
     raw: bool = False,
 ) -> grpc.RpcMethodHandler[Any, Any]:
-    """A server-streaming handler that parses its request itself."""
+    """A server-streaming handler that parses its request itself and counts the stream
+    against its client's quota (a client is a connection: the peer address)."""
 
     def handle(data: bytes, context: Context) -> Iterator[Any]:
-        yield from method(_parse(request_type, data, context), context)
+        request = _parse(request_type, data, context)
+        try:
+            with quota.stream(context.peer()):
+                yield from method(request, context)
+        except LimitExceededError as error:  # the quota's: methods map their own
+            _exhausted(context, error)
 
     return grpc.unary_stream_rpc_method_handler(
         handle, request_deserializer=None, response_serializer=None if raw else _serializer
     )
 
 
-def trajectory_handler(publisher: FramePublisher) -> grpc.GenericRpcHandler[Any, Any]:
+def trajectory_handler(
+    publisher: FramePublisher, quota: ClientQuota
+) -> grpc.GenericRpcHandler[Any, Any]:
     """The Trajectory service. Frame streams send pre-assembled bytes (identity serializer)."""
     servicer = _TrajectoryServicer(publisher)
     return grpc.method_handlers_generic_handler(
         "framecast.v1.Trajectory",
         {
             "SubscribeFrames": _streaming(
-                servicer.subscribe_frames, frame_pb2.SubscribeFramesRequest, raw=True
+                servicer.subscribe_frames, frame_pb2.SubscribeFramesRequest, quota, raw=True
             ),
             "GetFrame": _unary(servicer.get_frame, frame_pb2.GetFrameRequest, raw=True),
         },
@@ -336,14 +360,16 @@ def trajectory_handler(publisher: FramePublisher) -> grpc.GenericRpcHandler[Any,
 
 
 def state_handler(
-    state: SharedState, limits: Limits = DEFAULT_LIMITS
+    state: SharedState, quota: ClientQuota, limits: Limits = DEFAULT_LIMITS
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The State service."""
     servicer = _StateServicer(state, limits)
     return grpc.method_handlers_generic_handler(
         "framecast.v1.State",
         {
-            "SubscribeState": _streaming(servicer.subscribe_state, state_pb2.SubscribeStateRequest),
+            "SubscribeState": _streaming(
+                servicer.subscribe_state, state_pb2.SubscribeStateRequest, quota
+            ),
             "UpdateState": _unary(servicer.update_state, state_pb2.UpdateStateRequest),
             "UpdateLocks": _unary(servicer.update_locks, state_pb2.UpdateLocksRequest),
         },
@@ -365,14 +391,14 @@ def command_handler(
 
 
 def sessions_handler(
-    sessions: SessionRegistry, timelines: TimelineRegistry
+    sessions: SessionRegistry, timelines: TimelineRegistry, quota: ClientQuota
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The Sessions service. Events are serialized once, when published."""
     servicer = _SessionsServicer(sessions, timelines)
     return grpc.method_handlers_generic_handler(
         "framecast.v1.Sessions",
         {
-            "Join": _streaming(servicer.join, sessions_pb2.JoinRequest, raw=True),
+            "Join": _streaming(servicer.join, sessions_pb2.JoinRequest, quota, raw=True),
             "ListSessions": _unary(servicer.list_sessions, sessions_pb2.ListSessionsRequest),
             "GetContext": _unary(servicer.get_context, sessions_pb2.GetContextRequest, raw=True),
         },

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -27,31 +28,65 @@ EventMailbox = Mailbox[bytes, None]
 
 
 class SessionRegistry:
-    """The named sessions a server knows, with their listeners. Thread-safe."""
+    """The named sessions a server knows, with their listeners. Thread-safe.
+
+    Names are of two kinds. *Pinned* names are the ones the server's Python uses
+    (tracked, published to, looked up): they are never refused and never forgotten.
+    Other names exist because a client joined them; once such a name has no listener it
+    may be forgotten, least recently used first, to make room for a new name, so that
+    clients cannot use up ``Limits.max_sessions``.
+    """
 
     def __init__(self, *, limits: Limits = DEFAULT_LIMITS) -> None:
         self._lock = threading.Lock()
         self._limits = limits
         # Insertion-ordered: sessions are listed in the order the server learnt of them.
         self._listeners: dict[str, MailboxSet[bytes, None]] = {}
+        # Every known name, least recently joined or left first: the order of forgetting.
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._pinned: set[str] = set()
+        self._joining: Counter[str] = Counter()
         self._closed = False
 
-    def ensure(self, name: str) -> str:
+    def ensure(self, name: str, *, pinned: bool = False) -> str:
         """Make ``name`` a known session (it then shows in :meth:`counts`); return it.
 
-        Raises :class:`~framecast.server.limits.LimitExceededError` when the server knows
-        ``Limits.max_sessions`` sessions already and ``name`` is not one of them.
+        With ``pinned`` (the server's Python uses it) the name is kept for good and never
+        refused. Otherwise, when the server knows ``Limits.max_sessions`` names already,
+        the least recently used name with no listener and not pinned is forgotten; if
+        there is none, raises :class:`~framecast.server.limits.LimitExceededError`.
         """
         check_name(name, what="session name", max_length=self._limits.max_name_length)
         with self._lock:
-            if name not in self._listeners:
-                if len(self._listeners) >= self._limits.max_sessions:
-                    raise LimitExceededError(
-                        f"this server knows {self._limits.max_sessions} sessions already "
-                        "(Limits.max_sessions); join one of them"
-                    )
-                self._listeners[name] = MailboxSet(self._lock, closed=self._closed)
+            self._ensure(name, pinned)
         return name
+
+    def _ensure(self, name: str, pinned: bool) -> MailboxSet[bytes, None]:
+        """:meth:`ensure` with the lock held; returns the name's listeners."""
+        if pinned:
+            self._pinned.add(name)
+        listeners = self._listeners.get(name)
+        if listeners is None:
+            if not pinned and len(self._listeners) >= self._limits.max_sessions:
+                self._forget_one()
+            listeners = self._listeners[name] = MailboxSet(self._lock, closed=self._closed)
+        self._recent[name] = None
+        self._recent.move_to_end(name)
+        return listeners
+
+    def _forget_one(self) -> None:
+        """Forget the least recently used idle name that is not pinned (lock held)."""
+        for name in self._recent:
+            busy = len(self._listeners[name]) or self._joining[name]
+            if name not in self._pinned and not busy:
+                del self._recent[name]
+                del self._listeners[name]
+                return
+        raise LimitExceededError(
+            f"this server knows {self._limits.max_sessions} sessions already "
+            "(Limits.max_sessions), each with a listener or in use by the server; "
+            "join one of them"
+        )
 
     @contextmanager
     def join(self, name: str) -> Iterator[EventMailbox]:
@@ -59,9 +94,10 @@ class SessionRegistry:
 
         The listener is counted from entry to exit, whatever ends the block. Raises
         :class:`~framecast.server.limits.LimitExceededError` when the server has
-        ``Limits.max_session_listeners`` listeners already, over every session.
+        ``Limits.max_session_listeners`` listeners already, over every session, or when
+        ``name`` is new and no name can be forgotten to make room for it.
         """
-        self.ensure(name)
+        check_name(name, what="session name", max_length=self._limits.max_name_length)
         # The total is read outside the member's own check, so two joins racing at the
         # limit may both pass; the thread pool's own cap still bounds them.
         with self._lock:
@@ -71,8 +107,21 @@ class SessionRegistry:
                 f"this server has {self._limits.max_session_listeners} session listeners "
                 "already (Limits.max_session_listeners)"
             )
-        with self._listeners[name].member() as mailbox:
-            yield mailbox
+        with self._lock:
+            listeners = self._ensure(name, pinned=False)
+            # Counted as busy until it leaves, so that it cannot be forgotten between
+            # here and the listener's registration.
+            self._joining[name] += 1
+        try:
+            with listeners.member() as mailbox:
+                yield mailbox
+        finally:
+            with self._lock:
+                self._joining[name] -= 1
+                if not self._joining[name]:
+                    del self._joining[name]
+                if name in self._recent:
+                    self._recent.move_to_end(name)
 
     def count(self, name: str) -> int:
         """How many listeners session ``name`` has now (0 if unknown)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
@@ -180,17 +181,34 @@ class Trajectory(SequencePlayer):
 
         The file holds ``positions`` (T, N, 3) and optionally ``times`` (T,) and any frame
         key with dots written as ``__`` (``particle__elements``, ``bond__pairs``, ...).
+
+        Raises ``FileNotFoundError`` for a missing file, and ``ValueError`` naming the
+        file for one that is not such an ``.npz`` or whose positions are not all finite.
         """
-        with np.load(path, allow_pickle=False) as data:
-            if "positions" not in data:
-                raise ValueError(f"{os.fspath(path)!r} has no 'positions' array")
-            topology = {
-                name.replace("__", "."): data[name]
-                for name in data.files
-                if name not in ("positions", "times")
-            }
-            times = data.get("times")
-            return cls(data["positions"], topology, times=times, **kwargs)  # type: ignore[arg-type]
+        name = os.fspath(path)
+        try:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("it holds one array, not named arrays")
+            with loaded as data:
+                if "positions" not in data:
+                    raise ValueError("it has no 'positions' array")
+                positions = data["positions"]
+                topology = {
+                    key.replace("__", "."): data[key]
+                    for key in data.files
+                    if key not in ("positions", "times")
+                }
+                times = data.get("times")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no such file: {name!r}") from None
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+            reason = " ".join(str(error).split())
+            raise ValueError(f"{name!r} is not a framecast .npz trajectory: {reason}") from None
+        if positions.dtype.kind == "f" and not np.isfinite(positions).all():
+            frame = int(np.argwhere(~np.isfinite(positions))[0][0])
+            raise ValueError(f"{name!r}: positions of frame {frame} are not finite (NaN or inf)")
+        return cls(positions, topology, times=times, **kwargs)  # type: ignore[arg-type]
 
     def save_npz(self, path: str | os.PathLike[str]) -> None:
         """Write this trajectory in the format :meth:`from_npz` reads.
