@@ -50,6 +50,9 @@ _CHANNEL_OPTIONS = [
     # Frames of a million particles are 12 MB; the default 4 MB limit would refuse them.
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    # Its own connection: the server counts per-client quotas per connection, and gRPC
+    # would otherwise share one between every client of a process.
+    ("grpc.use_local_subchannel_pool", 1),
 ]
 
 

@@ -127,13 +127,6 @@ class Session(HasTraits):
         self._token = token
         self._token_generated = generated
         self._tls = kwargs.get("tls") is not None
-        if token and not self._tls and not is_loopback(address):
-            warnings.warn(
-                f"serving on {address} without TLS: the token travels in clear text, so "
-                "anyone on the network path can read it; pass tls=(certfile, keyfile)",
-                UserWarning,
-                stacklevel=2,
-            )
         self._app = FramecastServer(
             address=address,
             port=int(kwargs.get("port", DEFAULT_PORT)),
@@ -141,6 +134,13 @@ class Session(HasTraits):
             tls=kwargs.get("tls"),
             limits=kwargs.get("limits", DEFAULT_LIMITS),
         )
+        if token and not self._tls and not is_loopback(address):
+            warnings.warn(
+                f"serving on {address} without TLS: the token travels in clear text, so "
+                "anyone on the network path can read it; pass tls=(certfile, keyfile)",
+                UserWarning,
+                stacklevel=2,
+            )
         if generated:
             # As jupyter_server does: the one place the token is shown is the console of
             # whoever started the server. It never goes to a log.

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from extras import require
 from secure import self_signed
@@ -143,6 +144,92 @@ def test_serve_on_a_busy_port_names_the_port(no_leaks: None) -> None:
         )
     assert result.returncode != 0
     assert f"port {session.port}" in result.stderr
+
+
+def _write_garbage(folder: Path) -> dict[str, str]:
+    """Files a user might pass by mistake, by name."""
+    rng = np.random.default_rng(7)
+    files = {}
+    for name in ("garbage.xtc", "garbage.dcd", "garbage.npz"):
+        (folder / name).write_bytes(rng.bytes(3000))
+        files[name] = str(folder / name)
+    np.savez(folder / "nan.npz", positions=np.full((2, 3, 3), np.nan, np.float32))
+    files["nan.npz"] = str(folder / "nan.npz")
+    pdb = Path(require("MDAnalysisTests.datafiles").PDB_small).read_text()
+    (folder / "truncated.pdb").write_text(pdb[: len(pdb) // 3])
+    files["truncated.pdb"] = str(folder / "truncated.pdb")
+    files["topology"] = str(require("MDAnalysisTests.datafiles").PDB_small)
+    (folder / "cert.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n"
+    )
+    (folder / "key.pem").write_text(
+        "-----BEGIN PRIVATE KEY-----\nZ2FyYmFnZQ==\n-----END PRIVATE KEY-----\n"
+    )
+    files["cert.pem"], files["key.pem"] = str(folder / "cert.pem"), str(folder / "key.pem")
+    return files
+
+
+_BAD_SERVE = [
+    (["--trajectory", "{garbage.npz}"], "is not a framecast .npz trajectory"),
+    (["--trajectory", "{nan.npz}"], "not finite"),
+    (["--trajectory", "/no/such.npz"], "no such file"),
+    (["{topology}", "{garbage.xtc}"], "MDAnalysis cannot read"),
+    (["{topology}", "{garbage.dcd}"], "MDAnalysis cannot read"),
+    (["{truncated.pdb}"], "the file is truncated"),
+    (["--port", "-1"], "--port must be in 0..65535"),
+    (["--port", "70000"], "--port must be in 0..65535"),
+    (["--port", "many"], "invalid int value"),
+    (["--address", "no-such-host.invalid"], "'no-such-host.invalid' is unknown"),
+    (["--address", "192.0.2.1"], "is not an address of this machine"),
+    (["--particles", "0"], "--particles must be at least 2"),
+    (["--fps", "inf"], "--fps must be a finite number"),
+    (["--fps", "1e-300"], "--fps must be a finite number"),
+    (["--fps", "0"], "--fps must be a finite number"),
+    (["--token", "caf\u00e9"], "token must be printable ASCII"),
+    (["--certfile", "/no/cert.pem", "--keyfile", "/no/key.pem"], "cannot read the TLS"),
+    (["--certfile", "{cert.pem}", "--keyfile", "{key.pem}"], "not a valid PEM pair"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), _BAD_SERVE)
+def test_serve_refuses_bad_input_in_one_line_with_status_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    files = _write_garbage(tmp_path)
+    argv = [files[arg[1:-1]] if arg.startswith("{") else arg for arg in args]
+    argv = [arg.encode().decode("unicode_escape") for arg in argv]
+    result = subprocess.run(
+        _framecast("serve", "--port", "0", *argv), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr  # no traceback, no "Exception ignored in __del__"
+    assert lines[0].startswith("framecast serve: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_serve_echoes_no_token_it_did_not_make(tmp_path: Path) -> None:
+    env = {**os.environ, "FRAMECAST_TOKEN": "my-own-secret"}
+    process = subprocess.Popen(
+        _framecast("serve", "--port", "0", "--particles", "20"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "stop with Ctrl-C" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=30)
+    text = "".join(lines) + rest
+    assert process.returncode == 0, text
+    assert "my-own-secret" not in text
+    assert "with your token" in text
 
 
 @pytest.mark.parametrize("command", ["serve", "watch"])

@@ -77,8 +77,18 @@ def test_close_while_clients_are_still_subscribed_ends_their_streams(no_leaks: N
 
 
 def test_port_in_use_raises_an_error_naming_the_port(session: Session) -> None:
-    with pytest.raises(framecast.PortInUseError, match=f"port {session.port}"):
+    with pytest.raises(framecast.PortInUseError, match=f"port {session.port}") as info:
         Session(port=session.port)
+    assert "port=0" in str(info.value)  # the fix, in words
+    assert "GRPC_VERBOSITY" not in str(info.value)  # not gRPC's internal text
+
+
+def test_an_address_that_cannot_be_bound_is_named_not_blamed_on_the_port(
+    no_leaks: None,
+) -> None:
+    with pytest.raises(framecast.PortInUseError, match="unknown") as info:
+        Session(address="no-such-host.invalid", port=0)
+    assert "in use" not in str(info.value)
 
 
 def test_a_client_in_another_process_receives_about_30_fps_of_deltas(session: Session) -> None:

@@ -46,10 +46,40 @@ def check_files(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
         name = os.fspath(path)
         if not os.path.isfile(name):
             raise FileNotFoundError(f"no such file: {name!r}")
+        if name.lower().endswith(_PDB_SUFFIXES):
+            _check_pdb_ends_whole(name)
         out.append(name)
     if not out:
         raise ValueError("no file given")
     return out
+
+
+_PDB_SUFFIXES = (".pdb", ".ent", ".pqr", ".pdbqt")
+
+#: Records a PDB file may end with even without a final newline.
+_PDB_LAST_RECORDS = ("END", "ENDMDL", "TER", "CONECT", "MASTER")
+
+
+def _check_pdb_ends_whole(name: str) -> None:
+    """Refuse a PDB file cut in the middle of a record (a copy or download that stopped).
+
+    Readers parse such a file up to the cut and silently drop the rest of the atoms, or
+    read half a coordinate. A file that ends at a line boundary cannot be told from a
+    complete one without an ``END`` record, which not every writer adds, so that passes.
+    """
+    with open(name, "rb") as file:
+        file.seek(0, os.SEEK_END)
+        file.seek(max(0, file.tell() - 512))
+        tail = file.read()
+    if not tail or tail.endswith(b"\n"):
+        return
+    last = tail.rsplit(b"\n", 1)[-1].decode("ascii", "replace")
+    record = last[:6].strip()
+    whole_atom = record in ("ATOM", "HETATM") and len(last) >= 54  # x, y and z complete
+    if not whole_atom and record not in _PDB_LAST_RECORDS:
+        raise ValueError(
+            f"{name!r} ends in the middle of a record ({last[:20]!r}...): the file is truncated"
+        )
 
 
 def topology_fields(

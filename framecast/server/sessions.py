@@ -51,10 +51,11 @@ class SessionRegistry:
     def ensure(self, name: str, *, pinned: bool = False) -> str:
         """Make ``name`` a known session (it then shows in :meth:`counts`); return it.
 
-        With ``pinned`` (the server's Python uses it) the name is kept for good and never
-        refused. Otherwise, when the server knows ``Limits.max_sessions`` names already,
-        the least recently used name with no listener and not pinned is forgotten; if
-        there is none, raises :class:`~framecast.server.limits.LimitExceededError`.
+        When the server knows ``Limits.max_sessions`` names already, the least recently
+        used name with no listener and not pinned is forgotten to make room. If there is
+        none, a ``pinned`` name (one the server's Python uses: kept for good) is added all
+        the same, and any other raises
+        :class:`~framecast.server.limits.LimitExceededError`.
         """
         check_name(name, what="session name", max_length=self._limits.max_name_length)
         with self._lock:
@@ -67,26 +68,29 @@ class SessionRegistry:
             self._pinned.add(name)
         listeners = self._listeners.get(name)
         if listeners is None:
-            if not pinned and len(self._listeners) >= self._limits.max_sessions:
-                self._forget_one()
+            full = len(self._listeners) >= self._limits.max_sessions
+            # A pinned name makes room if it can, and is added past the limit if it cannot.
+            if full and not self._forget_one() and not pinned:
+                raise LimitExceededError(
+                    f"this server knows {self._limits.max_sessions} sessions already "
+                    "(Limits.max_sessions), each with a listener or in use by the "
+                    "server; join one of them"
+                )
             listeners = self._listeners[name] = MailboxSet(self._lock, closed=self._closed)
         self._recent[name] = None
         self._recent.move_to_end(name)
         return listeners
 
-    def _forget_one(self) -> None:
-        """Forget the least recently used idle name that is not pinned (lock held)."""
+    def _forget_one(self) -> bool:
+        """Forget the least recently used idle name that is not pinned (lock held); False
+        if every name is in use."""
         for name in self._recent:
             busy = len(self._listeners[name]) or self._joining[name]
             if name not in self._pinned and not busy:
                 del self._recent[name]
                 del self._listeners[name]
-                return
-        raise LimitExceededError(
-            f"this server knows {self._limits.max_sessions} sessions already "
-            "(Limits.max_sessions), each with a listener or in use by the server; "
-            "join one of them"
-        )
+                return True
+        return False
 
     @contextmanager
     def join(self, name: str) -> Iterator[EventMailbox]:
