@@ -11,6 +11,14 @@ Rows (clients are real processes; the server is a real ``framecast.Session`` in 
 * close() under load: 50 clients streaming; time for ``close()`` to return, and no thread
   or listening port left.
 * soak: 8 clients at 30 Hz; RSS and threads at the start and the end.
+* state memory: 64 MB of shared state and 16 state subscribers that never read; RSS
+  before, at the peak and after they leave.
+* one key, 4 writers: 4 client processes write one fresh key at once, round after round;
+  how many of their views end up different from the server's (must be 0).
+* a lock holder killed with SIGKILL, or frozen with SIGSTOP (its connection stays open
+  and nothing answers): seconds until its lock (taken for 24 h) is free.
+* 1,100 junk session names joined by one client: a new viewer still joins, and Python
+  still tracks a new name.
 
 Usage::
 
@@ -21,8 +29,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
+import signal
 import statistics
 import sys
 import threading
@@ -34,6 +44,7 @@ import grpc
 import numpy as np
 
 _FRAMES = "/framecast.v1.Trajectory/SubscribeFrames"
+_STATE = "/framecast.v1.State/SubscribeState"
 
 
 # -- the server side -------------------------------------------------------------------------------
@@ -124,12 +135,25 @@ def _clients_main(mode: str, address: str, count: int, ready: Any, stop: Any, ou
             client.shared_state.to_dict()
             client.join("robustness")
             held.append(client)
-    else:  # raw frame streams: "stall" never reads; "open" reads the first message only
-        channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", -1)])
+    elif mode == "lock":  # one client that takes a 24-hour lock, then waits to be killed
+        from framecast import Client
+
+        client = Client(address)
+        client.shared_state.lock("pen", 86_400.0)
+        held.append(client)
+    else:  # raw streams: "stall" and "state-stall" never read; "open" reads the first only
+        channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_receive_message_length", -1),
+                ("grpc.use_local_subchannel_pool", 1),
+            ],
+        )
         held.append(channel)
+        method = _STATE if mode == "state-stall" else _FRAMES
         for _ in range(count):
             stream: Any = channel.unary_stream(
-                _FRAMES, request_serializer=None, response_deserializer=None
+                method, request_serializer=None, response_deserializer=None
             )(b"")
             if mode == "open":
                 try:
@@ -319,9 +343,163 @@ def soak(seconds: float) -> Row:
     )
 
 
+def state_memory() -> Row:
+    """64 MB of state, 16 subscribers that never read: what the server holds for them."""
+    server = Producer(1_000)
+    state = server.session.shared_state
+    value = "x" * 1_000_000  # 1 MB of JSON each, under Limits.max_json_bytes
+    for i in range(63):
+        state[f"blob{i}"] = value
+    base = rss_mb()
+    clients = Clients("state-stall", server.address, 4, 4)
+    subscribed = wait_for(lambda: state.subscriber_count == 16, 30)
+    samples = []
+    pause = threading.Event()
+    for _ in range(20):  # 10 s
+        samples.append(rss_mb())
+        pause.wait(0.5)
+    clients.finish()
+    gone = wait_for(lambda: state.subscriber_count == 0, 30)
+    pause.wait(2)
+    after = rss_mb()
+    server.close()
+    peak = max(samples)
+    # Before parts, each subscriber held its own serialized copy: 141 -> 3,369 MB.
+    ok = subscribed is not None and gone is not None and peak - base < 200
+    return (
+        f"16 state subscribers that never read {state.size / 1e6:.0f} MB of shared state",
+        f"RSS {base:.0f} MB before, {peak:.0f} MB peak, {after:.0f} MB after they left",
+        "peak < before + 200 MB",
+        "held" if ok else "GREW",
+    )
+
+
+def _race_main(address: str, rounds: int, barrier: Any, out: Any) -> None:
+    from framecast import Client
+
+    name = str(os.getpid())
+    with Client(address) as client:
+        view = client.shared_state
+        stale = 0
+        for i in range(rounds):
+            barrier.wait(60)
+            view[f"fresh{i}"] = name
+            barrier.wait(60)
+            settled = f"settled{i}"
+            try:
+                view.wait_for(lambda d, key=settled: key in d, timeout=10)  # type: ignore[misc]
+            except TimeoutError:
+                stale += 1
+                continue
+            stale += view[f"fresh{i}"] != view[settled]
+        out.put(stale)
+
+
+def one_key_many_writers(writers: int = 4, rounds: int = 100) -> Row:
+    server = Producer(1_000)
+    state = server.session.shared_state
+    context = multiprocessing.get_context("spawn")
+    barrier, out = context.Barrier(writers + 1), context.Queue()
+    processes = [
+        context.Process(target=_race_main, args=(server.address, rounds, barrier, out))
+        for _ in range(writers)
+    ]
+    for process in processes:
+        process.start()
+    for i in range(rounds):
+        barrier.wait(120)
+        barrier.wait(60)  # every write of this round has been answered
+        state[f"settled{i}"] = state[f"fresh{i}"]
+    stale = sum(out.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(10)
+    server.close()
+    return (
+        f"{writers} client processes write one fresh key at once, {rounds} rounds",
+        f"views that diverge from the server: {stale} of {writers * rounds}",
+        "0",
+        "held" if stale == 0 else "DIVERGED",
+    )
+
+
+def lock_holder_gone(how: str) -> Row:
+    """A client holding a 24-hour lock is killed (its connection closes) or frozen with
+    SIGSTOP (the connection stays open, but nothing answers): seconds until it is free."""
+    from framecast.server.app import KEEPALIVE_SECONDS, KEEPALIVE_TIMEOUT
+
+    server = Producer(1_000)
+    state = server.session.shared_state
+    clients = Clients("lock", server.address, 1, 1)
+    locked = state.lock_holder("pen") is not None
+    start = time.monotonic()
+    kill = how == "SIGKILL"
+    if kill:
+        clients.kill()
+        bound, target = 1.0, "at once (its connection closes)"
+    else:
+        for process in clients.processes:
+            assert process.pid is not None
+            os.kill(process.pid, signal.SIGSTOP)
+        bound = KEEPALIVE_SECONDS + KEEPALIVE_TIMEOUT + 2.0
+        target = f"within keepalive + timeout ({KEEPALIVE_SECONDS + KEEPALIVE_TIMEOUT:g} s)"
+    freed = wait_for(lambda: state.lock_holder("pen") is None, 60)
+    took = time.monotonic() - start
+    clients.kill()
+    clients.reap()
+    server.close()
+    ok = locked and freed is not None and took <= bound
+    return (
+        "a client holding a 24-hour lock, "
+        + ("killed with SIGKILL" if kill else "frozen with SIGSTOP"),
+        f"lock free after {took:.2f} s" if freed is not None else "lock still held after 60 s",
+        target,
+        "held" if ok else "HELD THE LOCK",
+    )
+
+
+def junk_session_names(count: int = 1_100) -> Row:
+    from framecast import Client, LimitExceededError
+
+    server = Producer(1_000)
+    app = server.session.app
+    start = time.monotonic()
+    refused = 0
+    with Client(server.address) as junk:
+        for i in range(count):
+            try:
+                junk.join(f"junk-{i}").leave()
+            except ConnectionError:
+                refused += 1
+    took = time.monotonic() - start
+    with Client(server.address) as viewer:
+        try:
+            listener = viewer.join("a-new-viewer")
+        except ConnectionError:
+            joined = False
+        else:
+            joined = listener.clients_at_join == 1
+            listener.leave()
+    with contextlib.suppress(LimitExceededError):
+        server.session.sessions.tracked = "axion"
+    tracked = "axion" in app.sessions.counts()
+    known = len(app.sessions.counts())
+    server.close()
+    ok = joined and tracked and refused == 0 and known <= app.limits.max_sessions
+    return (
+        f"one client joins {count:,} junk session names, one after another",
+        f"{refused} refused in {took:.1f} s; then a new viewer joined: {joined}; Python "
+        f"tracked a new name: {tracked}; names known: {known}",
+        "a new viewer still joins",
+        "held" if ok else "USED UP",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 s stalled window, 30 s soak")
+    parser.add_argument(
+        "--only", nargs="+", metavar="ROW", help="run only these rows (names as printed)"
+    )
     args = parser.parse_args(argv)
     stalled_seconds, soak_seconds = (10.0, 30.0) if args.quick else (60.0, 300.0)
     rows = []
@@ -331,8 +509,15 @@ def main(argv: list[str] | None = None) -> int:
         ("500 subscriptions", many),
         ("close under load", close_under_load),
         ("soak", lambda: soak(soak_seconds)),
+        ("state memory", state_memory),
+        ("one key, many writers", one_key_many_writers),
+        ("killed lock holder", lambda: lock_holder_gone("SIGKILL")),
+        ("frozen lock holder", lambda: lock_holder_gone("SIGSTOP")),
+        ("junk session names", junk_session_names),
     ]
     for name, run in runs:
+        if args.only and name not in args.only:
+            continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows.append(run())
     print()

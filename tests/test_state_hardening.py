@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import grpc
@@ -408,6 +409,10 @@ def test_the_core_refuses_an_absent_client(small: Session) -> None:
     assert state.lock_holder("k") is None
 
 
+def _left(session: Session, name: str) -> bool:
+    return session.app.sessions.count(name) == 0
+
+
 def test_join_a_session_by_raw_request_counts_against_the_name_limit(no_leaks: None) -> None:
     with _session(max_sessions=2) as session, grpc.insecure_channel(session.app.target) as ch:
         join = ch.unary_stream(
@@ -420,4 +425,4 @@ def test_join_a_session_by_raw_request_counts_against_the_name_limit(no_leaks: N
             call: Any = join(sessions_pb2.JoinRequest(name=name))
             assert next(call).joined.clients == 1
             call.cancel()
-            wait_until(lambda: session.app.sessions.count(name) == 0, what=f"{name} left")
+            wait_until(partial(_left, session, name), what=f"{name} left")

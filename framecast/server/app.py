@@ -40,9 +40,11 @@ UNARY_WORKERS = 32
 #: Seconds a pool thread may wait for work before it ends (threads return to baseline).
 POOL_IDLE = 5.0
 
-#: Seconds between keepalive pings to a client, and seconds to wait for its answer.
+#: Seconds between keepalive pings to a client, and seconds to wait for its answer: a
+#: client that stops answering (its host vanished, or it is frozen) is dropped within
+#: their sum. The answer may queue behind a large frame on a slow link, hence 20 s.
 KEEPALIVE_SECONDS = 10.0
-KEEPALIVE_TIMEOUT = 5.0
+KEEPALIVE_TIMEOUT = 20.0
 
 #: Seconds that close() lets in-flight unary calls finish; streams are ended at once.
 CLOSE_GRACE = 1.0
@@ -122,6 +124,7 @@ class FramecastServer:
         self._close_lock = threading.Lock()
         self._closed = False
         max_workers = limits.streams + UNARY_WORKERS
+        keepalive_ms = int(KEEPALIVE_SECONDS * 1000)
         self._executor = ElasticExecutor(max_workers, idle=POOL_IDLE, name="framecast-grpc")
         self._server = grpc.server(
             # grpc's stubs ask for a ThreadPoolExecutor; grpc itself only calls submit().
@@ -134,14 +137,18 @@ class FramecastServer:
             ],
             interceptors=[TokenInterceptor(token)] if token else None,
             options=[
-                # A client whose host vanishes without closing its connection is found
+                # A client that stops answering without closing its connection is found
                 # dead within KEEPALIVE_SECONDS + KEEPALIVE_TIMEOUT: its streams end, so
                 # its locks and owned keys go and its slots are freed. (A closed or
                 # killed client's connection ends at once.) Pings go even when no data
                 # flows, for idle state streams.
-                ("grpc.keepalive_time_ms", int(KEEPALIVE_SECONDS * 1000)),
+                ("grpc.keepalive_time_ms", keepalive_ms),
                 ("grpc.keepalive_timeout_ms", int(KEEPALIVE_TIMEOUT * 1000)),
                 ("grpc.http2.max_pings_without_data", 0),
+                ("grpc.http2.min_sent_ping_interval_without_data_ms", keepalive_ms),
+                # Any unanswered ping (gRPC's own bandwidth probes too, which otherwise
+                # wait 60 s and hold back the keepalive ping) ends the connection.
+                ("grpc.http2.ping_timeout_ms", int(KEEPALIVE_TIMEOUT * 1000)),
                 # gRPC sets SO_REUSEPORT by default, which would let a second server share
                 # a port silently; a busy port must be an error that names it.
                 ("grpc.so_reuseport", 0),
