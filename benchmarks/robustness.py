@@ -273,7 +273,9 @@ def many() -> Row:
     """Two bursts of 500 subscriptions: the second must reuse what the first freed."""
     from framecast import Limits
 
-    server = Producer(1_000, limits=Limits(max_frame_subscribers=500))
+    # 100 streams from each of 5 connections: both limits raised for the burst.
+    limits = Limits(max_frame_subscribers=500, max_streams_per_client=100)
+    server = Producer(1_000, limits=limits)
     app = server.session.app
     base_threads, base_rss = threads(), rss_mb()
     report = []
