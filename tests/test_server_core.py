@@ -8,12 +8,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from framecast import _codec
+from framecast import Limits, _codec
 from framecast._proto import frame_pb2
-from framecast.errors import CommandArgumentError, StateLockedError, UnknownCommandError
+from framecast.errors import (
+    CommandArgumentError,
+    LimitExceededError,
+    StateLockedError,
+    UnknownCommandError,
+)
 from framecast.frame import FieldValue, FrameChanges
 from framecast.server import CommandRegistry, FramePublisher, SharedState
 from framecast.server.mailbox import Mailbox
+from framecast.server.state import SERVER
 
 
 def _decode(message: bytes) -> _codec.DecodedUpdate:
@@ -373,3 +379,64 @@ def test_zero_copy_parser_refuses_arrays_whose_size_does_not_match() -> None:
     ).SerializeToString()
     with pytest.raises(ValueError, match="needs 20 bytes, got 4"):
         _codec.parse_update(bad)
+
+
+# -- named sessions and quotas ------------------------------------------------------------------
+def test_idle_names_are_forgotten_least_recently_used_first_and_pinned_ones_kept() -> None:
+    from framecast.server.sessions import SessionRegistry
+
+    registry = SessionRegistry(limits=Limits(max_sessions=3))
+    registry.ensure("python", pinned=True)
+    registry.ensure("a")
+    registry.ensure("b")
+    registry.ensure("a")  # used again: "b" is now the least recently used idle name
+    registry.ensure("c")
+    assert list(registry.counts()) == ["python", "a", "c"]
+    with registry.join("a"), registry.join("c"):
+        with pytest.raises(LimitExceededError, match=r"Limits\.max_sessions"):
+            registry.ensure("d")  # every name is busy or pinned
+        registry.ensure("tracked", pinned=True)  # the server's Python is never refused
+        with registry.join("viewer", pinned=True):
+            assert registry.count("viewer") == 1
+    assert set(registry.counts()) == {"python", "a", "c", "tracked", "viewer"}
+    registry.ensure("e")  # idle names make room again
+    assert "e" in registry.counts()
+    assert len(registry.counts()) == 5
+
+
+def test_a_client_quota_counts_streams_per_client() -> None:
+    from framecast.server.quota import ClientQuota
+
+    quota = ClientQuota(2, what="frame streams")
+    with quota.stream("peer-1"), quota.stream("peer-1"):
+        third = quota.stream("peer-1")
+        with pytest.raises(LimitExceededError, match=r"2 frame streams.*max_streams_per_client"):
+            third.__enter__()
+        with quota.stream("peer-2"):
+            assert quota.open_streams("peer-2") == 1
+        assert quota.open_streams("peer-1") == 2
+    assert len(quota) == 0
+
+
+def test_state_versions_order_changes_and_a_departing_client_takes_its_keys() -> None:
+    state = SharedState()
+    with state.subscribe() as box:
+        first = box.take(timeout=0)
+        assert first is not None
+        assert first.meta == 0
+        assert state.update("alice", {"a": 1}) == 1
+        assert state.update("bob", removals=["nothing"]) == 1  # no change, no new version
+        with state.client("alice"):
+            assert state.update("alice", {"mine": 1, "also": 2}, owned=True) == 2
+            assert state.update("bob", {"also": 3}) == 3  # bob's write: owned by no one
+            assert state.owner_of("mine") == "alice"
+            assert state.owner_of("also") is None
+        assert "mine" not in state  # removed when alice left, as version 4
+        assert state["also"] == 3
+        assert state.version == 4
+        change = box.take(timeout=0)
+        assert change is not None
+        assert change.meta == 4
+        assert change.fields == {"a": b"1", "mine": None, "also": b"3"}
+    with pytest.raises(ValueError, match="belong to no client"):
+        state.update(SERVER, {"k": 1}, owned=True)

@@ -184,7 +184,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         app = session.app
         self._full_frame = lambda: parse_update(app.frames.current_message())
         frames = self._exits.enter_context(app.frames.subscribe())
-        events = self._exits.enter_context(app.sessions.join(self.listen))
+        events = self._exits.enter_context(app.sessions.join(self.listen, pinned=True))
 
         def pump_frames(stop: threading.Event) -> None:
             while not stop.is_set() and self._wait_for_page(stop):

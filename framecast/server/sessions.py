@@ -93,8 +93,11 @@ class SessionRegistry:
         return False
 
     @contextmanager
-    def join(self, name: str) -> Iterator[EventMailbox]:
+    def join(self, name: str, *, pinned: bool = False) -> Iterator[EventMailbox]:
         """Listen on session ``name`` for the duration of the ``with`` block.
+
+        ``pinned``: the listener is the server's own Python (an in-process viewer), so the
+        name is kept and never refused (see :meth:`ensure`).
 
         The listener is counted from entry to exit, whatever ends the block. Raises
         :class:`~framecast.server.limits.LimitExceededError` when the server has
@@ -112,7 +115,7 @@ class SessionRegistry:
                 "already (Limits.max_session_listeners)"
             )
         with self._lock:
-            listeners = self._ensure(name, pinned=False)
+            listeners = self._ensure(name, pinned)
             # Counted as busy until it leaves, so that it cannot be forgotten between
             # here and the listener's registration.
             self._joining[name] += 1
