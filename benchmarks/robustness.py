@@ -376,45 +376,13 @@ def state_memory() -> Row:
     )
 
 
-def _race_main(address: str, rounds: int, barrier: Any, out: Any) -> None:
-    from framecast import Client
-
-    name = str(os.getpid())
-    with Client(address) as client:
-        view = client.shared_state
-        stale = 0
-        for i in range(rounds):
-            barrier.wait(60)
-            view[f"fresh{i}"] = name
-            barrier.wait(60)
-            settled = f"settled{i}"
-            try:
-                view.wait_for(lambda d, key=settled: key in d, timeout=10)  # type: ignore[misc]
-            except TimeoutError:
-                stale += 1
-                continue
-            stale += view[f"fresh{i}"] != view[settled]
-        out.put(stale)
-
-
 def one_key_many_writers(writers: int = 4, rounds: int = 100) -> Row:
+    from framecast.testing import one_key_race
+
     server = Producer(1_000)
-    state = server.session.shared_state
-    context = multiprocessing.get_context("spawn")
-    barrier, out = context.Barrier(writers + 1), context.Queue()
-    processes = [
-        context.Process(target=_race_main, args=(server.address, rounds, barrier, out))
-        for _ in range(writers)
-    ]
-    for process in processes:
-        process.start()
-    for i in range(rounds):
-        barrier.wait(120)
-        barrier.wait(60)  # every write of this round has been answered
-        state[f"settled{i}"] = state[f"fresh{i}"]
-    stale = sum(out.get(timeout=120) for _ in processes)
-    for process in processes:
-        process.join(10)
+    stale = one_key_race(
+        server.session.shared_state, server.address, writers=writers, rounds=rounds
+    )
     server.close()
     return (
         f"{writers} client processes write one fresh key at once, {rounds} rounds",

@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 __all__ = [
     "ClientReport",
     "ListenerProcess",
+    "one_key_race",
     "port_is_listening",
     "threads_started_since",
     "wait_until",
@@ -218,3 +219,56 @@ class ListenerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _one_key_writer(address: str, rounds: int, barrier: Any, pipe: Connection) -> None:
+    from .client import Client
+
+    name = str(multiprocessing.current_process().pid)
+    stale = 0
+    with Client(address) as client:
+        view = client.shared_state
+        for i in range(rounds):
+            barrier.wait(60)
+            view[f"fresh{i}"] = name  # every writer writes one new key at once
+            barrier.wait(60)
+            # The server then writes the value it holds; a view that has that write has
+            # seen every change before it, so it must show the server's value too.
+            settled = f"settled{i}"
+            try:
+                view.wait_for(lambda d, key=settled: key in d, timeout=10)  # type: ignore[misc]
+            except TimeoutError:
+                stale += 1
+                continue
+            stale += view[f"fresh{i}"] != view[settled]
+    pipe.send(stale)
+
+
+def one_key_race(state: Any, address: str, *, writers: int, rounds: int) -> int:
+    """Race ``writers`` client processes on one fresh key per round; return how many of
+    their views ended a round different from the server's (0 when views converge).
+
+    ``state`` is the server's ``session.shared_state``: after each round it writes
+    ``settled<i>`` with the value it holds for ``fresh<i>``.
+    """
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(writers + 1)
+    pipes, processes = [], []
+    for _ in range(writers):
+        parent, child = context.Pipe(duplex=False)
+        process = context.Process(target=_one_key_writer, args=(address, rounds, barrier, child))
+        process.start()
+        child.close()
+        pipes.append(parent)
+        processes.append(process)
+    try:
+        for i in range(rounds):
+            barrier.wait(120)
+            barrier.wait(60)  # every write of this round has been answered
+            state[f"settled{i}"] = state[f"fresh{i}"]
+        return sum(pipe.recv() if pipe.poll(120) else rounds for pipe in pipes)
+    finally:
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
