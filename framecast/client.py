@@ -414,13 +414,24 @@ class Client:
     # -- shared state -----------------------------------------------------------------------------
     @property
     def shared_state(self) -> RemoteSharedState:
-        """The server's shared state, kept in sync; first access waits for a snapshot."""
+        """The server's shared state, kept in sync; first access waits for a snapshot.
+
+        Raises ``ConnectionError`` with the server's reason when it refuses the state
+        stream (a limit, named); a later access tries again.
+        """
         with self._lock:
             self._check_open()
             if self._state is None:
                 self._state = RemoteSharedState(self._channel, self.access_token)
             state = self._state
-        state.wait_synced(CALL_TIMEOUT)
+        try:
+            state.wait_synced(CALL_TIMEOUT)
+        except ConnectionError:
+            with self._lock:
+                if self._state is state:
+                    self._state = None
+            state.close()
+            raise
         return state
 
     # -- commands ---------------------------------------------------------------------------------

@@ -326,6 +326,9 @@ def test_a_refused_state_stream_raises_naming_the_limit(no_leaks: None) -> None:
         assert first.shared_state["exists"] == 1
         with pytest.raises(ConnectionError, match=r"Limits\.max_state_subscribers"):
             _ = second.shared_state  # before the fix: returned, and reads raised KeyError
+        first.shared_state.close()
+        wait_until(lambda: session.shared_state.subscriber_count == 0, what="a slot freed")
+        assert second.shared_state["exists"] == 1  # a later access tries again
 
 
 # -- 7. and 8. -----------------------------------------------------------------------------------
