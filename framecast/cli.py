@@ -180,8 +180,16 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         print("  stop with Ctrl-C", file=out, flush=True)
         session.start_loop()
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        session.close()
+        # A second Ctrl-C during shutdown would interrupt close() and leave threads, the
+        # port and a traceback behind; closing takes a few seconds at most, so it finishes.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            print("framecast: stopping...", file=out, flush=True)
+            session.close()
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGTERM, previous)
         print("framecast: stopped", file=out, flush=True)
     return 0
 

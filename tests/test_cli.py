@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -94,6 +95,31 @@ def test_serve_prints_how_to_connect_and_stops_cleanly_on_ctrl_c(served: Served)
     assert served.interrupt() == 0
     assert "framecast: stopped" in "".join(served.lines)
     assert not port_is_listening(port)
+
+
+def test_a_second_ctrl_c_while_stopping_does_not_break_the_shutdown(
+    monkeypatch: pytest.MonkeyPatch, no_leaks: None
+) -> None:
+    # In this process (pytest runs tests on the main thread, where signals arrive): the
+    # first Ctrl-C ends the loop, and a real second SIGINT lands in the middle of close().
+    from framecast import cli
+
+    def first_ctrl_c(self: Session) -> None:
+        """start_loop as it returns on the first Ctrl-C."""
+
+    close = Session.close
+
+    def close_with_a_second_ctrl_c(self: Session) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        threading.Event().wait(0.05)  # a Python signal handler would run by now
+        close(self)
+
+    monkeypatch.setattr(Session, "start_loop", first_ctrl_c)
+    monkeypatch.setattr(Session, "close", close_with_a_second_ctrl_c)
+    out = io.StringIO()
+    assert cli.main(["serve", "--port", "0", "--particles", "20"], out) == 0
+    assert "framecast: stopped" in out.getvalue()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 def test_serve_a_trajectory_file(tmp_path: Path) -> None:
