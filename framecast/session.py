@@ -30,8 +30,8 @@ from ._pacing import Pacer, check_interval
 from ._threads import BackgroundTask, raise_if_failed
 from .frame import FrameData
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
-from .server.auth import generate_token
-from .server.limits import DEFAULT_LIMITS
+from .server.auth import TLSFiles, generate_token
+from .server.limits import DEFAULT_LIMITS, Limits
 from .server.state import SharedState
 from .sessions import ClientSessions
 from .targets.base import FrameSource, Playable
@@ -63,11 +63,6 @@ def live_sessions() -> list[Session]:
         return [session for session in _LIVE if not session.closed]
 
 
-_SESSION_KWARGS = frozenset(
-    {"name", "address", "port", "frame_interval", "follow_transitions", "token", "tls", "limits"}
-)
-
-
 class Session(HasTraits):
     """A framecast server showing one target at a time.
 
@@ -78,13 +73,19 @@ class Session(HasTraits):
         :class:`~framecast.Simulation`, or any object with a ``frame`` attribute.
     autoplay
         If the target is playable, start it when it is shown and not already running.
-    **kwargs
-        ``name`` (default ``"framecast"``), ``address`` (default ``127.0.0.1``), ``port``
-        (default 38801; 0 picks a free port), ``frame_interval`` (default 1/30 s) and
-        ``follow_transitions`` (default False: when True, a transition of the target's
-        timeline published through :attr:`sessions` pauses the target and seeks it to
-        that transition's first frame, so every client sees it).
-
+    name
+        The session's name.
+    address, port
+        Where the server listens: ``127.0.0.1`` and 38801 by default; port 0 picks a free
+        port.
+    frame_interval
+        Seconds between two broadcasts at most often (default 1/30 s; above 0, at most
+        3,600).
+    follow_transitions
+        When True, a transition of the target's timeline published through
+        :attr:`sessions` pauses the target and seeks it to that transition's first frame,
+        so every client sees it.
+    token, tls, limits
         Security, as jupyter_server does it: ``token`` (default: none on a loopback
         address, and a random one, printed and kept in :attr:`token`, on any other; ``""``
         turns it off, with a warning off loopback), ``tls=(certfile, keyfile)`` (PEM) and
@@ -107,32 +108,35 @@ class Session(HasTraits):
     timeline = Unicode("", read_only=True, help="Timeline id of the target, or ''.")
     error = Unicode("", read_only=True, help="Traceback of a failed background thread, or ''.")
 
-    def __init__(self, target: object = None, *, autoplay: bool = True, **kwargs: Any) -> None:
-        unknown = set(kwargs) - _SESSION_KWARGS
-        if unknown:
-            raise TypeError(
-                f"unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
-                f"a Session takes {', '.join(sorted(_SESSION_KWARGS))}"
-            )
-        frame_interval = check_interval(
-            float(kwargs.get("frame_interval", DEFAULT_FRAME_INTERVAL)),
-            "frame_interval",
-            allow_zero=False,
-        )
+    def __init__(
+        self,
+        target: object = None,
+        *,
+        autoplay: bool = True,
+        name: str = "framecast",
+        address: str = DEFAULT_ADDRESS,
+        port: int = DEFAULT_PORT,
+        frame_interval: float = DEFAULT_FRAME_INTERVAL,
+        follow_transitions: bool = False,
+        token: str | None = None,
+        tls: TLSFiles | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        frame_interval = check_interval(float(frame_interval), "frame_interval", allow_zero=False)
         super().__init__()
         self.autoplay = autoplay
         self.frame_interval = frame_interval
-        address = str(kwargs.get("address", DEFAULT_ADDRESS))
-        token, generated = _choose_token(kwargs.get("token"), address)
+        address = str(address)
+        token, generated = _choose_token(token, address)
         self._token = token
         self._token_generated = generated
-        self._tls = kwargs.get("tls") is not None
+        self._tls = tls is not None
         self._app = FramecastServer(
             address=address,
-            port=int(kwargs.get("port", DEFAULT_PORT)),
+            port=int(port),
             token=token,
-            tls=kwargs.get("tls"),
-            limits=kwargs.get("limits", DEFAULT_LIMITS),
+            tls=tls,
+            limits=limits,
         )
         if token and not self._tls and not is_loopback(address):
             warnings.warn(
@@ -145,7 +149,7 @@ class Session(HasTraits):
             # As jupyter_server does: the one place the token is shown is the console of
             # whoever started the server. It never goes to a log.
             print(f"framecast: serving at {self.url}", file=sys.stderr, flush=True)
-        self.set_trait("name", str(kwargs.get("name", "framecast")))
+        self.set_trait("name", str(name))
         self.set_trait("address", self._app.address)
         self.set_trait("port", self._app.port)
         self._target: object = None
@@ -167,7 +171,7 @@ class Session(HasTraits):
         self._sessions = ClientSessions(
             self._app.sessions, self._app.timelines, particle_count=self._particle_count
         )
-        self.follow_transitions = bool(kwargs.get("follow_transitions", False))
+        self.follow_transitions = bool(follow_transitions)
         self._sessions.on_transition(self._follow)
         self._broadcaster = BackgroundTask("framecast-broadcaster", self._broadcast_loop)
         try:

@@ -204,7 +204,7 @@ def test_bad_tls_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="TLS certificate is not PEM"):
         Session(port=0, tls=(tmp_path / "junk.pem", key))
     with pytest.raises(TypeError, match="tls must be a"):
-        Session(port=0, tls="cert.pem")
+        Session(port=0, tls="cert.pem")  # type: ignore[arg-type]
 
 
 # -- limits ---------------------------------------------------------------------------------------
@@ -324,7 +324,7 @@ def test_limits_are_checked() -> None:
     with pytest.raises(ValueError, match="max_frame_subscribers must be an int >= 1"):
         Limits(max_frame_subscribers=0)
     with pytest.raises(TypeError, match=r"limits must be a framecast\.Limits"):
-        Session(port=0, limits={"max_frame_subscribers": 1})
+        Session(port=0, limits={"max_frame_subscribers": 1})  # type: ignore[arg-type]
 
 
 def test_many_clients_in_threads_are_served_under_the_limits(guarded: Session) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 
@@ -42,7 +43,7 @@ def test_defaults_and_kwargs(no_leaks: None) -> None:
         assert session.target is None
         assert port_is_listening(session.port)
     with pytest.raises(TypeError, match="colour"):
-        Session(port=0, colour="red")
+        Session(port=0, colour="red")  # type: ignore[call-arg]  # mypy catches it too
 
 
 def test_close_leaves_no_thread_and_no_listening_port() -> None:
@@ -401,3 +402,20 @@ def test_the_rate_cap_holds_and_the_latest_write_wins(no_leaks: None, where: str
         )
         gaps = np.diff(window)
         assert gaps.min() > interval * 0.3, f"two updates {gaps.min():.3f} s apart"
+
+
+def test_the_signature_lists_every_parameter() -> None:
+    parameters = inspect.signature(Session).parameters
+    assert list(parameters) == [
+        "target",
+        "autoplay",
+        "name",
+        "address",
+        "port",
+        "frame_interval",
+        "follow_transitions",
+        "token",
+        "tls",
+        "limits",
+    ]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(parameters.values())[1:])
