@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 
+from . import _wire as wire
 from ._address import parse_address
 from ._codec import decode_json, encode_json, parse_update
 from ._names import check_name
@@ -149,45 +150,18 @@ class Client:
                 f"no framecast server answered at {target} within {connect_timeout:g} s"
                 + (hint if tls else "")
             ) from None
-        # Frames arrive as raw bytes: parse_update makes arrays that are views into them.
-        self._subscribe_frames = self._channel.unary_stream(
-            "/framecast.v1.Trajectory/SubscribeFrames",
-            request_serializer=frame_pb2.SubscribeFramesRequest.SerializeToString,
-            response_deserializer=None,
-        )
-        self._get_frame = self._channel.unary_unary(
-            "/framecast.v1.Trajectory/GetFrame",
-            request_serializer=frame_pb2.GetFrameRequest.SerializeToString,
-            response_deserializer=None,
-        )
-        self._get_commands = self._channel.unary_unary(
-            "/framecast.v1.Command/GetCommands",
-            request_serializer=command_pb2.GetCommandsRequest.SerializeToString,
-            response_deserializer=command_pb2.GetCommandsResponse.FromString,
-        )
-        self._run_command = self._channel.unary_unary(
-            "/framecast.v1.Command/RunCommand",
-            request_serializer=command_pb2.RunCommandRequest.SerializeToString,
-            response_deserializer=command_pb2.RunCommandResponse.FromString,
-        )
+        # Frames and contexts arrive as raw bytes: parse_update makes arrays that are views
+        # into them.
+        self._subscribe_frames = wire.call(self._channel, wire.SUBSCRIBE_FRAMES, decode=False)
+        self._get_frame = wire.call(self._channel, wire.GET_FRAME, decode=False)
+        self._get_commands = wire.call(self._channel, wire.GET_COMMANDS)
+        self._run_command = wire.call(self._channel, wire.RUN_COMMAND)
+        self._join = wire.call(self._channel, wire.JOIN)
+        self._list_sessions = wire.call(self._channel, wire.LIST_SESSIONS)
+        self._get_context = wire.call(self._channel, wire.GET_CONTEXT, decode=False)
+        self._listeners: list[SessionListener] = []
         # Reentrant: wait_for_frame evaluates the caller's predicate under this lock, and a
         # predicate may well read client properties.
-        self._join = self._channel.unary_stream(
-            "/framecast.v1.Sessions/Join",
-            request_serializer=sessions_pb2.JoinRequest.SerializeToString,
-            response_deserializer=sessions_pb2.SessionEvent.FromString,
-        )
-        self._list_sessions = self._channel.unary_unary(
-            "/framecast.v1.Sessions/ListSessions",
-            request_serializer=sessions_pb2.ListSessionsRequest.SerializeToString,
-            response_deserializer=sessions_pb2.ListSessionsResponse.FromString,
-        )
-        self._get_context = self._channel.unary_unary(
-            "/framecast.v1.Sessions/GetContext",
-            request_serializer=sessions_pb2.GetContextRequest.SerializeToString,
-            response_deserializer=None,
-        )
-        self._listeners: list[SessionListener] = []
         self._lock = threading.RLock()
         self._frame_ready = threading.Condition(self._lock)
         self._frame = FrameData()

@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 
+from . import _wire as wire
 from ._codec import encode_json
 from ._proto import state_pb2
 from ._rpc import CALL_TIMEOUT, rpc_code, rpc_message
@@ -35,21 +36,9 @@ class RemoteSharedState(MutableMapping[str, object]):
 
     def __init__(self, channel: grpc.Channel, token: str) -> None:
         self._token = token
-        self._update_state = channel.unary_unary(
-            "/framecast.v1.State/UpdateState",
-            request_serializer=state_pb2.UpdateStateRequest.SerializeToString,
-            response_deserializer=state_pb2.UpdateStateResponse.FromString,
-        )
-        self._update_locks = channel.unary_unary(
-            "/framecast.v1.State/UpdateLocks",
-            request_serializer=state_pb2.UpdateLocksRequest.SerializeToString,
-            response_deserializer=state_pb2.UpdateLocksResponse.FromString,
-        )
-        subscribe = channel.unary_stream(
-            "/framecast.v1.State/SubscribeState",
-            request_serializer=state_pb2.SubscribeStateRequest.SerializeToString,
-            response_deserializer=state_pb2.StateChange.FromString,
-        )
+        self._update_state = wire.call(channel, wire.UPDATE_STATE)
+        self._update_locks = wire.call(channel, wire.UPDATE_LOCKS)
+        subscribe = wire.call(channel, wire.SUBSCRIBE_STATE)
         self._changed = threading.Condition()
         self._view = VersionedView()
         self._synced = False

@@ -25,7 +25,10 @@ OUTPUT = ROOT / "framecast" / "_proto"
 # `framecast` package; the generated modules live side by side, so import them relatively.
 _ABSOLUTE_IMPORT = re.compile(r"^from framecast\.v1 import (\w+_pb2)", re.MULTILINE)
 
-_INIT = '"""Generated protobuf and gRPC code. Do not edit: run ``python proto/generate.py``."""\n'
+_INIT = (
+    '"""Generated protobuf messages (the method table is framecast._wire). Do not edit: run '
+    '``python proto/generate.py``."""\n'
+)
 
 
 def generate(output: Path) -> list[Path]:
@@ -43,7 +46,6 @@ def generate(output: Path) -> list[Path]:
             f"-I{include}",
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
-            f"--grpc_python_out={tmp}",
             *(str(p.relative_to(PROTO_ROOT)) for p in protos),
         ]
         if protoc.main(args) != 0:

@@ -1,1 +1,1 @@
-"""Generated protobuf and gRPC code. Do not edit: run ``python proto/generate.py``."""
+"""Generated protobuf messages (the method table is framecast._wire). Do not edit: run ``python proto/generate.py``."""

@@ -7,13 +7,14 @@ commands) know nothing of gRPC and are tested without sockets.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
 
+from .. import _wire as wire
 from .._codec import (
     assemble_update,
     decode_json,
@@ -343,19 +344,36 @@ def _streaming(
     )
 
 
+def _service(
+    implementations: Mapping[wire.Method, Callable[[Any, Context], Any]],
+    quota: ClientQuota | None = None,
+) -> grpc.GenericRpcHandler[Any, Any]:
+    """The handler of one service, from the wire's method table: every method of the
+    service must have its implementation (streams also need the clients' ``quota``)."""
+    (service,) = {method.service for method in implementations}
+    missing = set(wire.methods_of(service)) - set(implementations)
+    if missing:
+        raise TypeError(f"{service} lacks {sorted(method.name for method in missing)}")
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    for method, implementation in implementations.items():
+        if method.streaming:
+            assert quota is not None, f"{method.path} streams: give the clients' quota"
+            handlers[method.name] = _streaming(
+                implementation, method.request, quota, raw=method.raw_response
+            )
+        else:
+            handlers[method.name] = _unary(implementation, method.request, raw=method.raw_response)
+    return grpc.method_handlers_generic_handler(f"{wire.PACKAGE}.{service}", handlers)
+
+
 def trajectory_handler(
     publisher: FramePublisher, quota: ClientQuota
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The Trajectory service. Frame streams send pre-assembled bytes (identity serializer)."""
     servicer = _TrajectoryServicer(publisher)
-    return grpc.method_handlers_generic_handler(
-        "framecast.v1.Trajectory",
-        {
-            "SubscribeFrames": _streaming(
-                servicer.subscribe_frames, frame_pb2.SubscribeFramesRequest, quota, raw=True
-            ),
-            "GetFrame": _unary(servicer.get_frame, frame_pb2.GetFrameRequest, raw=True),
-        },
+    return _service(
+        {wire.SUBSCRIBE_FRAMES: servicer.subscribe_frames, wire.GET_FRAME: servicer.get_frame},
+        quota,
     )
 
 
@@ -364,15 +382,13 @@ def state_handler(
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The State service."""
     servicer = _StateServicer(state, limits)
-    return grpc.method_handlers_generic_handler(
-        "framecast.v1.State",
+    return _service(
         {
-            "SubscribeState": _streaming(
-                servicer.subscribe_state, state_pb2.SubscribeStateRequest, quota
-            ),
-            "UpdateState": _unary(servicer.update_state, state_pb2.UpdateStateRequest),
-            "UpdateLocks": _unary(servicer.update_locks, state_pb2.UpdateLocksRequest),
+            wire.SUBSCRIBE_STATE: servicer.subscribe_state,
+            wire.UPDATE_STATE: servicer.update_state,
+            wire.UPDATE_LOCKS: servicer.update_locks,
         },
+        quota,
     )
 
 
@@ -381,12 +397,8 @@ def command_handler(
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The Command service."""
     servicer = _CommandServicer(commands, limits)
-    return grpc.method_handlers_generic_handler(
-        "framecast.v1.Command",
-        {
-            "GetCommands": _unary(servicer.get_commands, command_pb2.GetCommandsRequest),
-            "RunCommand": _unary(servicer.run_command, command_pb2.RunCommandRequest),
-        },
+    return _service(
+        {wire.GET_COMMANDS: servicer.get_commands, wire.RUN_COMMAND: servicer.run_command}
     )
 
 
@@ -395,11 +407,11 @@ def sessions_handler(
 ) -> grpc.GenericRpcHandler[Any, Any]:
     """The Sessions service. Events are serialized once, when published."""
     servicer = _SessionsServicer(sessions, timelines)
-    return grpc.method_handlers_generic_handler(
-        "framecast.v1.Sessions",
+    return _service(
         {
-            "Join": _streaming(servicer.join, sessions_pb2.JoinRequest, quota, raw=True),
-            "ListSessions": _unary(servicer.list_sessions, sessions_pb2.ListSessionsRequest),
-            "GetContext": _unary(servicer.get_context, sessions_pb2.GetContextRequest, raw=True),
+            wire.JOIN: servicer.join,
+            wire.LIST_SESSIONS: servicer.list_sessions,
+            wire.GET_CONTEXT: servicer.get_context,
         },
+        quota,
     )
