@@ -19,13 +19,13 @@ from typing import NoReturn, TextIO
 import numpy as np
 
 from . import __version__
+from ._credentials import TOKEN_ENV
 from ._pacing import MAX_INTERVAL
 from .client import Client, FrameUpdate
 from .demo import argon
 from .frame import FieldValue
 from .messages import SessionEvent, TransitionEvent
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT
-from .server.auth import TOKEN_ENV
 from .session import Session
 from .targets.trajectory import Trajectory
 

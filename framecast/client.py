@@ -20,6 +20,7 @@ import grpc
 from . import _wire as wire
 from ._address import parse_address
 from ._codec import decode_json, encode_json, parse_update
+from ._credentials import PEM, TOKEN_ENV, TOKEN_METADATA_KEY, bearer, read_pem
 from ._names import check_name
 from ._proto import command_pb2, frame_pb2, sessions_pb2
 from ._rpc import CALL_TIMEOUT, rpc_code, rpc_message
@@ -34,7 +35,6 @@ from .frame import FieldValue, FrameData
 from .listener import SessionListener
 from .messages import CommandInfo, SelectionEvent, TransitionEvent
 from .remote_state import RemoteSharedState
-from .server.auth import PEM, TOKEN_ENV, TOKEN_METADATA_KEY, bearer, read_pem
 from .timeline import TIMELINE_KEY
 
 __all__ = ["Client", "FrameCallback", "FrameUpdate", "RemoteSharedState"]

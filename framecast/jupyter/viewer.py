@@ -35,10 +35,10 @@ from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
 from .. import __version__
 from .._codec import DecodedUpdate, parse_update
+from .._credentials import PEM
 from .._proto import sessions_pb2
 from .._threads import BackgroundTask
 from ..client import Client
-from ..server.auth import PEM
 from ..server.publisher import FramePublisher
 from ..session import Session
 from ..targets.trajectory import Trajectory

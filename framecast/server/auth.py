@@ -10,7 +10,6 @@ missing or wrong.
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 import ssl
 import tempfile
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
+
+from .._credentials import PEM, TOKEN_ENV, TOKEN_METADATA_KEY, bearer, read_pem
 
 __all__ = [
     "PEM",
@@ -32,15 +33,6 @@ __all__ = [
     "server_credentials",
 ]
 
-#: The metadata key that carries the token (lower case, as gRPC requires).
-TOKEN_METADATA_KEY = "authorization"
-
-#: The environment variable a client (and ``framecast watch``) reads the token from.
-TOKEN_ENV = "FRAMECAST_TOKEN"
-
-#: A PEM file given as a path, or its bytes.
-PEM = str | os.PathLike[str] | bytes
-
 #: ``(certificate chain, private key)`` of a TLS server.
 TLSFiles = tuple[PEM, PEM]
 
@@ -48,11 +40,6 @@ TLSFiles = tuple[PEM, PEM]
 def generate_token() -> str:
     """A fresh random token: 32 bytes from the OS's CSPRNG, URL-safe."""
     return secrets.token_urlsafe(32)
-
-
-def bearer(token: str) -> str:
-    """The metadata value for ``token``."""
-    return f"Bearer {token}"
 
 
 # grpc's classes are generic in its type stubs only.
@@ -101,21 +88,6 @@ class TokenInterceptor(_ServerInterceptor):
         if not hmac.compare_digest(given_bytes, self._expected):
             return self._wrong
         return continuation(handler_call_details)
-
-
-def read_pem(value: PEM, *, what: str) -> bytes:
-    """PEM bytes given as bytes or as the path of a file; a clear error otherwise."""
-    if isinstance(value, bytes):
-        data = value
-    else:
-        path = Path(value)
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise ValueError(f"cannot read the {what} {str(path)!r}: {error.strerror}") from None
-    if b"-----BEGIN " not in data:
-        raise ValueError(f"the {what} is not PEM (no '-----BEGIN' line)")
-    return data
 
 
 def server_credentials(tls: TLSFiles) -> grpc.ServerCredentials:
