@@ -167,9 +167,13 @@ class Session(HasTraits):
         self._sent_times: deque[float] = deque()
         self._measured_fps = 0.0
         self._observer_error: Exception | None = None
+        self._hook_error: Exception | None = None
         self._register_playback_commands()
         self._sessions = ClientSessions(
-            self._app.sessions, self._app.timelines, particle_count=self._particle_count
+            self._app.sessions,
+            self._app.timelines,
+            particle_count=self._particle_count,
+            on_hook_error=self._hook_failed,
         )
         self.follow_transitions = bool(follow_transitions)
         self._sessions.on_transition(self._follow)
@@ -362,6 +366,9 @@ class Session(HasTraits):
         if (error := self._observer_error) is not None:
             self._observer_error = None  # reported once
             raise RuntimeError(f"an observer of the session's traits failed: {error!r}") from error
+        if (error := self._hook_error) is not None:
+            self._hook_error = None  # reported once
+            raise RuntimeError(f"a transition hook failed: {error!r}") from error
         target_check = getattr(self._target, "health_check", None)
         if callable(target_check):
             target_check()
@@ -433,6 +440,11 @@ class Session(HasTraits):
             if self._observer_error is None:
                 self._observer_error = error
                 log.exception("a Session observer failed; the session keeps broadcasting")
+
+    def _hook_failed(self, error: Exception) -> None:
+        """Keep the first failure of a transition hook for :meth:`health_check`."""
+        if self._hook_error is None:
+            self._hook_error = error
 
     def _failure_text(self) -> str:
         futures = [self._broadcaster.future]

@@ -12,6 +12,7 @@ Two different things are called "session" here, as in the products framecast fol
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
@@ -25,6 +26,8 @@ from .server.sessions import DEFAULT_SESSION, SessionRegistry, TimelineRegistry
 from .timeline import Transition
 
 __all__ = ["ClientSession", "ClientSessions", "TrackedSessions"]
+
+log = logging.getLogger(__name__)
 
 TransitionHook = Callable[[Transition], None]
 
@@ -141,8 +144,10 @@ class ClientSessions:
         timelines: TimelineRegistry,
         *,
         particle_count: Callable[[], int | None] = lambda: None,
+        on_hook_error: Callable[[Exception], None] | None = None,
     ) -> None:
         self._registry = registry
+        self._on_hook_error = on_hook_error
         self._timelines = timelines
         self._particle_count = particle_count
         self._lock = threading.RLock()
@@ -249,7 +254,12 @@ class ClientSessions:
         with self._lock:
             hooks = list(self._hooks)
         for hook in hooks:
-            hook(transition)
+            try:
+                hook(transition)
+            except Exception as error:  # a hook must not undo a publication that was made
+                log.exception("a transition hook %r failed", hook)
+                if self._on_hook_error is not None:
+                    self._on_hook_error(error)
         return received
 
     def publish_selection(self, particles: npt.ArrayLike, *, label: str = "") -> bool:
@@ -284,7 +294,11 @@ class ClientSessions:
         return self._registry.publish(self._tracked_names(), "selection", event.SerializeToString())
 
     def on_transition(self, hook: TransitionHook, *, remove: bool = False) -> None:
-        """Call ``hook(transition)`` after each publication (in-process followers)."""
+        """Call ``hook(transition)`` after each publication (in-process followers).
+
+        A hook that raises is logged and reported by the session's ``health_check()``;
+        the publication and the other hooks go on.
+        """
         with self._lock:
             if remove:
                 self._hooks.remove(hook)

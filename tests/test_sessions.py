@@ -303,3 +303,25 @@ def test_callbacks_given_to_join_get_events_published_right_after_it(
             served.sessions.tracked = f"r{round_}"
             assert served.sessions.publish_transition(trajectory.transition(round_))
             assert got.wait(5), f"round {round_}: the callback missed the transition"
+
+
+def test_a_failing_transition_hook_is_reported_and_breaks_nothing(
+    served: Session, trajectory: Trajectory, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[int] = []
+
+    def broken(transition: framecast.Transition) -> None:
+        raise ValueError("this hook is broken")
+
+    served.sessions.on_transition(broken)
+    served.sessions.on_transition(lambda transition: seen.append(transition.id))
+    with Client(_address(served)) as client:
+        listener = client.join("default")
+        assert served.sessions.publish_transition(trajectory.transition(3)) is True
+        listener.wait_for_events(1)
+    assert seen == [3]  # the next hook ran
+    assert "this hook is broken" in caplog.text
+    with pytest.raises(RuntimeError, match="a transition hook failed") as info:
+        served.health_check()
+    assert isinstance(info.value.__cause__, ValueError)
+    served.health_check()  # reported once
