@@ -318,6 +318,21 @@ class Session(HasTraits):
         step_back()
         self._refresh_status()
 
+    def seek(self, frame: int) -> None:
+        """Pause the target and show its frame ``frame`` (a trajectory, a recorded history).
+
+        Raises ``RuntimeError`` for a target that cannot seek, and ``IndexError`` for a
+        frame it does not have.
+        """
+        target = self._target
+        seek = getattr(target, "seek", None)
+        if not callable(seek):
+            raise RuntimeError(f"the target ({type(target).__name__}) cannot seek")
+        if isinstance(target, Playable):
+            target.pause()
+        seek(frame)
+        self._refresh_status()
+
     def _follow(self, transition: Transition) -> None:
         """Seek the target to a published transition of its own timeline, if following."""
         target = self._target
@@ -325,12 +340,8 @@ class Session(HasTraits):
             return
         if transition.timeline.timeline_id != target.timeline_id:
             return  # another timeline: viewers decide, the session plays on
-        seek = getattr(target, "seek", None)
-        if callable(seek):
-            if isinstance(target, Playable):
-                target.pause()
-            seek(transition.id)
-            self._refresh_status()
+        if callable(getattr(target, "seek", None)):
+            self.seek(transition.id)
 
     def _particle_count(self) -> int | None:
         frame = self._frame

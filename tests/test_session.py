@@ -419,3 +419,17 @@ def test_the_signature_lists_every_parameter() -> None:
         "limits",
     ]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(parameters.values())[1:])
+
+
+def test_seek_pauses_and_shows_the_frame(no_leaks: None) -> None:
+    trajectory = framecast.demo.argon_trajectory(n=10, frames=8)
+    with Session(trajectory, port=0) as session:
+        assert trajectory.is_playing
+        session.seek(5)
+        assert not trajectory.is_playing
+        assert session.frame_index == 5
+        with pytest.raises(IndexError, match="out of range"):
+            session.seek(80)
+        session.show(FrameData())
+        with pytest.raises(RuntimeError, match="cannot seek"):
+            session.seek(0)

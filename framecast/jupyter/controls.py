@@ -19,7 +19,6 @@ from traitlets import Bool, Float, Int, Unicode
 
 from .. import __version__
 from ..session import Session
-from ..targets.base import Playable
 from . import channel
 
 __all__ = ["MAX_UPDATES_PER_SECOND", "SessionControls"]
@@ -165,14 +164,7 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
         if action in simple:
             simple[action]()
         elif action == "seek":
-            frame = int((content or {}).get("frame", 0))
-            target = session.target
-            seek = getattr(target, "seek", None)
-            if not callable(seek):
-                raise RuntimeError(f"the target ({type(target).__name__}) cannot seek")
-            if isinstance(target, Playable):
-                target.pause()
-            seek(frame)
+            session.seek(int((content or {}).get("frame", 0)))
         else:
             raise ValueError(f"unknown control {action!r}")
 
