@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import demo
 from .client import Client, FrameUpdate, RemoteSharedState
 from .errors import (
+    AbsentClientError,
     CommandArgumentError,
     CommandError,
     CommandFailedError,
@@ -80,6 +81,7 @@ __all__ = [
     "Playable",
     "PortInUseError",
     "Limits",
+    "AbsentClientError",
     "LimitExceededError",
     "Recording",
     "RemoteSharedState",
