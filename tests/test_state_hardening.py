@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from framecast import Client, FrameData, Limits, Session
+from framecast import _wire as wire
 from framecast._proto import sessions_pb2, state_pb2
 from framecast.errors import AbsentClientError, LimitExceededError, StateLockedError
 from framecast.server.state import SERVER
@@ -40,30 +41,17 @@ def small(no_leaks: None) -> Iterator[Session]:
 
 
 def _state_stream(channel: grpc.Channel, token: str = "") -> Any:
-    subscribe = channel.unary_stream(
-        "/framecast.v1.State/SubscribeState",
-        request_serializer=state_pb2.SubscribeStateRequest.SerializeToString,
-        response_deserializer=state_pb2.StateChange.FromString,
+    return wire.call(channel, wire.SUBSCRIBE_STATE)(
+        state_pb2.SubscribeStateRequest(access_token=token)
     )
-    return subscribe(state_pb2.SubscribeStateRequest(access_token=token))
 
 
 def _update(channel: grpc.Channel, request: state_pb2.UpdateStateRequest) -> Any:
-    update = channel.unary_unary(
-        "/framecast.v1.State/UpdateState",
-        request_serializer=state_pb2.UpdateStateRequest.SerializeToString,
-        response_deserializer=state_pb2.UpdateStateResponse.FromString,
-    )
-    return update(request, timeout=10)
+    return wire.call(channel, wire.UPDATE_STATE)(request, timeout=10)
 
 
 def _locks(channel: grpc.Channel, request: state_pb2.UpdateLocksRequest) -> Any:
-    update = channel.unary_unary(
-        "/framecast.v1.State/UpdateLocks",
-        request_serializer=state_pb2.UpdateLocksRequest.SerializeToString,
-        response_deserializer=state_pb2.UpdateLocksResponse.FromString,
-    )
-    return update(request, timeout=10)
+    return wire.call(channel, wire.UPDATE_LOCKS)(request, timeout=10)
 
 
 # -- 1. memory through the state --------------------------------------------------------------
