@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import demo
+from ._version import __version__
 from .client import Client, FrameUpdate, RemoteSharedState
 from .errors import (
     AbsentClientError,
@@ -32,8 +33,6 @@ from .session import Session
 from .sessions import ClientSession, ClientSessions, TrackedSessions
 from .targets import FrameSource, LennardJones, Playable, Recording, Simulation, Trajectory
 from .timeline import TIMELINE_KEY, Timeline, TimelineBase, Transition, TransitionRange
-
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .adapters import ASEDynamics, OpenMMSimulation, from_ase, from_mdanalysis, from_mdtraj
@@ -102,3 +101,6 @@ __all__ = [
     "__version__",
     "demo",
 ]
+
+# Last: the notebook layer registers how the objects above display (framecast._display).
+from . import jupyter as jupyter  # noqa: E402

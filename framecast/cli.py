@@ -18,9 +18,9 @@ from typing import NoReturn, TextIO
 
 import numpy as np
 
-from . import __version__
 from ._credentials import TOKEN_ENV
 from ._pacing import MAX_INTERVAL
+from ._version import __version__
 from .client import Client, FrameUpdate
 from .demo import argon
 from .frame import FieldValue

@@ -26,6 +26,7 @@ from urllib.parse import quote
 from traitlets import Bool, Float, HasTraits, Int, Unicode
 
 from ._address import host_port, is_loopback
+from ._display import make, mimebundle
 from ._pacing import Pacer, check_interval
 from ._threads import BackgroundTask, raise_if_failed
 from .frame import FrameData
@@ -86,7 +87,7 @@ class Session(HasTraits):
         :attr:`sessions` pauses the target and seeks it to that transition's first frame,
         so every client sees it.
     token, tls, limits
-        Security, as jupyter_server does it: ``token`` (default: none on a loopback
+        Security, as the notebook server does it: ``token`` (default: none on a loopback
         address, and a random one, printed and kept in :attr:`token`, on any other; ``""``
         turns it off, with a warning off loopback), ``tls=(certfile, keyfile)`` (PEM) and
         ``limits`` (a :class:`~framecast.Limits`).
@@ -146,7 +147,7 @@ class Session(HasTraits):
                 stacklevel=2,
             )
         if generated:
-            # As jupyter_server does: the one place the token is shown is the console of
+            # As the notebook server does: the one place the token is shown is the console of
             # whoever started the server. It never goes to a log.
             print(f"framecast: serving at {self.url}", file=sys.stderr, flush=True)
         self.set_trait("name", str(name))
@@ -516,34 +517,23 @@ class Session(HasTraits):
         except KeyboardInterrupt:
             return
 
+    # The notebook layer sits above this one: it registers how a session displays, and
+    # what controls() and view() make, in the hook table of framecast._display.
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         """In a notebook, a session shows as its control bar (see :meth:`controls`)."""
-        try:
-            controls = self.controls()
-        except ImportError:  # ipywidgets is not installed: the plain repr is shown
-            return None
-        bundle: dict[str, Any] | None = controls._repr_mimebundle_(**kwargs)
-        return bundle
+        return mimebundle(self, **kwargs)
 
     def controls(self) -> Any:
-        """The notebook control bar of this session (an ipywidgets widget).
-
-        Needs the ``jupyter`` extra. Imported here, not at the top: the Jupyter layer sits
-        above the session and is optional.
-        """
-        from .jupyter.controls import SessionControls
-
-        return SessionControls(self)
+        """The notebook control bar of this session (an ipywidgets widget)."""
+        return make("controls", self)
 
     def view(self, listen: str = "notebook", **kwargs: Any) -> Any:
-        """A 3D view of this session in the notebook (``framecast.jupyter.Viewer``).
+        """A 3D view of this session in the notebook (a ``Viewer`` widget).
 
         The view is itself a client: it receives frames in-process and listens on the
         named session ``listen``, so published transitions move it.
         """
-        from .jupyter.viewer import Viewer
-
-        return Viewer(self, listen, **kwargs)
+        return make("viewer", self, listen, **kwargs)
 
     def __enter__(self) -> Session:
         return self

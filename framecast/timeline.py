@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
 
+from ._display import mimebundle
 from .frame import FrameData
 
 __all__ = ["TIMELINE_KEY", "Timeline", "TimelineBase", "Transition", "TransitionRange"]
@@ -162,11 +163,9 @@ class Transition:
         return f"<Transition #{self.id}{label}>"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        """In a notebook: a link that publishes this transition when clicked."""
-        # Imported here: the Jupyter layer sits above this pure-data module.
-        from .jupyter.links import transition_bundle
-
-        return transition_bundle(self)
+        """In a notebook: a link that publishes this transition when clicked (drawn by
+        the notebook layer, through the hook table of :mod:`framecast._display`)."""
+        return mimebundle(self, **kwargs) or {"text/plain": repr(self)}
 
 
 ContextSpec = str | Callable[[Transition], object] | None
@@ -200,10 +199,12 @@ class TransitionRange(Sequence[Transition]):
         """
         return TransitionRange(self.timeline, self.ids, context, name)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        """In a notebook: a table of links, one per transition."""
-        from .jupyter.links import range_bundle
+    def shown_context(self) -> tuple[ContextSpec, str]:
+        """The context column a table of this range shows, and its heading.
 
+        The default (simulation time) is headed "time (ps)"; a frame key that the first
+        frame lacks means no column at all.
+        """
         context, name = self.context, self.context_name
         if context == _DEFAULT_CONTEXT and not name:
             name = "time (ps)"
@@ -213,7 +214,11 @@ class TransitionRange(Sequence[Transition]):
             and context not in self.timeline.context_before(self.ids[0])
         ):
             context, name = None, ""  # frames without that key: no context column
-        return range_bundle(self, context, name)
+        return context, name
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """In a notebook: a table of links, one per transition (see :meth:`shown_context`)."""
+        return mimebundle(self, **kwargs) or {"text/plain": repr(self)}
 
     def __len__(self) -> int:
         return len(self.ids)

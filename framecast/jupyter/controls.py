@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets
 from traitlets import Bool, Float, Int, Unicode
 
-from .. import __version__
+from .._version import __version__
 from ..session import Session
 from . import channel
 

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..session import Session, live_sessions
 from ..timeline import TimelineBase, Transition, TransitionRange
 from . import channel

@@ -33,11 +33,11 @@ import ipywidgets
 import numpy as np
 from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
-from .. import __version__
 from .._codec import DecodedUpdate, parse_update
 from .._credentials import PEM
 from .._proto import sessions_pb2
 from .._threads import BackgroundTask
+from .._version import __version__
 from ..client import Client
 from ..server.publisher import FramePublisher
 from ..session import Session
