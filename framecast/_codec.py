@@ -13,15 +13,14 @@ import json
 import math
 import struct
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from ._proto import frame_pb2
-from .frame import FieldValue
+from .frame import FieldValue, FrameUpdate
 
 __all__ = [
-    "DecodedUpdate",
     "assemble_update",
     "decode_field",
     "decode_json",
@@ -182,15 +181,6 @@ def assemble_update(
     return b"".join(parts)
 
 
-class DecodedUpdate(NamedTuple):
-    """A frame update as the client sees it."""
-
-    frame_index: int
-    reset: bool
-    publish_time: float
-    fields: dict[str, FieldValue]
-
-
 def _read_varint(view: memoryview, pos: int, end: int) -> tuple[int, int]:
     result = shift = 0
     while True:
@@ -256,7 +246,7 @@ def _parse_array(view: memoryview, pos: int, end: int) -> FieldValue:
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
-def parse_update(data: bytes) -> DecodedUpdate:
+def parse_update(data: bytes, *, receive_time: float = 0.0) -> FrameUpdate:
     """Decode a serialized ``FrameUpdate`` with arrays as zero-copy views into ``data``.
 
     Equivalent to ``decode_update(FrameUpdate.FromString(data))``, which copies every
@@ -283,7 +273,7 @@ def parse_update(data: bytes) -> DecodedUpdate:
             if value is None:
                 raise ValueError(f"frame field {key!r} has no value")
             fields[key] = _parse_field(view, *value)
-    return DecodedUpdate(frame_index, reset, publish_time, fields)
+    return FrameUpdate(frame_index, fields, reset, publish_time, receive_time)
 
 
 def _parse_field(view: memoryview, start: int, stop: int) -> FieldValue:
@@ -294,10 +284,10 @@ def _parse_field(view: memoryview, start: int, stop: int) -> FieldValue:
     return decode_field(frame_pb2.Field.FromString(bytes(view[start:stop])))
 
 
-def decode_update(message: frame_pb2.FrameUpdate) -> DecodedUpdate:
+def decode_update(message: frame_pb2.FrameUpdate) -> FrameUpdate:
     """Decode every field of a ``FrameUpdate``."""
     fields = {key: decode_field(field) for key, field in message.fields.items()}
-    return DecodedUpdate(message.frame_index, message.reset, message.publish_time, fields)
+    return FrameUpdate(message.frame_index, fields, message.reset, message.publish_time)
 
 
 def encode_json(value: object) -> bytes:

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -31,7 +31,7 @@ from .errors import (
     FramecastError,
     UnknownCommandError,
 )
-from .frame import FieldValue, FrameData
+from .frame import FrameData, FrameUpdate
 from .listener import SessionListener
 from .messages import CommandInfo, SelectionEvent, TransitionEvent
 from .remote_state import RemoteSharedState
@@ -50,17 +50,6 @@ _CHANNEL_OPTIONS = [
     # would otherwise share one between every client of a process.
     ("grpc.use_local_subchannel_pool", 1),
 ]
-
-
-class FrameUpdate(NamedTuple):
-    """One update as received: the target's frame index, the fields that changed, and
-    whether it is a reset (the receiver dropped every key first)."""
-
-    frame_index: int
-    fields: dict[str, FieldValue]
-    reset: bool
-    publish_time: float
-    receive_time: float
 
 
 FrameCallback = Callable[[FrameUpdate], None]
@@ -226,22 +215,12 @@ class Client:
     def _consume_frames(self, call: Any) -> None:
         try:
             for message in call:
-                received = time.time()
-                decoded = parse_update(message)
+                update = parse_update(message, receive_time=time.time())
                 with self._lock:
-                    self._frame.merge(
-                        decoded.fields, index=decoded.frame_index, reset=decoded.reset
-                    )
+                    self._frame.merge(update.fields, index=update.frame_index, reset=update.reset)
                     self._updates_received += 1
                     self._frame_ready.notify_all()
                     callbacks = list(self._callbacks)
-                update = FrameUpdate(
-                    decoded.frame_index,
-                    decoded.fields,
-                    decoded.reset,
-                    decoded.publish_time,
-                    received,
-                )
                 for callback in callbacks:
                     try:
                         callback(update)

@@ -167,6 +167,21 @@ class FrameChanges(NamedTuple):
     reset: bool
 
 
+class FrameUpdate(NamedTuple):
+    """One update as a receiver sees it: the target's frame index, the fields that changed,
+    and whether it is a reset (the receiver drops every key first).
+
+    ``publish_time`` is the server's wall clock when it was published; ``receive_time``
+    the receiver's when it arrived (0.0 for an update handed over in-process).
+    """
+
+    frame_index: int
+    fields: dict[str, FieldValue]
+    reset: bool
+    publish_time: float
+    receive_time: float = 0.0
+
+
 class FrameData(MutableMapping[str, FieldValue]):
     """A typed mapping of named arrays and values that remembers what changed.
 

@@ -16,13 +16,13 @@ from framecast.errors import (
     StateLockedError,
     UnknownCommandError,
 )
-from framecast.frame import FieldValue, FrameChanges
+from framecast.frame import FieldValue, FrameChanges, FrameUpdate
 from framecast.server import CommandRegistry, FramePublisher, SharedState
 from framecast.server.mailbox import Mailbox
 from framecast.server.state import SERVER
 
 
-def _decode(message: bytes) -> _codec.DecodedUpdate:
+def _decode(message: bytes) -> FrameUpdate:
     return _codec.decode_update(frame_pb2.FrameUpdate.FromString(message))
 
 
@@ -125,6 +125,40 @@ def test_each_field_is_encoded_once_whatever_the_subscriber_count(
         messages = {FramePublisher.message(box.take(timeout=0)) for box in (a, b, c)}  # type: ignore[arg-type]
     assert sorted(calls) == ["x", "y"]
     assert len(messages) == 1  # byte-identical for every subscriber
+
+
+def test_an_in_process_watcher_gets_the_published_arrays_themselves_merged_latest_wins() -> None:
+    publisher = FramePublisher(max_subscribers=1)
+    positions = np.zeros((10, 3), dtype=np.float32)
+    positions.flags.writeable = False
+    publisher.publish(_changes(1, reset=True, positions=positions, label="a"))
+    with publisher.subscribe(), publisher.watch() as watch:
+        first = watch.take(timeout=0)
+        assert first is not None
+        update = FramePublisher.update(first)
+        assert update == FrameUpdate(
+            1, {"positions": positions, "label": "a"}, True, update.publish_time
+        )
+        assert update.fields["positions"] is positions  # handed over, never encoded
+        moved = np.ones((10, 3), dtype=np.float32)
+        for index in range(2, 6):
+            publisher.publish(_changes(index, label=str(index)))
+        publisher.publish(_changes(6, positions=moved))
+        pending = watch.take(timeout=0)
+        assert pending is not None
+        merged = FramePublisher.update(pending)
+        assert (merged.frame_index, merged.reset) == (6, False)
+        assert merged.fields.keys() == {"label", "positions"}
+        assert merged.fields["label"] == "5"
+        assert merged.fields["positions"] is moved
+        # Not a network subscriber: neither counted nor held to max_subscribers.
+        assert publisher.subscriber_count == 1
+        current = publisher.current_update()
+        assert current.reset
+        assert current.fields == {"positions": moved, "label": "5"}
+    publisher.close()
+    with publisher.watch() as late:
+        assert late.closed
 
 
 def test_unsubscribing_removes_the_mailbox() -> None:

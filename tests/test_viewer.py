@@ -121,6 +121,30 @@ def test_the_viewer_is_a_client_of_the_notebook_session(session: Session) -> Non
     wait_until(lambda: session.sessions["notebook"].clients == 0, what="left on close")
 
 
+def test_an_in_kernel_viewer_is_not_a_network_client(no_leaks: None) -> None:
+    frame = framecast.FrameData({"particle.positions": np.zeros((4, 3), dtype=np.float32)})
+    limits = framecast.Limits(max_frame_subscribers=1)
+    with Session(frame, port=0, frame_interval=1 / 100, limits=limits) as session:
+        viewer, sent = _viewer(session)
+        try:
+            with framecast.Client(session.url) as client:
+                # The one network stream the limit allows is still free for this client.
+                client.wait_for_frame(timeout=10)
+                wait_until(lambda: session.clients == 1, what="the client counted")
+                assert session.app.frames.subscriber_count == 1
+                frame["particle.positions"] = np.ones((4, 3), dtype=np.float32)
+                wait_until(
+                    lambda: any(
+                        not c["reset"] and "particle.positions" in c["fields"]
+                        for c, _ in sent.frames()
+                    ),
+                    what="the change reached the viewer in-process",
+                )
+            wait_until(lambda: session.clients == 0, what="only the client was counted")
+        finally:
+            viewer.close()
+
+
 def test_a_remote_viewer_uses_a_client(session: Session) -> None:
     viewer, sent = _viewer(f"127.0.0.1:{session.port}", listen="remote")
     try:

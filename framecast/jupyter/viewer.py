@@ -33,12 +33,12 @@ import ipywidgets
 import numpy as np
 from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
-from .._codec import DecodedUpdate, parse_update
 from .._credentials import PEM
 from .._proto import sessions_pb2
 from .._threads import BackgroundTask
 from .._version import __version__
 from ..client import Client
+from ..frame import FrameUpdate
 from ..server.publisher import FramePublisher
 from ..session import Session
 from ..targets.trajectory import Trajectory
@@ -157,7 +157,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         # Publish time of the last transition shown: live deltas published before it are
         # older than what the view shows, and would undo it.
         self._pinned_until = 0.0
-        self._full_frame: Callable[[], DecodedUpdate | None] = lambda: None
+        self._full_frame: Callable[[], FrameUpdate | None] = lambda: None
         # A view says hello when it is drawn: it gets the whole current frame, whatever it
         # missed before it existed.
         self.on_msg(lambda _widget, content, _buffers: self._on_page_message(content))
@@ -182,15 +182,17 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
     def _start_in_process(self, session: Session) -> None:
         self._session = session
         app = session.app
-        self._full_frame = lambda: parse_update(app.frames.current_message())
-        frames = self._exits.enter_context(app.frames.subscribe())
+        # The publisher's own values, merged latest-wins: nothing is encoded or parsed,
+        # and this view is not one of the session's network clients.
+        self._full_frame = app.frames.current_update
+        frames = self._exits.enter_context(app.frames.watch())
         events = self._exits.enter_context(app.sessions.join(self.listen, pinned=True))
 
         def pump_frames(stop: threading.Event) -> None:
             while not stop.is_set() and self._wait_for_page(stop):
                 if (pending := frames.take()) is None:
                     return
-                self._show(parse_update(FramePublisher.message(pending)))
+                self._show(FramePublisher.update(pending))
                 if stop.wait(self._interval):  # merged latest-wins meanwhile
                     return
 
@@ -207,19 +209,16 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         client = Client(address, token=token, tls=tls)
         self._client = client
 
-        def full() -> DecodedUpdate:
+        def full() -> FrameUpdate:
             frame = client.frame
-            return DecodedUpdate(frame.index, True, 0.0, frame.snapshot())
+            return FrameUpdate(frame.index, frame.snapshot(), True, 0.0)
 
         self._full_frame = full
 
-        def on_update(update: Any) -> None:
+        def on_update(update: FrameUpdate) -> None:
             # Blocking here backs up the stream; the server merges the updates meanwhile.
-            if not self._wait_for_page(self._stopping):
-                return
-            self._show(
-                DecodedUpdate(update.frame_index, update.reset, update.publish_time, update.fields)
-            )
+            if self._wait_for_page(self._stopping):
+                self._show(update)
 
         def on_transition(event: Any) -> None:
             frame = client.context(event.timeline, event.transition)
@@ -280,9 +279,9 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
     def _show_transition(self, index: int, published: float, fields: dict[str, Any]) -> None:
         with self._send_lock:
             self._pinned_until = max(self._pinned_until, published)
-        self._show(DecodedUpdate(index, True, published, fields), pin=True)
+        self._show(FrameUpdate(index, fields, True, published), pin=True)
 
-    def _show(self, update: DecodedUpdate, *, pin: bool = False) -> None:
+    def _show(self, update: FrameUpdate, *, pin: bool = False) -> None:
         """Send the drawn fields of an update to the browser as binary buffers. Positions
         the page has cached are left out (``"cached": true``): the index says which."""
         if not pin and not update.reset and update.publish_time < self._pinned_until:

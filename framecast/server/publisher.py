@@ -1,4 +1,10 @@
-"""The frame publisher: encode each update once, hand it to every subscriber."""
+"""The frame publisher: encode each update once, hand it to every subscriber.
+
+Two kinds of subscriber share one latest-wins mailbox design: network streams get
+ready-to-join encoded entries (:meth:`FramePublisher.subscribe`), and readers in this
+process get the frozen arrays themselves (:meth:`FramePublisher.watch`), so that a viewer
+in the session's own kernel never encodes or parses a frame.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,10 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 from .._codec import EntryParts, assemble_update, encode_entry_parts
-from ..frame import FrameChanges
+from ..frame import FieldValue, FrameChanges, FrameUpdate
 from .mailbox import Mailbox, MailboxSet, Pending
 
-__all__ = ["FrameMeta", "FramePublisher", "FrameSubscription"]
+__all__ = ["FrameMeta", "FramePublisher", "FrameSubscription", "FrameWatch"]
 
 
 class FrameMeta(NamedTuple):
@@ -25,7 +31,10 @@ class FrameMeta(NamedTuple):
     publish_time: float
 
 
+#: A network subscriber's mailbox: encoded entries, sent by joining them.
 FrameSubscription = Mailbox[EntryParts, FrameMeta]
+#: An in-process reader's mailbox: the published values themselves (frozen arrays).
+FrameWatch = Mailbox[FieldValue, FrameMeta]
 
 
 class FramePublisher:
@@ -43,8 +52,12 @@ class FramePublisher:
         self._publish_lock = threading.Lock()
         self._lock = threading.Lock()
         self._entries: dict[str, EntryParts] = {}
+        # The same fields as values: frozen arrays that the entries hold views of anyway,
+        # so keeping them costs references, not memory.
+        self._values: dict[str, FieldValue] = {}
         self._meta = FrameMeta(0, time.time())
         self._subscribers: MailboxSet[EntryParts, FrameMeta] = MailboxSet(self._lock)
+        self._watchers: MailboxSet[FieldValue, FrameMeta] = MailboxSet(self._lock)
 
     def publish(self, changes: FrameChanges) -> None:
         """Send a change set to every subscriber (a reset replaces the whole frame)."""
@@ -54,10 +67,15 @@ class FramePublisher:
             with self._lock:
                 if changes.reset:
                     self._entries = entries
+                    self._values = dict(changes.fields)
                 else:
                     self._entries.update(entries)
+                    self._values.update(changes.fields)
                 self._meta = meta
                 mailboxes = self._subscribers.members()
+                watchers = self._watchers.members()
+            for watcher in watchers:
+                watcher.put(changes.fields, reset=changes.reset, meta=meta)
             # Built once and shared by every subscriber that is keeping up.
             packed = (
                 assemble_update(
@@ -92,6 +110,31 @@ class FramePublisher:
         ) as mailbox:
             yield mailbox
 
+    @contextmanager
+    def watch(self) -> Iterator[FrameWatch]:
+        """Register an in-process reader for the ``with`` block: its mailbox gets the
+        published values themselves (frozen, so sharing them is safe), merged latest-wins,
+        starting with the whole current frame as a reset.
+
+        Nothing is encoded for it, and it is not a network client: it is neither counted
+        in :attr:`subscriber_count` nor held to ``max_subscribers``.
+        """
+        with self._watchers.member(lambda: (self._values, self._meta)) as mailbox:
+            yield mailbox
+
+    @staticmethod
+    def update(pending: Pending[FieldValue, FrameMeta]) -> FrameUpdate:
+        """The :class:`~framecast.frame.FrameUpdate` of a watcher's pending update."""
+        meta = pending.meta
+        return FrameUpdate(meta.frame_index, pending.fields, pending.reset, meta.publish_time)
+
+    def current_update(self) -> FrameUpdate:
+        """The whole current frame as values, marked as a reset."""
+        with self._lock:
+            return FrameUpdate(
+                self._meta.frame_index, dict(self._values), True, self._meta.publish_time
+            )
+
     @staticmethod
     def message(pending: Pending[EntryParts, FrameMeta]) -> bytes:
         """The serialized ``FrameUpdate`` for a pending update."""
@@ -118,3 +161,4 @@ class FramePublisher:
     def close(self) -> None:
         """Close every mailbox, so that every stream ends; later subscribers end at once."""
         self._subscribers.close()
+        self._watchers.close()
