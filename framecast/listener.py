@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from ._proto import sessions_pb2
+from ._events import decode_event
 from ._threads import BackgroundTask
 from .messages import SelectionEvent, SessionEvent, TransitionEvent
 
@@ -25,21 +25,6 @@ log = logging.getLogger(__name__)
 EVENT_BUFFER = 1024
 
 _END = object()
-
-
-def _event_of(
-    session: str, message: sessions_pb2.SessionEvent, received: float
-) -> SessionEvent | None:
-    kind = message.WhichOneof("kind")
-    if kind == "transition":
-        t = message.transition
-        return TransitionEvent(
-            session, t.timeline, t.transition, t.label, message.publish_time, received
-        )
-    if kind == "selection":
-        s = message.selection
-        return SelectionEvent(session, tuple(s.particles), s.label, message.publish_time, received)
-    return None  # joined, or a kind this client does not know yet
 
 
 class SessionListener:
@@ -84,7 +69,7 @@ class SessionListener:
     def _consume(self) -> None:
         try:
             for raw in self._call:
-                event = _event_of(self.name, raw, time.time())
+                event = decode_event(self.name, raw, time.time())
                 if event is not None:
                     self._dispatch(event)
         except grpc.RpcError as error:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from typing import overload
 
 import numpy as np
 import numpy.typing as npt
 
-from ._proto import sessions_pb2
+from ._events import encode_selection, encode_transition
 from .server.sessions import DEFAULT_SESSION, SessionRegistry, TimelineRegistry
 from .timeline import Transition
 
@@ -46,6 +45,10 @@ class ClientSession:
         """How many clients are connected to this session now."""
         return self._registry.count(self.name)
 
+    def belongs_to(self, registry: SessionRegistry) -> bool:
+        """True when this is a session of ``registry`` (of that server)."""
+        return self._registry is registry
+
     def __repr__(self) -> str:
         return f"Session({self.name!r}, {self.clients})"
 
@@ -64,53 +67,79 @@ SessionLike = str | ClientSession
 class TrackedSessions(MutableSequence[ClientSession]):
     """The tracked sessions, as a live list: changes apply to the registry at once.
 
-    Strings are turned into sessions on the way in; client counts are read afresh every
-    time an item is read or printed.
+    It holds the tracked names itself, under its own lock; the :class:`ClientSessions`
+    that made it reads them through :meth:`names`. Strings are turned into sessions on the
+    way in (``resolve``); client counts are read afresh every time an item is read or
+    printed.
     """
 
-    def __init__(self, owner: ClientSessions) -> None:
-        self._owner = owner
+    def __init__(
+        self,
+        names: Iterable[str],
+        resolve: Callable[[object], str],
+        session: Callable[[str], ClientSession],
+    ) -> None:
+        self._lock = threading.Lock()
+        self._names = _unique(names)
+        self._resolve = resolve
+        self._session = session
+
+    def names(self) -> list[str]:
+        """A copy of the tracked names, in order."""
+        with self._lock:
+            return list(self._names)
+
+    def replace(self, values: Iterable[object]) -> None:
+        """Track exactly ``values`` (names or sessions), in order, each once."""
+        names = [self._resolve(value) for value in values]  # all checked before any change
+        with self._lock:
+            self._names = _unique(names)
 
     @overload
     def __getitem__(self, index: int) -> ClientSession: ...
     @overload
     def __getitem__(self, index: slice) -> list[ClientSession]: ...
     def __getitem__(self, index: int | slice) -> ClientSession | list[ClientSession]:
-        names = self._owner._tracked_names()
+        names = self.names()
         if isinstance(index, slice):
-            return [self._owner._session(name) for name in names[index]]
-        return self._owner._session(names[index])
+            return [self._session(name) for name in names[index]]
+        return self._session(names[index])
 
     @overload
     def __setitem__(self, index: int, value: SessionLike) -> None: ...
     @overload
     def __setitem__(self, index: slice, value: Iterable[SessionLike]) -> None: ...
     def __setitem__(self, index: int | slice, value: object) -> None:
-        with self._owner._lock:
-            names = list(self._owner._tracked)
-            if isinstance(index, slice):
-                names[index] = [self._owner._name_of(v) for v in value]  # type: ignore[attr-defined]
-            else:
-                names[index] = self._owner._name_of(value)
-            self._owner._tracked = _unique(names)
+        if isinstance(index, slice):
+            new: str | list[str] = [self._resolve(v) for v in value]  # type: ignore[attr-defined]
+        else:
+            new = self._resolve(value)
+        with self._lock:
+            names = list(self._names)
+            names[index] = new  # type: ignore[index,assignment]
+            self._names = _unique(names)
 
     def __delitem__(self, index: int | slice) -> None:
-        with self._owner._lock:
-            del self._owner._tracked[index]
+        with self._lock:
+            del self._names[index]
 
     def __len__(self) -> int:
-        return len(self._owner._tracked_names())
+        with self._lock:
+            return len(self._names)
 
     def insert(self, index: int, value: SessionLike) -> None:
         """Track ``value`` (a name or a session) at ``index``; already tracked: no change."""
-        name = self._owner._name_of(value)
-        with self._owner._lock:
-            if name not in self._owner._tracked:
-                self._owner._tracked.insert(index, name)
+        name = self._resolve(value)
+        with self._lock:
+            if name not in self._names:
+                self._names.insert(index, name)
 
     def append(self, value: SessionLike) -> None:
         """Track ``value`` (a name or a session) last; already tracked: no change."""
-        self.insert(len(self), value)
+        name = self._resolve(value)
+        with self._lock:
+            if name not in self._names:
+                self._names.append(name)
 
     def extend(self, values: Iterable[SessionLike]) -> None:
         """Track each of ``values``, in order."""
@@ -150,8 +179,10 @@ class ClientSessions:
         self._on_hook_error = on_hook_error
         self._timelines = timelines
         self._particle_count = particle_count
-        self._lock = threading.RLock()
-        self._tracked: list[str] = [registry.ensure(DEFAULT_SESSION, pinned=True)]
+        self._lock = threading.Lock()
+        self._tracked = TrackedSessions(
+            [registry.ensure(DEFAULT_SESSION, pinned=True)], self._name_of, self._session
+        )
         self._hooks: list[TransitionHook] = []
 
     # -- tracked ----------------------------------------------------------------------------
@@ -162,14 +193,14 @@ class ClientSessions:
         Set it to a name, a session, any iterable of those (a generator included), or
         ``None`` to track nothing.
         """
-        return TrackedSessions(self)
+        return self._tracked
 
     @tracked.setter
     def tracked(self, sessions: SessionLike | Iterable[SessionLike] | None) -> None:
         if sessions is None:
-            names: list[str] = []
+            items: list[object] = []
         elif isinstance(sessions, (str, ClientSession)):
-            names = [self._name_of(sessions)]
+            items = [sessions]
         else:
             try:
                 items = list(sessions)
@@ -178,23 +209,17 @@ class ClientSessions:
                     "tracked takes a session name, a session, an iterable of those, or None; "
                     f"got {type(sessions).__name__}"
                 ) from None
-            names = [self._name_of(item) for item in items]
-        with self._lock:
-            self._tracked = _unique(names)
+        self._tracked.replace(items)
 
     def _name_of(self, value: object) -> str:
         if isinstance(value, ClientSession):
-            if value._registry is not self._registry:
+            if not value.belongs_to(self._registry):
                 raise ValueError(f"{value!r} belongs to another server")
             return value.name
         if isinstance(value, str):
             # The server's Python uses this name: it is kept and never refused.
             return self._registry.ensure(value, pinned=True)
         raise TypeError(f"a session is a name (str) or a session, got {type(value).__name__}")
-
-    def _tracked_names(self) -> list[str]:
-        with self._lock:
-            return list(self._tracked)
 
     def _session(self, name: str) -> ClientSession:
         return ClientSession(name, self._registry)
@@ -230,27 +255,18 @@ class ClientSessions:
         Returns True if there were some clients listening, False otherwise. What a client
         does with it is its own choice: framecast viewers show that moment.
         """
-        return self._publish(transition) > 0
+        return self.publish(transition) > 0
 
-    def _publish(self, transition: Transition) -> int:
-        """Publish and return how many clients received the transition."""
+    def publish(self, transition: Transition) -> int:
+        """Like :meth:`publish_transition`, but return how many clients received it."""
         if not isinstance(transition, Transition):
             raise TypeError(
                 f"publish_transition takes a framecast.Transition, got {type(transition).__name__}"
                 " (make one with timeline.transition(n))"
             )
         self._timelines.add(transition.timeline)
-        event = sessions_pb2.SessionEvent(
-            publish_time=time.time(),
-            transition=sessions_pb2.TransitionEvent(
-                timeline=transition.timeline.timeline_id,
-                transition=transition.id,
-                label=transition.label,
-            ),
-        )
-        received = self._registry.publish(
-            self._tracked_names(), "transition", event.SerializeToString()
-        )
+        event = encode_transition(transition.timeline.timeline_id, transition.id, transition.label)
+        received = self._registry.publish(self._tracked.names(), "transition", event)
         with self._lock:
             hooks = list(self._hooks)
         for hook in hooks:
@@ -272,6 +288,7 @@ class ClientSessions:
         return self._publish_selection(particles, label=label) > 0
 
     def _publish_selection(self, particles: npt.ArrayLike, *, label: str = "") -> int:
+        """Check and publish a selection; return how many clients received it."""
         indices = np.asarray(particles)
         if indices.size == 0:
             indices = indices.astype(np.int64)
@@ -287,11 +304,8 @@ class ClientSessions:
             raise ValueError(
                 f"particle {int(indices.max())} is beyond the current frame ({count} particles)"
             )
-        event = sessions_pb2.SessionEvent(
-            publish_time=time.time(),
-            selection=sessions_pb2.SelectionEvent(particles=indices.tolist(), label=str(label)),
-        )
-        return self._registry.publish(self._tracked_names(), "selection", event.SerializeToString())
+        event = encode_selection(indices.tolist(), str(label))
+        return self._registry.publish(self._tracked.names(), "selection", event)
 
     def on_transition(self, hook: TransitionHook, *, remove: bool = False) -> None:
         """Call ``hook(transition)`` after each publication (in-process followers).

@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "framecast.errors",
         "framecast.messages",
+        "framecast._events",
         "framecast._wire",
         "framecast._credentials",
         "framecast._display",

@@ -325,3 +325,21 @@ def test_a_failing_transition_hook_is_reported_and_breaks_nothing(
         served.health_check()
     assert isinstance(info.value.__cause__, ValueError)
     served.health_check()  # reported once
+
+
+def test_a_refused_tracked_list_changes_nothing_and_publish_counts_receivers(
+    served: Session, trajectory: Trajectory
+) -> None:
+    sessions = served.sessions
+    sessions.tracked = ["a", "b"]
+    with pytest.raises(TypeError, match="name \\(str\\) or a session"):
+        sessions.tracked = ["c", 1]  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="name \\(str\\) or a session"):
+        sessions.tracked[0:1] = ["d", 2]  # type: ignore[list-item]
+    assert [s.name for s in sessions.tracked] == ["a", "b"]  # all or nothing
+    with Client(_address(served)) as first, Client(_address(served)) as second:
+        first.join("a")
+        second.join("b")
+        assert sessions.publish(trajectory.transition(1)) == 2
+        sessions.tracked = "b"
+        assert sessions.publish(trajectory.transition(1)) == 1

@@ -191,14 +191,15 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
             timer.cancel()
         super().close()
 
-
-@channel.handler("control")
-def _control(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A control bar's button, slider or field, sent over the framecast channel."""
-    controls = channel.control(str(data.get("model_id", "")))
-    if controls is None:
-        return {"error": "this control bar is no longer alive in the kernel"}
-    action = str(data.get("action", ""))
-    controls.perform(action, data)
-    controls._done(action)
-    return {"done": action}
+    # Registered from inside the class: it drives a control bar's private steps.
+    @staticmethod
+    @channel.handler("control")
+    def _from_channel(data: Mapping[str, Any]) -> dict[str, Any]:
+        """A control bar's button, slider or field, sent over the framecast channel."""
+        controls = channel.control(str(data.get("model_id", "")))
+        if not isinstance(controls, SessionControls):
+            return {"error": "this control bar is no longer alive in the kernel"}
+        action = str(data.get("action", ""))
+        controls.perform(action, data)
+        controls._done(action)
+        return {"done": action}

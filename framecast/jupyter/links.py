@@ -74,7 +74,7 @@ def _publish(data: Mapping[str, Any]) -> dict[str, Any]:
             "request": request,
             "error": "no open framecast.Session in this kernel to publish through",
         }
-    received = sum(session.sessions._publish(transition) for session in sessions)
+    received = sum(session.sessions.publish(transition) for session in sessions)
     return {"request": request, "received": received}
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -34,11 +35,12 @@ import numpy as np
 from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
 from .._credentials import PEM
-from .._proto import sessions_pb2
+from .._events import decode_event
 from .._threads import BackgroundTask
 from .._version import __version__
 from ..client import Client
-from ..frame import FrameUpdate
+from ..frame import FrameData, FrameUpdate
+from ..messages import SelectionEvent, SessionEvent
 from ..server.publisher import FramePublisher
 from ..session import Session
 from ..targets.trajectory import Trajectory
@@ -196,10 +198,17 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
                 if stop.wait(self._interval):  # merged latest-wins meanwhile
                     return
 
+        def context(timeline_id: str, transition: int) -> FrameData | None:
+            timeline = app.timelines.get(timeline_id)
+            # A timeline this kernel does not know: nothing to show.
+            return None if timeline is None else timeline.context_before(transition)
+
         def pump_events(stop: threading.Event) -> None:
             while not stop.is_set() and (pending := events.take()) is not None:
                 for raw in pending.fields.values():
-                    self._event(sessions_pb2.SessionEvent.FromString(raw), app.timelines.get)
+                    event = decode_event(self.listen, raw, time.time())
+                    if event is not None:
+                        self._event(event, context)
 
         self._start_task("framecast-viewer-frames", pump_frames, self._closing(frames.close))
         self._start_task("framecast-viewer-events", pump_events, events.close)
@@ -220,15 +229,10 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             if self._wait_for_page(self._stopping):
                 self._show(update)
 
-        def on_transition(event: Any) -> None:
-            frame = client.context(event.timeline, event.transition)
-            self._show_transition(frame.index, event.publish_time, frame.snapshot())
+        def on_event(event: SessionEvent) -> None:
+            self._event(event, client.context)
 
-        client.join(
-            self.listen,
-            on_transition=on_transition,
-            on_selection=lambda event: self._select(list(event.particles)),
-        )
+        client.join(self.listen, on_transition=on_event, on_selection=on_event)
         client.subscribe_frames(on_update, interval=self._interval)
 
     # -- shared -----------------------------------------------------------------------------------
@@ -265,16 +269,13 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._exits.callback(wake)
         task.start()
 
-    def _event(self, message: sessions_pb2.SessionEvent, timelines: Callable[[str], Any]) -> None:
-        kind = message.WhichOneof("kind")
-        if kind == "selection":
-            self._select(list(message.selection.particles))
-        elif kind == "transition":
-            timeline = timelines(message.transition.timeline)
-            if timeline is None:
-                return  # a timeline this kernel does not know: nothing to show
-            frame = timeline.context_before(message.transition.transition)
-            self._show_transition(frame.index, message.publish_time, frame.snapshot())
+    def _event(self, event: SessionEvent, context: Callable[[str, int], FrameData | None]) -> None:
+        """Show a published event: a selection, or the frame before a transition, which
+        ``context(timeline, transition)`` finds (None: nothing to show)."""
+        if isinstance(event, SelectionEvent):
+            self._select(list(event.particles))
+        elif (frame := context(event.timeline, event.transition)) is not None:
+            self._show_transition(frame.index, event.publish_time, frame.snapshot())
 
     def _show_transition(self, index: int, published: float, fields: dict[str, Any]) -> None:
         with self._send_lock:
@@ -478,6 +479,29 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             if not self._closed:
                 self.send({"type": "selection", "particles": particles})
 
+    # Page messages over the framecast channel, which a busy cell does not block (unlike
+    # the widget's own comm). Registered from inside the class: they reach private steps.
+    @staticmethod
+    @channel.handler("ack")
+    def _acknowledge(data: Any) -> dict[str, Any]:
+        """A page took in a frame: the viewer may send one more."""
+        viewer = channel.control(str(data.get("model_id", "")))
+        if isinstance(viewer, Viewer):
+            viewer._ack()
+        return {}
+
+    @staticmethod
+    @channel.handler("screenshot")
+    def _screenshot(data: Any) -> dict[str, Any]:
+        """A view's PNG for :meth:`screenshot`."""
+        viewer = channel.control(str(data.get("model_id", "")))
+        if not isinstance(viewer, Viewer):
+            return {"error": "this viewer is no longer alive in the kernel"}
+        # "request" is the channel's own id for this message; "shot" is the screenshot's.
+        png = base64.b64decode(str(data.get("png", "")))
+        viewer._receive_shot(str(data.get("shot", "")), png)
+        return {"done": "screenshot"}
+
     def close(self) -> None:
         """Leave the named session, stop the viewer's threads and close the widget."""
         if "_send_lock" not in self.__dict__:
@@ -499,24 +523,3 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         if self._client is not None:
             self._client.close()
         super().close()
-
-
-@channel.handler("ack")
-def _acknowledge(data: Any) -> dict[str, Any]:
-    """A page took in a frame: the viewer may send one more (over the framecast channel,
-    which a busy cell does not block, unlike the widget's own comm)."""
-    viewer = channel.control(str(data.get("model_id", "")))
-    if isinstance(viewer, Viewer):
-        viewer._ack()
-    return {}
-
-
-@channel.handler("screenshot")
-def _screenshot(data: Any) -> dict[str, Any]:
-    """A view's PNG for :meth:`Viewer.screenshot`, sent over the framecast channel."""
-    viewer = channel.control(str(data.get("model_id", "")))
-    if not isinstance(viewer, Viewer):
-        return {"error": "this viewer is no longer alive in the kernel"}
-    # "request" is the channel's own id for this message; "shot" is the screenshot's.
-    viewer._receive_shot(str(data.get("shot", "")), base64.b64decode(str(data.get("png", ""))))
-    return {"done": "screenshot"}

@@ -22,6 +22,7 @@ from .._codec import (
     encode_entry_parts,
     encode_json,
 )
+from .._events import encode_joined
 from .._names import check_name
 from .._pacing import Pacer, check_interval
 from .._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
@@ -272,11 +273,7 @@ class _SessionsServicer:
             # server stops) ends the loop, and leaving the block uncounts the client.
             if not context.add_callback(mailbox.close):
                 return
-            joined = sessions_pb2.SessionEvent(
-                publish_time=time.time(),
-                joined=sessions_pb2.JoinedEvent(name=name, clients=self._sessions.count(name)),
-            )
-            yield joined.SerializeToString()
+            yield encode_joined(name, self._sessions.count(name))
             while (pending := mailbox.take()) is not None:
                 yield from pending.fields.values()
 
