@@ -216,3 +216,45 @@ def test_pause_returns_after_the_frame_in_progress() -> None:
         simulation.on_step(hold, remove=True)
         release.set()
         simulation.stop()
+
+
+def test_the_simulation_is_a_live_engine_whose_contexts_share_the_topology() -> None:
+    from framecast.targets.engine import LiveEngine
+
+    simulation = framecast.demo.argon(64, density=5.0)
+    assert isinstance(simulation, LiveEngine)
+    for _ in range(4):
+        simulation.step()
+    first, second = simulation.transition(1), simulation.transition(2)
+    before, after = first.context_before(), second.context_before()
+    elements = simulation.frame["particle.elements"]
+    # Built from what the history keeps: the topology is neither validated nor copied again.
+    assert before["particle.elements"] is elements
+    assert after["particle.elements"] is elements
+    assert before["particle.positions"] is not after["particle.positions"]
+    assert first.context_after()["particle.positions"] is after["particle.positions"]
+    assert before.index == 1
+    assert first.label.startswith("t = 0.020 \u2192 0.040 ps")
+    # Seeking resumes from the kept state: the same steps follow from the same frame.
+    simulation.step()
+    reached = np.array(simulation.frame["particle.positions"])
+    simulation.seek(4)
+    assert simulation.step_count == 4 * simulation.steps_per_frame
+    simulation.step()
+    np.testing.assert_allclose(simulation.frame["particle.positions"], reached)  # type: ignore[arg-type]
+
+
+def test_a_simulation_that_blows_up_says_so_with_the_frame() -> None:
+    # Two particles on the same spot: the forces are not finite from the start.
+    positions = np.array([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+    with pytest.raises(
+        FloatingPointError, match=r"Simulation: 'energy\.potential' is nan at frame 0"
+    ):
+        Simulation(positions, box_length=3.0)
+    positions[1] += 0.001  # finite at first, thrown apart at the first step
+    simulation = Simulation(positions, box_length=3.0, temperature=None)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"Simulation: non-finite 'particle.positions' at frame 1 \(rows \d",
+    ):
+        simulation.step()

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
 
@@ -58,6 +58,8 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
         self._frame = FrameData()
         self._frame_index = 0
         self._topology: dict[str, FieldValue] = {}
+        self._callbacks: list[Callable[[Any], None]] = []
+        self._callbacks_lock = threading.Lock()
 
     # -- to implement -----------------------------------------------------------------------------
     def _engine_step(self, steps: int) -> None:
@@ -83,7 +85,9 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
         frame[TIMELINE_KEY] = self.timeline_id
         self._topology = frame.snapshot()
         self._initial = self._engine_save()
-        self._frame.update(self._topology)
+        # Validated and frozen above: merged as they are, so that the frame, the history's
+        # contexts and the clients share one copy of the topology.
+        self._frame.merge(self._topology, index=0)
         self._publish()
 
     # -- public state -----------------------------------------------------------------------------
@@ -102,11 +106,27 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
         """How many recent frames are kept at most."""
         return self._history.maxlen or 0
 
+    def on_step(self, callback: Callable[[Self], None], *, remove: bool = False) -> None:
+        """Call ``callback(engine)`` after every frame, on the engine's thread.
+
+        An exception raised by a callback stops the engine and is re-raised by
+        ``health_check()`` (of the engine or of the session showing it).
+        """
+        with self._callbacks_lock:
+            if remove:
+                self._callbacks.remove(callback)
+            else:
+                self._callbacks.append(callback)
+
     # -- Player -----------------------------------------------------------------------------------
     def _advance(self) -> None:
         self._engine_step(self.steps_per_frame)
         self._frame_index += 1
         self._publish()
+        with self._callbacks_lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            callback(self)
 
     def _rewind(self) -> None:
         with self._history_lock:

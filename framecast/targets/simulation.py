@@ -9,17 +9,14 @@ more than half the skin. An optional Berendsen thermostat holds the temperature.
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from ..frame import FrameData
-from ..timeline import TIMELINE_KEY, TimelineBase
-from .base import Player
+from .engine import LiveEngine
 
 __all__ = ["BOLTZMANN", "LennardJones", "Simulation"]
 
@@ -41,27 +38,23 @@ class LennardJones:
     name: str = "Ar"
 
 
-StepCallback = Callable[["Simulation"], None]
+class _State(NamedTuple):
+    """What the simulation resumes from: its own copies of positions and velocities."""
 
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """One published frame of the history: enough to show it and to resume from it."""
-
-    frame: int
-    steps: int
     x: FloatArray
     v: FloatArray
-    potential: float
+    steps: int
 
 
-class Simulation(Player, TimelineBase):
+class Simulation(LiveEngine[_State]):
     """A periodic box of Lennard-Jones particles, integrated with velocity Verlet.
 
     Use :func:`framecast.demo.argon` for a ready-made box. Each frame advances
     ``steps_per_frame`` integration steps, then updates ``particle.positions`` and the
     energies in :attr:`frame` as one atomic change (the topology never changes, so it is
-    sent to clients only once).
+    sent to clients only once). It is a :class:`~framecast.targets.engine.LiveEngine`,
+    whose engine is this numpy integrator: controls, history, ``seek``, transitions and
+    the check for a blown-up (non-finite) frame are the engine's.
 
     Parameters
     ----------
@@ -114,47 +107,33 @@ class Simulation(Player, TimelineBase):
             )
         if not timestep > 0:
             raise ValueError(f"timestep must be > 0 ps, got {timestep}")
-        if steps_per_frame < 1:
-            raise ValueError(f"steps_per_frame must be >= 1, got {steps_per_frame}")
         if temperature is not None and not temperature > 0:
             raise ValueError(f"temperature must be > 0 K or None, got {temperature}")
-        if history < 0:
-            raise ValueError(f"history must be >= 0 frames, got {history}")
-        super().__init__(interval=interval, name="framecast-simulation")
+        super().__init__(
+            steps_per_frame=steps_per_frame,
+            interval=interval,
+            history=history,
+            name="framecast-simulation",
+        )
         self.box_length = float(box_length)
         self.timestep = float(timestep)
-        self.steps_per_frame = int(steps_per_frame)
         self.temperature_target = temperature
         self.thermostat_tau = float(thermostat_tau)
         v = np.zeros_like(x) if velocities is None else np.array(velocities, dtype=float)
         if v.shape != x.shape:
             raise ValueError(f"velocities must have shape {x.shape}, got {v.shape}")
-        self._initial = (x % self.box_length, v.copy())
-        self._callbacks: list[StepCallback] = []
-        self._callbacks_lock = threading.Lock()
-        self._history: deque[_Snapshot] = deque(maxlen=history)
-        self._history_lock = threading.Lock()
-        self._frame = FrameData()
-        self._reset_state()
+        self._engine_load(_State(x % self.box_length, v, 0))
         n = len(x)
-        self._topology = FrameData(
+        self._start(
             {
                 "particle.elements": np.full(n, species.element, dtype=np.uint8),
                 "particle.names": np.full(n, species.name),
                 "particle.count": n,
                 "system.box.vectors": np.eye(3) * self.box_length,
-                TIMELINE_KEY: self.timeline_id,
             }
-        ).snapshot()
-        self._frame.update(self._topology)
-        self._publish()
+        )
 
     # -- public state -----------------------------------------------------------------------------
-    @property
-    def frame(self) -> FrameData:
-        """The latest frame; the session broadcasts it."""
-        return self._frame
-
     @property
     def particle_count(self) -> int:
         """The number of particles N."""
@@ -195,101 +174,28 @@ class Simulation(Player, TimelineBase):
         dof = max(3 * len(self._x) - 3, 1)
         return 2.0 * self.kinetic_energy() / (dof * BOLTZMANN)
 
-    def on_step(self, callback: StepCallback, *, remove: bool = False) -> None:
-        """Call ``callback(simulation)`` after every frame, on the simulation's thread.
+    # -- the engine of LiveEngine --------------------------------------------------------------
+    # numpy's warnings are silenced here: a system that blows up is reported once, by the
+    # engine's check of every frame, with the frame and the particles, not as a warning
+    # per step.
+    def _engine_step(self, steps: int) -> None:
+        with np.errstate(all="ignore"):
+            for _ in range(steps):
+                self._integrate()
 
-        An exception raised by a callback stops the simulation and is re-raised by
-        ``health_check()`` (of the simulation or of the session showing it).
-        """
-        with self._callbacks_lock:
-            if remove:
-                self._callbacks.remove(callback)
-            else:
-                self._callbacks.append(callback)
+    def _engine_fields(self) -> Mapping[str, object]:
+        return self._frame_fields(self._x, self.kinetic_energy(), self._potential, self._steps)
 
-    # -- Player -----------------------------------------------------------------------------------
-    def _advance(self) -> None:
-        for _ in range(self.steps_per_frame):
-            self._integrate()
-        self._publish()
-        with self._callbacks_lock:
-            callbacks = list(self._callbacks)
-        for callback in callbacks:
-            callback(self)
+    def _engine_save(self) -> _State:
+        return _State(self._x.copy(), self._v.copy(), self._steps)
 
-    def _rewind(self) -> None:
-        with self._history_lock:
-            self._history.clear()
-        self._reset_state()
-        self._publish()
-
-    # -- history and timeline -----------------------------------------------------------
-    @property
-    def history_size(self) -> int:
-        """How many recent frames are kept at most."""
-        return self._history.maxlen or 0
-
-    @property
-    def frame_index(self) -> int:
-        """The index of the latest frame (integration steps / steps per frame)."""
-        return self._steps // self.steps_per_frame
-
-    def seek(self, frame: int) -> None:
-        """Resume from kept frame ``frame``: positions, velocities and time come back.
-
-        Frames after it are dropped from the history; playing continues from there.
-        Raises ``IndexError`` when the frame is not in the history.
-        """
-        with self._advance_lock:
-            with self._history_lock:
-                kept = [snap for snap in self._history if snap.frame == frame]
-                if not kept:
-                    held = [snap.frame for snap in self._history]
-                    span = f"{held[0]}..{held[-1]}" if held else "none"
-                    raise IndexError(f"frame {frame} is not in the history (kept: {span})")
-                while self._history[-1].frame != frame:
-                    self._history.pop()
-                self._history.pop()  # _publish() records it again
-            snap = kept[0]
-            self._x, self._v, self._steps = snap.x.copy(), snap.v.copy(), snap.steps
+    def _engine_load(self, state: _State) -> None:
+        self._x, self._v, self._steps = state.x.copy(), state.v.copy(), state.steps
+        with np.errstate(all="ignore"):
             self._build_neighbours()
             self._f, self._potential = self._forces()
-            self._publish()
-
-    def _frame_range(self) -> range:
-        with self._history_lock:
-            if not self._history:
-                return range(0)
-            return range(self._history[0].frame, self._history[-1].frame + 1)
-
-    def _snapshot(self, frame: int) -> _Snapshot:
-        with self._history_lock:
-            first = self._history[0].frame if self._history else 0
-            snap = self._history[frame - first] if self._history else None
-        if snap is None or snap.frame != frame:
-            raise IndexError(f"frame {frame} is no longer in the history")
-        return snap
-
-    def _context(self, frame: int) -> FrameData:
-        snap = self._snapshot(frame)
-        kinetic = float(0.5 * self.species.mass * np.sum(snap.v * snap.v))
-        context = FrameData(self._topology, index=frame)
-        context.update(self._frame_fields(snap.x, kinetic, snap.potential, snap.steps))
-        return context
-
-    def _transition_label(self, n: int) -> str:
-        before, after = self._snapshot(n), self._snapshot(n + 1)
-        return f"t = {before.steps * self.timestep:.3f} → {after.steps * self.timestep:.3f} ps"
 
     # -- physics ----------------------------------------------------------------------------------
-    def _reset_state(self) -> None:
-        x, v = self._initial
-        self._x = x.copy()
-        self._v = v.copy()
-        self._steps = 0
-        self._build_neighbours()
-        self._f, self._potential = self._forces()
-
     def _integrate(self) -> None:
         dt, m = self.timestep, self.species.mass
         self._v += (0.5 * dt / m) * self._f
@@ -374,15 +280,6 @@ class Simulation(Player, TimelineBase):
             "system.temperature": 2.0 * kinetic / (dof * BOLTZMANN),
             "system.simulation.time": steps * self.timestep,
         }
-
-    def _publish(self) -> None:
-        frame = self.frame_index
-        if self._history.maxlen:
-            snap = _Snapshot(frame, self._steps, self._x.copy(), self._v.copy(), self._potential)
-            with self._history_lock:
-                self._history.append(snap)
-        fields = self._frame_fields(self._x, self.kinetic_energy(), self._potential, self._steps)
-        self._frame.update(fields, index=frame)
 
     def __repr__(self) -> str:
         return (
