@@ -54,6 +54,10 @@ class BackgroundTask:
             self._started = True
         self._thread.start()
 
+    def is_current(self) -> bool:
+        """True when called on the task's own thread."""
+        return self._thread is threading.current_thread()
+
     @property
     def is_alive(self) -> bool:
         """True while the thread runs."""

@@ -11,11 +11,9 @@ import logging
 import socket
 import sys
 import threading
-import time
 import traceback
 import warnings
 import weakref
-from collections import deque
 from collections.abc import Callable, Generator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -27,15 +25,17 @@ from traitlets import Bool, Float, HasTraits, Int, Unicode
 
 from ._address import host_port, is_loopback
 from ._display import make, mimebundle
-from ._pacing import Pacer, check_interval
+from ._pacing import check_interval
 from ._threads import BackgroundTask, raise_if_failed
+from .broadcaster import Broadcaster
 from .frame import FrameData
+from .playback import PlaybackControls
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
-from .server.auth import TLSFiles, generate_token
+from .server.auth import TLSFiles, choose_token
 from .server.limits import DEFAULT_LIMITS, Limits
 from .server.state import SharedState
 from .sessions import ClientSessions
-from .targets.base import FrameSource, Playable
+from .targets.base import Playable, frame_of
 from .timeline import TimelineBase, Transition
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,6 @@ __all__ = ["DEFAULT_FRAME_INTERVAL", "Session", "live_sessions"]
 
 #: Seconds between two broadcasts: 30 frames per second, what the eye needs for motion.
 DEFAULT_FRAME_INTERVAL = 1 / 30
-
-#: Seconds over which the measured broadcast rate (``fps``) is averaged.
-_FPS_WINDOW = 1.0
-
-#: Seconds between two refreshes of the status traits while nothing is sent: widgets need
-#: about 10 Hz, and a trait only notifies when its value changes.
-_STATUS_INTERVAL = 0.1
 
 # Open sessions of this process, so that notebook links can find the session that shows a
 # timeline. Weak: forgetting a session does not keep it alive.
@@ -64,7 +57,7 @@ def live_sessions() -> list[Session]:
         return [session for session in _LIVE if not session.closed]
 
 
-class Session(HasTraits):
+class Session(PlaybackControls, HasTraits):
     """A framecast server showing one target at a time.
 
     Parameters
@@ -128,7 +121,7 @@ class Session(HasTraits):
         self.autoplay = autoplay
         self.frame_interval = frame_interval
         address = str(address)
-        token, generated = _choose_token(token, address)
+        token, generated = choose_token(token, address)
         self._token = token
         self._token_generated = generated
         self._tls = tls is not None
@@ -155,18 +148,12 @@ class Session(HasTraits):
         self.set_trait("port", self._app.port)
         self._target: object = None
         self._frame: FrameData | None = None
-        # Set by the shown frame on every change (and by close()): the broadcaster sleeps
-        # on it, so a change is sent as soon as it is written, within the rate cap.
-        self._wake = threading.Event()
         self._unlisten: Callable[[], None] = _nothing
         # Held while the target is swapped or its changes are published, so that a delta of
         # the old target can never follow the reset of the new one.
         self._target_lock = threading.RLock()
         self._close_lock = threading.Lock()
         self._closed = threading.Event()
-        # Written by the broadcaster only; other threads read the float.
-        self._sent_times: deque[float] = deque()
-        self._measured_fps = 0.0
         self._observer_error: Exception | None = None
         self._hook_error: Exception | None = None
         self._register_playback_commands()
@@ -178,7 +165,8 @@ class Session(HasTraits):
         )
         self.follow_transitions = bool(follow_transitions)
         self._sessions.on_transition(self._follow)
-        self._broadcaster = BackgroundTask("framecast-broadcaster", self._broadcast_loop)
+        # The one writer of the status traits: others ask it (status_changed) and wait.
+        self._broadcaster = Broadcaster(frame_interval, self._broadcast_once, self._refresh_status)
         try:
             if target is not None:
                 self.show(target)
@@ -243,7 +231,7 @@ class Session(HasTraits):
         A playable previous target is stopped; a playable new one is started when
         ``autoplay`` is set and it is not running yet.
         """
-        frame = _frame_of(target)
+        frame = frame_of(target)
         with self._target_lock:
             previous = self._target
             if previous is not target and isinstance(previous, Playable):
@@ -251,88 +239,19 @@ class Session(HasTraits):
             self._target = target
             self._frame = frame
             self._unlisten()
-            self._unlisten = frame.on_change(self._wake.set)
+            self._unlisten = frame.on_change(self._broadcaster.wake)
             if isinstance(target, TimelineBase):
                 self._app.timelines.add(target)
             self._app.frames.publish(frame.take_all())
-            with self.hold_trait_notifications():
-                self.set_trait("target_kind", type(target).__name__)
-                self.set_trait(
-                    "timeline", target.timeline_id if isinstance(target, TimelineBase) else ""
-                )
-                self.set_trait("error", "")
         if self.autoplay and isinstance(target, Playable) and not target.is_running:
             target.run()
-        self._refresh_status()
+        self._broadcaster.status_changed()
 
-    # -- playback controls ------------------------------------------------------------------------
-    def _playable(self) -> Playable:
-        target = self._target
-        if not isinstance(target, Playable):
-            kind = "no target" if target is None else f"the target ({type(target).__name__})"
-            raise RuntimeError(f"{kind} is not playable: it has no play/pause/step controls")
-        return target
+    def _status_changed(self) -> None:
+        self._broadcaster.status_changed()
 
-    def _control(self, action: Callable[[Playable], None]) -> None:
-        action(self._playable())
-        self._refresh_status()
-
-    def play(self) -> None:
-        """Play the target if it is a playable object."""
-        self._control(lambda t: t.play())
-
-    def pause(self) -> None:
-        """Pause the target if it is a playable object."""
-        self._control(lambda t: t.pause())
-
-    def step(self) -> None:
-        """Step the target if it is a playable object."""
-        self._control(lambda t: t.step())
-
-    def restart(self) -> None:
-        """Restart the target if it is a playable object."""
-        self._control(lambda t: t.restart())
-
-    def stop(self) -> None:
-        """Stop the target if it is a playable object."""
-        self._control(lambda t: t.stop())
-
-    def run(self, *, block: bool = False) -> None:
-        """Run the target if it is a playable object.
-
-        Raises ``RuntimeError`` when the target is not an instance of ``Playable``. With
-        ``block=True`` this returns when the target is stopped.
-        """
-        target = self._playable()
-        if block:
-            target.run(block=True)
-            self._refresh_status()
-        else:
-            self._control(lambda t: t.run())
-
-    def step_back(self) -> None:
-        """Show the previous frame of a target that has one (a trajectory)."""
-        target = self._playable()
-        step_back = getattr(target, "step_back", None)
-        if step_back is None:
-            raise RuntimeError(f"the target ({type(target).__name__}) cannot step back")
-        step_back()
-        self._refresh_status()
-
-    def seek(self, frame: int) -> None:
-        """Pause the target and show its frame ``frame`` (a trajectory, a recorded history).
-
-        Raises ``RuntimeError`` for a target that cannot seek, and ``IndexError`` for a
-        frame it does not have.
-        """
-        target = self._target
-        seek = getattr(target, "seek", None)
-        if not callable(seek):
-            raise RuntimeError(f"the target ({type(target).__name__}) cannot seek")
-        if isinstance(target, Playable):
-            target.pause()
-        seek(frame)
-        self._refresh_status()
+    def _register(self, name: str, callback: Callable[[], None], description: str) -> None:
+        self._app.register_command(name, callback, description=description)
 
     def _follow(self, transition: Transition) -> None:
         """Seek the target to a published transition of its own timeline, if following."""
@@ -347,18 +266,6 @@ class Session(HasTraits):
     def _particle_count(self) -> int | None:
         frame = self._frame
         return None if frame is None else frame.particle_count or None
-
-    def _register_playback_commands(self) -> None:
-        commands = {
-            "playback/play": (self.play, "Play the target."),
-            "playback/pause": (self.pause, "Pause the target."),
-            "playback/step": (self.step, "Advance the target by one frame."),
-            "playback/step_back": (self.step_back, "Go back one frame (timelines)."),
-            "playback/reset": (self.restart, "Restart the target from its beginning."),
-            "playback/stop": (self.stop, "Stop the target's playback loop."),
-        }
-        for name, (callback, description) in commands.items():
-            self._app.register_command(name, callback, description=description)
 
     # -- health -----------------------------------------------------------------------------------
     @classmethod
@@ -385,35 +292,7 @@ class Session(HasTraits):
         if callable(target_check):
             target_check()
 
-    # -- the broadcaster --------------------------------------------------------------------------
-    def _broadcast_loop(self, stop: threading.Event) -> None:
-        """Send each change when it is written, at most once per ``frame_interval``.
-
-        The loop sleeps on ``_wake``, which the frame sets on every write. A change is sent
-        at once if ``frame_interval`` has passed since the last send, otherwise at
-        ``last_send + frame_interval`` at the latest (see :class:`~framecast._pacing.Pacer`
-        for the jitter it forgives); writes meanwhile merge in the frame's dirty set
-        (latest wins). The producer only sets an event: it never waits for this thread or
-        the network. The wait's timeout is the 10 Hz status refresh, not a poll for frames.
-        """
-        pacer = Pacer(self.frame_interval)
-        next_status = 0.0
-        while not stop.is_set():
-            now = time.monotonic()
-            if self._wake.is_set():
-                wait = pacer.delay(now)
-                if wait > 0:
-                    stop.wait(wait)  # the rate cap: later writes merge meanwhile
-                    continue
-                # Cleared before taking, so that a write during the send wakes us again.
-                self._wake.clear()
-                if self._broadcast_once():
-                    pacer.spend(now)
-            if now >= next_status:
-                self._refresh_status()
-                next_status = time.monotonic() + _STATUS_INTERVAL
-            self._wake.wait(max(0.0, next_status - time.monotonic()))
-
+    # -- what the broadcaster runs (see framecast.broadcaster) -------------------------------
     def _broadcast_once(self) -> bool:
         """Publish what changed in the shown frame; return True if anything was sent."""
         with self._target_lock:
@@ -424,28 +303,30 @@ class Session(HasTraits):
             if not changes.fields and not changes.reset:
                 return False
             self._app.frames.publish(changes)
-        now = time.monotonic()
-        self._sent_times.append(now)
-        while self._sent_times[0] < now - _FPS_WINDOW:
-            self._sent_times.popleft()
-        self._measured_fps = len(self._sent_times) / _FPS_WINDOW
         return True
 
     def _refresh_status(self) -> None:
-        """Copy the live status into the traits (a trait only notifies when it changes)."""
+        """Copy the live status into the traits (a trait only notifies when it changes).
+
+        Runs on the broadcaster's thread only (see :class:`~framecast.broadcaster.Broadcaster`).
+        """
         target = self._target
         playing = isinstance(target, Playable) and target.is_playing
         running = isinstance(target, Playable) and target.is_running
         frame = self._frame
-        if self._sent_times and self._sent_times[-1] < time.monotonic() - _FPS_WINDOW:
-            self._measured_fps = 0.0  # nothing changed for a while: paused or idle
         try:
             with self.hold_trait_notifications():
+                self.set_trait(
+                    "target_kind", type(target).__name__ if target is not None else "none"
+                )
+                self.set_trait(
+                    "timeline", target.timeline_id if isinstance(target, TimelineBase) else ""
+                )
                 self.set_trait("playing", playing)
                 self.set_trait("running", running)
                 self.set_trait("frame_index", 0 if frame is None else frame.index)
                 self.set_trait("clients", self._app.frames.subscriber_count)
-                self.set_trait("fps", round(self._measured_fps, 1))
+                self.set_trait("fps", round(self._broadcaster.fps, 1))
                 self.set_trait("error", self._failure_text())
         except Exception as error:  # a user's observer must not stop the broadcast
             # The clients keep getting frames; health_check() reports the first failure.
@@ -483,8 +364,6 @@ class Session(HasTraits):
             if self._closed.is_set():
                 return
             self._closed.set()
-        self._broadcaster.stop_event.set()
-        self._wake.set()
         self._broadcaster.stop()
         with self._target_lock:
             target, self._target, self._frame = self._target, None, None
@@ -554,41 +433,5 @@ class Session(HasTraits):
         )
 
 
-def _choose_token(token: object, address: str) -> tuple[str, bool]:
-    """The token to require and whether it was generated (see :class:`Session`)."""
-    if token is None:
-        if is_loopback(address):
-            return "", False
-        return generate_token(), True
-    if not isinstance(token, str):
-        raise TypeError(f"token must be a string, got {type(token).__name__}")
-    if not token:
-        if not is_loopback(address):
-            warnings.warn(
-                f"token='' turns authentication off on {address}: any process that reaches "
-                "the port may run commands, change the shared state and publish to every "
-                "session",
-                UserWarning,
-                stacklevel=3,
-            )
-        return "", False
-    if not token.isascii() or not token.isprintable():
-        raise ValueError("token must be printable ASCII (it travels as gRPC metadata)")
-    return token, False
-
-
 def _nothing() -> None:
     """The listener removal of a session that shows nothing."""
-
-
-def _frame_of(target: object) -> FrameData:
-    if isinstance(target, FrameData):
-        return target
-    if isinstance(target, FrameSource):
-        frame = target.frame
-        if isinstance(frame, FrameData):
-            return frame
-    raise TypeError(
-        f"cannot show {type(target).__name__}: a target is a FrameData, a Trajectory, a "
-        "Simulation, or an object with a `frame` attribute that is a FrameData"
-    )

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("framecast", "framecast.cli", "framecast.testing"),
     # Widgets, display registration, the kernel channel.
     ("framecast.jupyter",),
-    ("framecast.session",),
+    ("framecast.session", "framecast.playback", "framecast.broadcaster"),
     ("framecast.sessions",),
     ("framecast.server",),
     # The Python client.

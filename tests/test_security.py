@@ -17,7 +17,7 @@ import framecast
 from framecast import Client, FrameData, Limits, Session
 from framecast._address import is_loopback, parse_address
 from framecast._proto import frame_pb2, sessions_pb2, state_pb2
-from framecast.session import _choose_token
+from framecast.server.auth import choose_token
 from framecast.testing import wait_until
 
 TOKEN = "s3cret-token"
@@ -116,19 +116,19 @@ def test_the_client_takes_the_token_from_the_argument_the_url_or_the_environment
 
 
 def test_a_token_is_generated_off_loopback_and_an_empty_one_is_a_warned_opt_out() -> None:
-    token, generated = _choose_token(None, "0.0.0.0")
+    token, generated = choose_token(None, "0.0.0.0")
     assert generated
     assert len(token) >= 32
-    assert _choose_token(None, "0.0.0.0")[0] != token, "tokens must be random"
-    assert _choose_token(None, "127.0.0.1") == ("", False)
-    assert _choose_token(None, "::1") == ("", False)
-    assert _choose_token("mine", "0.0.0.0") == ("mine", False)
+    assert choose_token(None, "0.0.0.0")[0] != token, "tokens must be random"
+    assert choose_token(None, "127.0.0.1") == ("", False)
+    assert choose_token(None, "::1") == ("", False)
+    assert choose_token("mine", "0.0.0.0") == ("mine", False)
     with pytest.warns(UserWarning, match="turns authentication off on 192.168.1.5"):
-        assert _choose_token("", "192.168.1.5") == ("", False)
+        assert choose_token("", "192.168.1.5") == ("", False)
     with pytest.raises(ValueError, match="printable ASCII"):
-        _choose_token("tab\there", "127.0.0.1")
+        choose_token("tab\there", "127.0.0.1")
     with pytest.raises(TypeError, match="token must be a string"):
-        _choose_token(42, "127.0.0.1")
+        choose_token(42, "127.0.0.1")
 
 
 def test_addresses_and_urls() -> None:
@@ -153,6 +153,7 @@ def test_off_loopback_a_token_is_generated_printed_and_required(
     # The server binds 127.0.0.1 as every test does, but believes it is reachable from
     # other machines: the whole off-loopback path, without leaving loopback.
     monkeypatch.setattr(framecast.session, "is_loopback", lambda address: False)
+    monkeypatch.setattr(framecast.server.auth, "is_loopback", lambda address: False)
     monkeypatch.delenv("FRAMECAST_TOKEN", raising=False)
     with pytest.warns(UserWarning, match="token travels in clear text"):
         session = Session(_frame(), port=0)

@@ -433,3 +433,27 @@ def test_seek_pauses_and_shows_the_frame(no_leaks: None) -> None:
         session.show(FrameData())
         with pytest.raises(RuntimeError, match="cannot seek"):
             session.seek(0)
+
+
+def test_only_the_broadcaster_writes_the_status_and_controls_see_their_effect(
+    no_leaks: None,
+) -> None:
+    writers: set[str] = set()
+    with Session(framecast.demo.argon(64, density=5.0), port=0) as session:
+        session.observe(
+            lambda change: writers.add(threading.current_thread().name),
+            names=["playing", "running", "frame_index", "target_kind", "timeline", "fps"],
+        )
+        session.pause()
+        assert not session.playing  # the traits show a control's effect when it returns
+        session.step()
+        assert session.frame_index == session.target.frame_index  # type: ignore[attr-defined]
+        session.play()
+        assert session.playing
+        trajectory = framecast.demo.argon_trajectory(8, frames=5)
+        session.show(trajectory)
+        assert session.target_kind == "Trajectory"
+        assert session.timeline == trajectory.timeline_id
+        session.seek(3)
+        assert (session.playing, session.frame_index) == (False, 3)
+    assert writers == {"framecast-broadcaster"}

@@ -13,12 +13,14 @@ import hmac
 import secrets
 import ssl
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from .._address import is_loopback
 from .._credentials import PEM, TOKEN_ENV, TOKEN_METADATA_KEY, bearer, read_pem
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "TOKEN_METADATA_KEY",
     "TokenInterceptor",
     "bearer",
+    "choose_token",
     "generate_token",
     "read_pem",
     "server_credentials",
@@ -120,3 +123,30 @@ def _check_pair(cert: bytes, key: bytes) -> None:
                 "the TLS certificate and private key are not a valid PEM pair "
                 f"({error.reason or error}): check the certificate and key files"
             ) from None
+
+
+def choose_token(token: object, address: str) -> tuple[str, bool]:
+    """The token a server on ``address`` requires, and whether it was generated.
+
+    None means none on a loopback address and a random one elsewhere; ``""`` turns it off
+    (with a warning off loopback); anything else must be printable ASCII.
+    """
+    if token is None:
+        if is_loopback(address):
+            return "", False
+        return generate_token(), True
+    if not isinstance(token, str):
+        raise TypeError(f"token must be a string, got {type(token).__name__}")
+    if not token:
+        if not is_loopback(address):
+            warnings.warn(
+                f"token='' turns authentication off on {address}: any process that reaches "
+                "the port may run commands, change the shared state and publish to every "
+                "session",
+                UserWarning,
+                stacklevel=3,
+            )
+        return "", False
+    if not token.isascii() or not token.isprintable():
+        raise ValueError("token must be printable ASCII (it travels as gRPC metadata)")
+    return token, False

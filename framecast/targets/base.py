@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 from .._threads import BackgroundTask, raise_if_failed
 from ..frame import FrameData
 
-__all__ = ["FrameSource", "Playable", "Player"]
+__all__ = ["FrameSource", "Playable", "Player", "frame_of"]
 
 
 @runtime_checkable
@@ -199,3 +199,17 @@ class Player:
                 remaining = deadline - time.monotonic()
                 if remaining > 0 and self._playing and not stop.is_set():
                     self._state.wait(remaining)
+
+
+def frame_of(target: object) -> FrameData:
+    """The frame a target shows: itself, or its ``frame``; ``TypeError`` for anything else."""
+    if isinstance(target, FrameData):
+        return target
+    if isinstance(target, FrameSource):
+        frame = target.frame
+        if isinstance(frame, FrameData):
+            return frame
+    raise TypeError(
+        f"cannot show {type(target).__name__}: a target is a FrameData, a Trajectory, a "
+        "Simulation, or an object with a `frame` attribute that is a FrameData"
+    )
