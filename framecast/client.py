@@ -13,14 +13,15 @@ import time
 import uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from . import _wire as wire
 from ._address import parse_address
+from ._channel import check_access, connect
 from ._codec import decode_json, encode_json, parse_update
-from ._credentials import PEM, TOKEN_ENV, TOKEN_METADATA_KEY, bearer, read_pem
+from ._credentials import PEM, TOKEN_ENV
 from ._names import check_name
 from ._proto import command_pb2, frame_pb2, sessions_pb2
 from ._rpc import CALL_TIMEOUT, rpc_code, rpc_message
@@ -42,55 +43,7 @@ __all__ = ["Client", "FrameCallback", "FrameUpdate", "RemoteSharedState"]
 log = logging.getLogger(__name__)
 
 
-_CHANNEL_OPTIONS = [
-    # Frames of a million particles are 12 MB; the default 4 MB limit would refuse them.
-    ("grpc.max_receive_message_length", -1),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    # Its own connection: the server counts per-client quotas per connection, and gRPC
-    # would otherwise share one between every client of a process.
-    ("grpc.use_local_subchannel_pool", 1),
-]
-
-
 FrameCallback = Callable[[FrameUpdate], None]
-
-
-# grpc's classes are generic in its type stubs only.
-if TYPE_CHECKING:
-    _UnaryUnary = grpc.UnaryUnaryClientInterceptor[Any, Any]
-    _UnaryStream = grpc.UnaryStreamClientInterceptor[Any, Any]
-else:
-    _UnaryUnary = grpc.UnaryUnaryClientInterceptor
-    _UnaryStream = grpc.UnaryStreamClientInterceptor
-
-
-class _TokenAdder(_UnaryUnary, _UnaryStream):
-    """Adds the token to the metadata of every call of a channel."""
-
-    def __init__(self, token: str) -> None:
-        self._metadata = (TOKEN_METADATA_KEY, bearer(token))
-
-    def _details(self, details: Any) -> Any:
-        metadata = [*(details.metadata or ()), self._metadata]
-        return details._replace(metadata=metadata)
-
-    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._details(details), request)
-
-    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._details(details), request)
-
-
-def _open_channel(target: str, token: str, tls: bool | PEM | None) -> grpc.Channel:
-    if tls is None or tls is False:
-        channel = grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
-    else:
-        roots = None if tls is True else read_pem(tls, what="TLS certificate to trust")
-        credentials = grpc.ssl_channel_credentials(root_certificates=roots)
-        channel = grpc.secure_channel(target, credentials, options=_CHANNEL_OPTIONS)
-    if not token:
-        return channel
-    return grpc.intercept_channel(channel, _TokenAdder(token))
 
 
 class Client:
@@ -129,16 +82,7 @@ class Client:
         self.access_token = access_token or uuid.uuid4().hex
         if token is None:
             token = url_token if url_token is not None else os.environ.get(TOKEN_ENV, "")
-        self._channel = _open_channel(target, token, tls)
-        try:
-            grpc.channel_ready_future(self._channel).result(timeout=connect_timeout)
-        except grpc.FutureTimeoutError:
-            self._channel.close()
-            hint = " (over TLS: does the server speak TLS, and is its certificate trusted?)"
-            raise ConnectionError(
-                f"no framecast server answered at {target} within {connect_timeout:g} s"
-                + (hint if tls else "")
-            ) from None
+        self._channel = connect(target, token, tls, connect_timeout)
         # Frames and contexts arrive as raw bytes: parse_update makes arrays that are views
         # into them.
         self._subscribe_frames = wire.call(self._channel, wire.SUBSCRIBE_FRAMES, decode=False)
@@ -147,6 +91,7 @@ class Client:
         self._run_command = wire.call(self._channel, wire.RUN_COMMAND)
         self._join = wire.call(self._channel, wire.JOIN)
         self._list_sessions = wire.call(self._channel, wire.LIST_SESSIONS)
+        check_access(self._list_sessions, target, connect_timeout, self._channel)
         self._get_context = wire.call(self._channel, wire.GET_CONTEXT, decode=False)
         self._listeners: list[SessionListener] = []
         # Reentrant: wait_for_frame evaluates the caller's predicate under this lock, and a
@@ -162,23 +107,6 @@ class Client:
         self._frame_task: BackgroundTask | None = None
         self._state: RemoteSharedState | None = None
         self._closed = False
-        self._check_access(connect_timeout)
-
-    def _check_access(self, timeout: float) -> None:
-        """One cheap call, so that a missing or wrong token fails here, not mid-stream."""
-        try:
-            self._list_sessions(sessions_pb2.ListSessionsRequest(), timeout=timeout)
-        except grpc.RpcError as error:
-            code = rpc_code(error)
-            self._channel.close()
-            if code == grpc.StatusCode.UNAUTHENTICATED:
-                raise PermissionError(
-                    f"the framecast server at {self.address} refused the connection: "
-                    f"{rpc_message(error)}"
-                ) from None
-            raise ConnectionError(
-                f"the framecast server at {self.address} did not answer: {rpc_message(error)}"
-            ) from None
 
     # -- frames -----------------------------------------------------------------------------------
     def subscribe_frames(

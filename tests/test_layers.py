@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast.client",
         "framecast.listener",
         "framecast.remote_state",
+        "framecast._channel",
         "framecast._versioned",
         "framecast._rpc",
     ),

@@ -218,7 +218,9 @@ def test_a_trajectory_is_cached_in_the_page_then_sent_as_indices(
         )
         viewer._hello({"type": "hello", "cache": {"timeline": "another", "frames": 40}})
         wait_until(lambda: len(_cache_chunks(sent)) > before, what="a second pass")
-        wait_until(lambda: viewer._cached is not None, what="the second pass done")
+        wait_until(
+            lambda: viewer._cache.holds(trajectory.timeline_id, 39), what="the second pass done"
+        )
         np.testing.assert_array_equal(_cached_pass(sent, 40), trajectory.positions)
     finally:
         viewer.close()

@@ -25,7 +25,6 @@ import base64
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
@@ -46,6 +45,8 @@ from ..session import Session
 from ..targets.trajectory import Trajectory
 from ..timeline import TIMELINE_KEY
 from . import channel
+from .page_cache import DEFAULT_CACHE_BYTES, PageCache
+from .screenshots import Screenshots
 
 __all__ = ["Viewer"]
 
@@ -64,13 +65,6 @@ DRAWN_FIELDS = (
 #: How the view may colour particles.
 COLOR_SCHEMES = ("element", "residue", "chain")
 
-#: Bytes of trajectory positions a viewer caches in the page unless told otherwise.
-DEFAULT_CACHE_BYTES = 256 * 2**20
-#: Bytes per cache message: large enough to be cheap, small enough that live frames and
-#: replies are not held up behind one message.
-CACHE_CHUNK_BYTES = 4 * 2**20
-#: Pause between cache messages, so the cache never floods IOPub or the page.
-CACHE_CHUNK_PAUSE = 0.01
 #: Frames sent that the page has not acknowledged yet, at most.
 MAX_UNACKED = 2
 #: With no acknowledgement for this long (no page shows the viewer, or it went away), send
@@ -140,18 +134,20 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             raise ValueError(f"cache_bytes must be an int >= 0, got {cache_bytes!r}")
         super().__init__(listen=listen, **kwargs)
         self._interval = 1.0 / max_rate
-        self._cache_bytes = cache_bytes
         self._session: Session | None = None
-        # The timeline of the frames being sent, and the (timeline, frames) the page caches
-        # completely: frames below that count are sent as an index only.
+        # The timeline of the frames being sent.
         self._timeline: str | None = None
-        self._cached: tuple[str, int] | None = None
-        self._cache_task: BackgroundTask | None = None
-        self._cache_again = False
         self._flow = threading.Condition()
         self._unacked = 0
         self._stopping = threading.Event()
         self._send_lock = threading.Lock()
+        self._cache = PageCache(
+            cache_bytes,
+            lambda: self._session.target if self._session is not None else None,
+            self._send_locked,
+            self._send_lock,
+            lambda frames: setattr(self, "cached_frames", frames),
+        )
         self._client: Client | None = None
         self._tasks: list[BackgroundTask] = []
         self._exits = ExitStack()
@@ -163,7 +159,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         # A view says hello when it is drawn: it gets the whole current frame, whatever it
         # missed before it existed.
         self.on_msg(lambda _widget, content, _buffers: self._on_page_message(content))
-        self._shots: dict[str, tuple[threading.Event, list[bytes]]] = {}
+        self._shots = Screenshots()
         channel.register_control(self.model_id, self)
         try:
             if isinstance(source, Session):
@@ -295,12 +291,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             new_timeline = update.reset and timeline != self._timeline and not pin
             if (update.reset or timeline is not None) and not pin:
                 self._timeline = timeline
-            cached = (
-                not update.reset
-                and self._cached is not None
-                and self._cached[0] == self._timeline
-                and update.frame_index < self._cached[1]
-            )
+            cached = not update.reset and self._cache.holds(self._timeline, update.frame_index)
         if new_timeline and timeline is not None:
             self._offer_cache(None)  # the session shows another target
         meta: dict[str, Any] = {}
@@ -366,76 +357,16 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             have = content.get("cache")
             self._offer_cache(have if isinstance(have, dict) else None)
 
-    # -- the page's trajectory cache ------------------------------------------------------------
-    def _cache_plan(self) -> tuple[Trajectory, int] | None:
-        """The trajectory on show and how many of its frames fit the budget, if any."""
-        target = self._session.target if self._session is not None else None
-        if not isinstance(target, Trajectory) or self._cache_bytes <= 0:
-            return None
-        frame_bytes = target.particle_count * 3 * 4
-        frames = min(target.frame_count, self._cache_bytes // max(frame_bytes, 1))
-        return (target, frames) if frames > 0 else None
-
     def _offer_cache(self, have: dict[str, Any] | None) -> None:
-        """Send the trajectory's positions to the page, unless ``have`` (the page's
-        ``timeline`` and how many ``frames`` from the first it holds) shows it needs none."""
-        plan = self._cache_plan()
-        if plan is None:
-            return
-        trajectory, frames = plan
-        wanted = (trajectory.timeline_id, frames)
-        held = have.get("frames", 0) if have and have.get("timeline") == wanted[0] else 0
         with self._send_lock:
-            if self._closed:
-                return
-            sending = self._cache_task is not None and not self._cache_task.future.done()
-            if held == frames and not sending:
-                self._cached = wanted
-                return
-            if sending:
-                # A page that holds the first chunks is receiving the rest; one that holds
-                # nothing came late, and gets everything once more when this pass ends.
-                self._cache_again = self._cache_again or held == 0
-                return
-            self._cached = None  # until the page has every frame, positions go with frames
-            self._cache_again = False
-            task = BackgroundTask("framecast-viewer-cache", self._send_cache)
-            self._cache_task = task
-        task.start()
+            self._cache.offer(have, closed=self._closed)
 
-    def _send_cache(self, stop: threading.Event) -> None:
-        """Send the positions in chunks; IOPub keeps them in order with the frames, so a
-        frame sent after the last chunk finds its positions in the page. A streamed
-        trajectory's frames are read from its file one chunk at a time."""
-        while not stop.is_set() and (plan := self._cache_plan()) is not None:
-            trajectory, frames = plan
-            particles = trajectory.particle_count
-            per_chunk = max(1, CACHE_CHUNK_BYTES // max(particles * 3 * 4, 1))
-            for first in range(0, frames, per_chunk):
-                count = min(per_chunk, frames - first)
-                block = trajectory.frame_positions(first, first + count)
-                content = {
-                    "type": "cache",
-                    "timeline": trajectory.timeline_id,
-                    "frame_count": trajectory.frame_count,
-                    "particles": particles,
-                    "first": first,
-                    "count": count,
-                    "frames": frames,
-                }
-                with self._send_lock:
-                    if self._closed:
-                        return
-                    self.send(content, buffers=[block.reshape(-1).view(np.uint8).data])
-                if stop.wait(CACHE_CHUNK_PAUSE):
-                    return
-            with self._send_lock:
-                if self._cache_again:
-                    self._cache_again = False
-                    continue
-                self._cached = (trajectory.timeline_id, frames)
-                self.cached_frames = frames
-                return
+    def _send_locked(self, content: dict[str, Any], buffers: list[memoryview]) -> bool:
+        """Send a message to the page (send lock held); False once the viewer is closed."""
+        if self._closed:
+            return False
+        self.send(content, buffers=buffers)
+        return True
 
     def screenshot(self, timeout: float = 10.0) -> Any:
         """A PNG of the view as the browser draws it now, displayed by the notebook.
@@ -446,33 +377,12 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         """
         from IPython.display import Image
 
-        request = uuid.uuid4().hex
-        done = threading.Event()
-        with self._send_lock:
-            self._shots[request] = (done, [])
-            self.send({"type": "screenshot", "request": request})
-        try:
-            if not done.wait(timeout):
-                raise TimeoutError(
-                    f"no view answered within {timeout:g} s: display the viewer in JupyterLab "
-                    "or Notebook 7 with the framecast extension, then ask again"
-                )
+        def ask(request: str) -> None:
             with self._send_lock:
-                png = self._shots[request][1][0]
-        finally:
-            with self._send_lock:
-                self._shots.pop(request, None)
-        return Image(data=png, format="png")  # type: ignore[no-untyped-call]
+                self.send({"type": "screenshot", "request": request})
 
-    def _receive_shot(self, request: str, png: bytes) -> None:
-        if not png.startswith(b"\x89PNG"):
-            raise ValueError("the view sent something that is not a PNG")
-        with self._send_lock:
-            waiting = self._shots.get(request)
-            if waiting is None or waiting[1]:
-                return  # nobody asks any more, or another view answered first
-            waiting[1].append(png)
-            waiting[0].set()
+        png = self._shots.take(ask, timeout)
+        return Image(data=png, format="png")  # type: ignore[no-untyped-call]
 
     def _select(self, particles: list[int]) -> None:
         with self._send_lock:
@@ -499,7 +409,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             return {"error": "this viewer is no longer alive in the kernel"}
         # "request" is the channel's own id for this message; "shot" is the screenshot's.
         png = base64.b64decode(str(data.get("png", "")))
-        viewer._receive_shot(str(data.get("shot", "")), png)
+        viewer._shots.receive(str(data.get("shot", "")), png)
         return {"done": "screenshot"}
 
     def close(self) -> None:
@@ -510,7 +420,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             if self._closed:
                 return
             self._closed = True
-            cache_task = self._cache_task
+            cache_task = self._cache.stop()
         self._stopping.set()
         with self._flow:
             self._flow.notify_all()
