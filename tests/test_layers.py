@@ -197,3 +197,18 @@ def test_downward_and_same_layer_imports_pass_and_unplaced_modules_fail(tmp_path
     assert layer_problems(root, "fake", layers) == [
         "fake.stray is in no layer: place it in the table"
     ]
+
+
+#: Lines a module of framecast may have at most: past that, it has two responsibilities.
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_is_over_the_size_limit() -> None:
+    root = Path(framecast.__file__).parent
+    sizes = {
+        str(path.relative_to(root)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in root.rglob("*.py")
+        if "_proto" not in path.parts
+    }
+    assert len(sizes) > 40
+    assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
