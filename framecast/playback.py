@@ -17,18 +17,10 @@ __all__ = ["PlaybackControls"]
 class PlaybackControls:
     """Mixed into :class:`~framecast.Session`, which provides the three members below."""
 
-    @property
-    def target(self) -> object:
-        """The target being broadcast."""
-        raise NotImplementedError  # pragma: no cover - the session's
-
-    def _status_changed(self) -> None:
-        """Refresh the status traits and wait until they show the change."""
-        raise NotImplementedError  # pragma: no cover - the session's
-
-    def _register(self, name: str, callback: Callable[[], None], description: str) -> None:
-        """Make ``callback`` the command ``name`` of the session's server."""
-        raise NotImplementedError  # pragma: no cover - the session's
+    # Defined by the session; declared here for the type checker.
+    target: object
+    _status_changed: Callable[[], None]  # refresh the status traits and wait until they do
+    _register: Callable[[str, Callable[[], None], str], None]  # add a server command
 
     # -- the controls ------------------------------------------------------------------------
     def _playable(self) -> Playable:
