@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["make", "mimebundle", "register_bundle", "register_factory"]
+__all__ = ["make", "marimo", "mimebundle", "register_bundle", "register_factory", "register_marimo"]
 
 #: ``hook(obj, **kwargs)`` returns the object's display bundle, or None for its repr.
 BundleHook = Callable[..., "dict[str, Any] | None"]
@@ -22,6 +22,7 @@ BundleHook = Callable[..., "dict[str, Any] | None"]
 _lock = threading.Lock()
 _bundles: dict[type, BundleHook] = {}
 _factories: dict[str, Callable[..., Any]] = {}
+_marimo: dict[type, Callable[[Any], Any]] = {}
 
 
 def register_bundle(cls: type, hook: BundleHook) -> None:
@@ -36,11 +37,24 @@ def register_factory(name: str, factory: Callable[..., Any]) -> None:
         _factories[name] = factory
 
 
-def mimebundle(obj: object, **kwargs: Any) -> dict[str, Any] | None:
+def register_marimo(cls: type, hook: Callable[[Any], Any]) -> None:
+    """Show instances of ``cls`` in marimo as ``hook(obj)`` (marimo calls ``_display_``)."""
+    with _lock:
+        _marimo[cls] = hook
+
+
+def marimo(obj: object) -> Any:
+    """What marimo shows for ``obj``: its hook's result, or its plain ``repr``."""
+    with _lock:
+        hook = next((_marimo[c] for c in type(obj).__mro__ if c in _marimo), None)
+    return repr(obj) if hook is None else hook(obj)
+
+
+def mimebundle(obj: object, **kwargs: Any) -> Any:
     """The display bundle of ``obj`` from the hook of its nearest registered class.
 
-    None when no hook is registered for it (or the hook has none): the notebook then
-    shows the plain ``repr``.
+    A dict, or ``(data, metadata)``; None when no hook is registered for it (or the hook
+    has none): the notebook then shows the plain ``repr``.
     """
     with _lock:
         hook = next((_bundles[c] for c in type(obj).__mro__ if c in _bundles), None)

@@ -9,11 +9,14 @@ reaches the main thread.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
-__all__ = ["BackgroundTask", "raise_if_failed"]
+log = logging.getLogger(__name__)
+
+__all__ = ["BackgroundTask", "OnceCallbacks", "raise_if_failed"]
 
 #: How long ``stop`` waits for a thread by default. Loops here wake on their stop event,
 #: so a healthy thread ends in microseconds; the timeout only bounds a stuck user callback.
@@ -82,3 +85,44 @@ def raise_if_failed(future: Future[None] | None) -> None:
     error = future.exception()
     if error is not None:
         raise error
+
+
+class OnceCallbacks:
+    """Callbacks to run once, when something ends (:meth:`run`); one added after that runs
+    at once. A callback that raises is logged, and the others still run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
+        self._done = False
+
+    def add(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` at :meth:`run`, or now if that has happened."""
+        with self._lock:
+            if not self._done:
+                self._callbacks.append(callback)
+                return
+        self._call(callback)
+
+    def remove(self, callback: Callable[[], None]) -> None:
+        """Forget ``callback`` if it is waiting; otherwise do nothing."""
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+    def run(self) -> None:
+        """Run every waiting callback, once; later calls do nothing."""
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            self._call(callback)
+
+    @staticmethod
+    def _call(callback: Callable[[], None]) -> None:
+        try:
+            callback()
+        except Exception:  # one failing callback must not keep the others from running
+            log.exception("a callback %r failed", callback)

@@ -24,9 +24,9 @@ from urllib.parse import quote
 from traitlets import Bool, Float, HasTraits, Int, Unicode
 
 from ._address import host_port, is_loopback
-from ._display import make, mimebundle
+from ._display import make, marimo, mimebundle
 from ._pacing import check_interval
-from ._threads import BackgroundTask, raise_if_failed
+from ._threads import BackgroundTask, OnceCallbacks, raise_if_failed
 from .broadcaster import Broadcaster
 from .frame import FrameData
 from .playback import PlaybackControls
@@ -154,6 +154,7 @@ class Session(PlaybackControls, HasTraits):
         self._target_lock = threading.RLock()
         self._close_lock = threading.Lock()
         self._closed = threading.Event()
+        self._closing = OnceCallbacks()
         self._observer_error: Exception | None = None
         self._hook_error: Exception | None = None
         self._register_playback_commands()
@@ -355,6 +356,13 @@ class Session(PlaybackControls, HasTraits):
         """True once :meth:`close` has run."""
         return self._closed.is_set()
 
+    def on_close(self, callback: Callable[[], None], *, remove: bool = False) -> None:
+        """Call ``callback()`` once this session is closed (at once if it is already)."""
+        if remove:
+            self._closing.remove(callback)
+        else:
+            self._closing.add(callback)
+
     def close(self) -> None:
         """Remove the current target and close down the server and background tasks.
 
@@ -372,6 +380,7 @@ class Session(PlaybackControls, HasTraits):
         if isinstance(target, Playable):
             target.stop()
         self._app.close()
+        self._closing.run()
 
     @classmethod
     @contextmanager
@@ -398,9 +407,13 @@ class Session(PlaybackControls, HasTraits):
 
     # The notebook layer sits above this one: it registers how a session displays, and
     # what controls() and view() make, in the hook table of framecast._display.
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """In a notebook, a session shows as its control bar (see :meth:`controls`)."""
         return mimebundle(self, **kwargs)
+
+    def _display_(self) -> Any:
+        """In marimo, a session shows as its control bar too."""
+        return marimo(self)
 
     def controls(self) -> Any:
         """The notebook control bar of this session (an ipywidgets widget)."""

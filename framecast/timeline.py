@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
 
-from ._display import mimebundle
+from ._display import marimo, mimebundle
 from .frame import FrameData
 
 __all__ = ["TIMELINE_KEY", "Timeline", "TimelineBase", "Transition", "TransitionRange"]
@@ -167,6 +167,10 @@ class Transition:
         the notebook layer, through the hook table of :mod:`framecast._display`)."""
         return mimebundle(self, **kwargs) or {"text/plain": repr(self)}
 
+    def _display_(self) -> Any:
+        """In marimo: the same links, as a widget (see :mod:`framecast._display`)."""
+        return marimo(self)
+
 
 ContextSpec = str | Callable[[Transition], object] | None
 _DEFAULT_CONTEXT = "system.simulation.time"
@@ -219,6 +223,10 @@ class TransitionRange(Sequence[Transition]):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """In a notebook: a table of links, one per transition (see :meth:`shown_context`)."""
         return mimebundle(self, **kwargs) or {"text/plain": repr(self)}
+
+    def _display_(self) -> Any:
+        """In marimo: the same links, as a widget (see :mod:`framecast._display`)."""
+        return marimo(self)
 
     def __len__(self) -> int:
         return len(self.ids)

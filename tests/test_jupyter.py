@@ -121,9 +121,9 @@ def test_controls_perform_every_action(session: Session, trajectory: Trajectory)
         with pytest.raises(ValueError, match="unknown control"):
             controls.perform("explode")
         # The front end's message path: a click arrives as a custom message.
-        controls._on_front_end_message(controls, {"action": "play"}, [])
+        controls._receive({"kind": "control", "widget": controls._widget_id, "action": "play"})
         assert controls.last_action == "play"
-        controls._on_front_end_message(controls, {"action": "explode"}, [])
+        controls._receive({"kind": "control", "widget": controls._widget_id, "action": "explode"})
         assert controls.last_action.startswith("explode failed")
         # Another trajectory: the bar names its timeline (the page's cache is keyed by it).
         session.pause()

@@ -34,7 +34,7 @@ class Recorder:
         with self.lock:
             self.messages.append((content, [bytes(b) for b in buffers or []]))
         if content["type"] == "frame" and self.acknowledge and self.viewer is not None:
-            self.viewer._on_page_message({"type": "ack"})
+            self.viewer._receive({"kind": "ack", "widget": self.viewer._widget_id})
 
     def frames(self) -> list[tuple[dict[str, Any], list[bytes]]]:
         with self.lock:
@@ -53,14 +53,14 @@ def _viewer(source: Any, acknowledge: bool = True, **kwargs: Any) -> tuple[Viewe
     viewer = Viewer(source, **kwargs)
     recorder.viewer = viewer
     viewer.send = recorder
-    viewer._on_page_message({"type": "hello"})  # a view is drawn: nothing in flight
+    viewer._receive({"kind": "hello"})  # a view is drawn: nothing in flight
     return viewer, recorder
 
 
 def test_frames_are_binary_buffers_and_deltas_after_the_first(session: Session) -> None:
     viewer, sent = _viewer(session)
     try:
-        viewer._hello({"type": "hello"})  # what a freshly drawn view asks for
+        viewer._hello({"kind": "hello"})  # what a freshly drawn view asks for
         wait_until(lambda: len(sent.frames()) > 3, what="frames sent")
         frames = sent.frames()
         first = next(content for content, _ in frames if content["reset"])
@@ -194,7 +194,7 @@ def test_a_trajectory_is_cached_in_the_page_then_sent_as_indices(
     assert isinstance(trajectory, framecast.Trajectory)
     viewer, sent = _viewer(trajectory_session)
     try:
-        viewer._hello({"type": "hello"})
+        viewer._hello({"kind": "hello"})
         wait_until(lambda: viewer.cached_frames == 40, what="the whole trajectory cached")
         np.testing.assert_array_equal(_cached_pass(sent, 40), trajectory.positions)
         chunk = _cache_chunks(sent)[-1][0]
@@ -214,9 +214,9 @@ def test_a_trajectory_is_cached_in_the_page_then_sent_as_indices(
         # A page that says it holds the cache gets none; one that holds nothing gets it all.
         before = len(_cache_chunks(sent))
         viewer._hello(
-            {"type": "hello", "cache": {"timeline": trajectory.timeline_id, "frames": 40}}
+            {"kind": "hello", "cache": {"timeline": trajectory.timeline_id, "frames": 40}}
         )
-        viewer._hello({"type": "hello", "cache": {"timeline": "another", "frames": 40}})
+        viewer._hello({"kind": "hello", "cache": {"timeline": "another", "frames": 40}})
         wait_until(lambda: len(_cache_chunks(sent)) > before, what="a second pass")
         wait_until(
             lambda: viewer._cache.holds(trajectory.timeline_id, 39), what="the second pass done"
@@ -234,7 +234,7 @@ def test_the_cache_is_bounded_and_frames_beyond_it_carry_positions(
     frame_bytes = trajectory.positions[0].nbytes
     viewer, sent = _viewer(trajectory_session, cache_bytes=10 * frame_bytes + 5)
     try:
-        viewer._hello({"type": "hello"})
+        viewer._hello({"kind": "hello"})
         wait_until(lambda: viewer.cached_frames == 10, what="ten frames cached")
         np.testing.assert_array_equal(_cached_pass(sent, 10), trajectory.positions[:10])
         done = len(sent.messages)
@@ -255,7 +255,7 @@ def test_a_new_trajectory_gets_a_new_cache_and_a_simulation_none(
 ) -> None:
     viewer, sent = _viewer(trajectory_session)
     try:
-        viewer._hello({"type": "hello"})
+        viewer._hello({"kind": "hello"})
         wait_until(lambda: viewer.cached_frames == 40, what="the first trajectory cached")
         other = framecast.demo.argon_trajectory(n=20, frames=7)
         trajectory_session.show(other)
@@ -273,7 +273,7 @@ def test_a_new_trajectory_gets_a_new_cache_and_a_simulation_none(
             lambda: any(c["timeline"] == simulation.timeline_id for c, _ in sent.frames()),
             what="the simulation's first frame",
         )
-        viewer._hello({"type": "hello"})
+        viewer._hello({"kind": "hello"})
         assert len(_cache_chunks(sent)) == chunks  # a simulation has no cache
         frames = sent.frames()
         last_reset = max(i for i, (c, _) in enumerate(frames) if c["reset"])
@@ -303,7 +303,9 @@ def test_a_page_that_does_not_keep_up_gets_the_latest_frame_not_a_backlog(
         held = len(sent.frames())
         last = sent.frames()[-1][0]["index"]
 
-        viewer._on_page_message({"type": "ack"})  # the page took one in: one more goes
+        viewer._receive(
+            {"kind": "ack", "widget": viewer._widget_id}
+        )  # the page took one in: one more goes
         wait_until(lambda: len(sent.frames()) == held + 1, what="one frame after one ack")
         newest = sent.frames()[-1][0]
         assert newest["index"] > last + 10  # the latest frame, merged: not the next one
@@ -311,21 +313,21 @@ def test_a_page_that_does_not_keep_up_gets_the_latest_frame_not_a_backlog(
 
         # A page that says hello starts afresh; acknowledged frames flow at full rate.
         sent.acknowledge = True
-        viewer._on_page_message({"type": "hello"})
+        viewer._receive({"kind": "hello"})
         wait_until(lambda: len(sent.frames()) > held + 10, what="frames flowing again")
     finally:
         viewer.close()
 
 
 def test_acks_also_come_over_the_framecast_channel(session: Session) -> None:
-    from framecast.jupyter import channel
+    from framecast.jupyter.requests import dispatch
 
     viewer, sent = _viewer(session, acknowledge=False)
     try:
         wait_until(lambda: len(sent.frames()) >= 2, what="the first frames")
         held = len(sent.frames())
-        reply = channel.dispatch({"request": "r", "kind": "ack", "model_id": viewer.model_id})
-        assert reply == {"request": "r"}
+        # Fire and forget: an ack gets no reply.
+        assert dispatch({"kind": "ack", "widget": viewer._widget_id}) is None
         wait_until(lambda: len(sent.frames()) == held + 1, what="a frame after the ack")
     finally:
         viewer.close()
@@ -361,7 +363,7 @@ def test_a_streamed_trajectory_is_cached_from_its_file(no_leaks: None) -> None:
     with Session(trajectory, port=0) as session:
         viewer, sent = _viewer(session)
         try:
-            viewer._hello({"type": "hello"})
+            viewer._hello({"kind": "hello"})
             wait_until(lambda: viewer.cached_frames == 98, what="every frame read and sent")
             np.testing.assert_array_equal(_cached_pass(sent, 98), trajectory.frame_positions())
         finally:

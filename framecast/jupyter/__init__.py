@@ -1,7 +1,10 @@
-"""Jupyter integration: session control bars, 3D viewers and clickable transition links.
+"""Notebook integration: session control bars, 3D viewers and clickable transition links.
 
-The browser half is the JupyterLab extension in ``labextension/``, shipped prebuilt in the
-wheel. This is the only layer that imports ipywidgets or IPython. The layers below never
+The widgets are anywidgets: their front ends are ES modules in ``framecast/static``, built
+from ``labextension/src/widgets`` when the wheel is built, and they draw in JupyterLab,
+Notebook 7, VS Code, Colab, Voila and marimo. The prebuilt JupyterLab extension adds the
+renderers of saved links and the kernel channel. This is the only layer that imports
+anywidget, ipywidgets, IPython or marimo. The layers below never
 import it: on import it registers, in :mod:`framecast._display`, how sessions, transitions
 and ranges display and what ``Session.controls()`` and ``Session.view()`` make
 (``framecast/__init__.py`` imports this package last, so that is always done).
@@ -44,14 +47,26 @@ def _viewer(session: Session, listen: str, **kwargs: Any) -> Any:
     return Viewer(session, listen, **kwargs)
 
 
-def _session_bundle(session: Session, **kwargs: Any) -> dict[str, Any] | None:
+def _session_bundle(session: Session, **kwargs: Any) -> Any:
     """A session shows as its control bar."""
-    bundle: dict[str, Any] | None = _controls(session)._repr_mimebundle_(**kwargs)
-    return bundle
+    return _controls(session).mimebundle()
 
 
 def _range(transitions: TransitionRange, **kwargs: Any) -> dict[str, Any]:
     return range_bundle(transitions, *transitions.shown_context())
+
+
+def _in_marimo(widget: Any) -> Any:
+    """An anywidget as marimo shows it (marimo does not draw ipywidgets)."""
+    import marimo
+
+    return marimo.ui.anywidget(widget)
+
+
+def _marimo_links(kind: str, data: dict[str, Any]) -> Any:
+    from .links import TransitionLinks
+
+    return _in_marimo(TransitionLinks(kind=kind, data=data))
 
 
 _display.register_factory("controls", _controls)
@@ -59,3 +74,14 @@ _display.register_factory("viewer", _viewer)
 _display.register_bundle(Session, _session_bundle)
 _display.register_bundle(Transition, lambda transition, **kwargs: transition_bundle(transition))
 _display.register_bundle(TransitionRange, _range)
+_display.register_marimo(Session, lambda session: _in_marimo(_controls(session)))
+_display.register_marimo(
+    Transition,
+    lambda t: _marimo_links("link", transition_bundle(t, widget=False)[TRANSITION_MIME]),
+)
+_display.register_marimo(
+    TransitionRange,
+    lambda r: _marimo_links(
+        "table", range_bundle(r, *r.shown_context(), widget=False)[TRANSITIONS_MIME]
+    ),
+)

@@ -1,66 +1,41 @@
-"""The one comm per kernel that front ends use for clicks: links and control bars.
+"""The kernel's request channel: one comm per page, for clicks that must work while busy.
 
-JupyterLab opens it from the page (target ``COMM_TARGET``) as soon as a link or a bar is
-shown. A comm opened by the front end while the kernel is idle runs on a kernel subshell
-(ipykernel 7), so its messages are handled even while another cell is busy; widget comms,
-opened by the kernel, are not. Messages are ``{"request": id, "kind": ..., ...}`` and each
-gets one reply echoing ``request``.
+Where the framecast JupyterLab extension runs, the page opens this comm (target
+``COMM_TARGET``) as soon as a bar, a viewer or a link is shown. A comm opened by the front end
+while the kernel is idle runs on a kernel subshell (ipykernel 7), so its messages are handled
+even while another cell is busy; widget comms, opened by the kernel, are not. Elsewhere the
+same messages come over each widget's own comm. Either way they are answered by
+:func:`framecast.jupyter.requests.dispatch`.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["COMM_TARGET", "dispatch", "ensure_comm_target", "handler", "register_control"]
+__all__ = ["COMM_TARGET", "ensure_comm_target", "register_widget", "widget"]
 
-COMM_TARGET = "framecast.transitions"
+#: Named for what it carries: requests from the page (clicks, controls, acks, screenshots).
+COMM_TARGET = "framecast.requests"
 
-Handler = Callable[[Mapping[str, Any]], dict[str, Any]]
-
-_handlers: dict[str, Handler] = {}
-_controls: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+_widgets: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 _lock = threading.Lock()
 _target_ready = False
 #: Comms opened by front ends in this kernel: one per page and kernel, never one per link.
 comms_opened = 0
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that answers requests of ``kind``."""
-
-    def register(function: Handler) -> Handler:
-        _handlers[kind] = function
-        return function
-
-    return register
-
-
-def register_control(model_id: str, controls: Any) -> None:
-    """Make a control bar reachable by its widget model id (held weakly)."""
-    _controls[model_id] = controls
+def register_widget(widget_id: str, instance: Any) -> None:
+    """Make a bar or a viewer reachable by its ``_widget_id`` (held weakly)."""
+    _widgets[widget_id] = instance
     ensure_comm_target()
 
 
-def control(model_id: str) -> Any | None:
-    """The control bar with that model id, if it is alive."""
-    return _controls.get(model_id)
-
-
-def dispatch(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Answer one request; an unknown kind or a failing handler gets an ``error`` sentence."""
-    request = data.get("request")
-    kind = str(data.get("kind", "publish"))
-    function = _handlers.get(kind)
-    if function is None:
-        return {"request": request, "error": f"unknown request kind {kind!r}"}
-    try:
-        reply = function(data)
-    except Exception as error:  # noqa: BLE001 - answered to the page, the kernel goes on
-        reply = {"error": f"{type(error).__name__}: {error}"}
-    return {"request": request, **reply}
+def widget(widget_id: str) -> Any | None:
+    """The bar or viewer with that ``_widget_id``, if it is alive."""
+    return _widgets.get(widget_id)
 
 
 def ensure_comm_target() -> None:
@@ -84,8 +59,12 @@ def ensure_comm_target() -> None:
 def _on_comm_open(comm: Any, open_message: Mapping[str, Any]) -> None:
     global comms_opened
     comms_opened += 1
+    # Imported here: the handlers are the widgets', which import this module.
+    from .requests import dispatch
 
     def on_message(message: Mapping[str, Any]) -> None:
-        comm.send(dispatch(message.get("content", {}).get("data", {})))
+        reply = dispatch(message.get("content", {}).get("data", {}))
+        if reply is not None:
+            comm.send(reply)
 
     comm.on_msg(on_message)

@@ -1,9 +1,11 @@
 """``SessionControls``: the notebook control bar of a ``framecast.Session``.
 
-The widget mirrors the session's traits. The broadcaster changes them from its own thread
-up to 30 times a second, so updates are merged and sent at most ``MAX_UPDATES_PER_SECOND``
-times a second from a timer; a button press goes the other way, as a custom message that
-calls the session's own methods (safe from any thread, including ipykernel 7 subshells).
+An anywidget (its front end is ``framecast/static/controls.js``), so it draws in every front
+end that runs anywidget. It mirrors the session's traits. The broadcaster changes them from
+its own thread up to 30 times a second, so updates are merged and sent at most
+``MAX_UPDATES_PER_SECOND`` times a second from a timer; a button press goes the other way, as
+a ``control`` request that calls the session's own methods (safe from any thread, including
+ipykernel 7 subshells). Once the session is closed the bar says so and disables itself.
 """
 
 from __future__ import annotations
@@ -14,21 +16,18 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import ipywidgets
 from traitlets import Bool, Float, Int, Unicode
 
-from .._version import __version__
 from ..session import Session
 from . import channel
+from .widget import STATIC, FramecastWidget
 
-__all__ = ["MAX_UPDATES_PER_SECOND", "SessionControls"]
+__all__ = ["MAX_UPDATES_PER_SECOND", "SessionControls", "control_request"]
 
 log = logging.getLogger(__name__)
 
 #: Widget updates per second at most: enough for a smooth readout, far below IOPub limits.
 MAX_UPDATES_PER_SECOND = 10
-
-MODULE = "framecast"
 
 _MIRRORED = (
     "playing",
@@ -42,20 +41,12 @@ _MIRRORED = (
 )
 
 
-class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
+class SessionControls(FramecastWidget):
     """Play, pause, step, step back, restart and stop; a scrub slider; speed; loop mode;
     and the live status of a session."""
 
-    _model_name = Unicode("SessionControlsModel").tag(sync=True)
-    _model_module = Unicode(MODULE).tag(sync=True)
-    # Any version: the view itself compares versions and explains a mismatch, instead of
-    # the widget manager's generic "Error displaying widget".
-    _model_module_version = Unicode("*").tag(sync=True)
-    _view_name = Unicode("SessionControlsView").tag(sync=True)
-    _view_module = Unicode(MODULE).tag(sync=True)
-    _view_module_version = Unicode("*").tag(sync=True)
+    _esm = STATIC / "controls.js"
 
-    python_version = Unicode(__version__, help="Version of the Python package.").tag(sync=True)
     name = Unicode(help="Session name.").tag(sync=True)
     address = Unicode(help="host:port clients connect to.").tag(sync=True)
     playing = Bool(False).tag(sync=True)
@@ -75,6 +66,7 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
     last_action = Unicode("", help="The last action the kernel performed, for tests.").tag(
         sync=True
     )
+    closed = Bool(False, help="True once the session is closed.").tag(sync=True)
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -91,14 +83,17 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
         self.address = f"{session.address}:{session.port}"
         self._apply(self._snapshot())
         session.observe(self._on_session_change, names=list(_MIRRORED))
-        self.on_msg(self._on_front_end_message)
-        # Clicks come over the framecast channel (works while a cell is busy), or over the
-        # widget's own comm where the page has no channel.
-        channel.register_control(self.model_id, self)
+        session.on_close(self._session_closed)
         self.observe(self._on_speed, names="speed")
         self.observe(self._on_mode, names="mode")
 
     # -- session -> widget, throttled ---------------------------------------------------------
+    def _fallback(self) -> str:
+        return f"the control bar of session {self.name!r} at {self.address}"
+
+    def _session_closed(self) -> None:
+        self._apply({"closed": True, "playing": False, "running": False})
+
     def _snapshot(self) -> dict[str, Any]:
         session = self._session
         target = session.target
@@ -139,14 +134,17 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
         self._apply({"last_action": action, **self._snapshot()})
 
     # -- widget -> session ----------------------------------------------------------------------
-    def _on_front_end_message(self, widget: Any, content: Mapping[str, Any], buffers: Any) -> None:
-        action = str(content.get("action", ""))
+    def handle(self, action: str, content: Mapping[str, Any] | None = None) -> None:
+        """Do a control the page sent, then show the session's new state; a failure is
+        recorded in ``last_action`` and raised, for the page to show."""
         try:
+            if self._session.closed:
+                raise RuntimeError("the session is closed: start a new framecast.Session")
             self.perform(action, content)
-        except Exception as error:  # noqa: BLE001 - shown in the bar, the kernel keeps going
+        except Exception as error:
             log.warning("framecast control %r failed: %s", action, error)
             self._apply({"last_action": f"{action} failed: {error}"})
-            return
+            raise
         self._done(action)
 
     def perform(self, action: str, content: Mapping[str, Any] | None = None) -> None:
@@ -187,19 +185,17 @@ class SessionControls(ipywidgets.DOMWidget):  # type: ignore[misc]
             self._closed = True
             timer, self._timer = self._timer, None
         self._session.unobserve(self._on_session_change, names=list(_MIRRORED))
+        self._session.on_close(self._session_closed, remove=True)
         if timer is not None:
             timer.cancel()
         super().close()
 
-    # Registered from inside the class: it drives a control bar's private steps.
-    @staticmethod
-    @channel.handler("control")
-    def _from_channel(data: Mapping[str, Any]) -> dict[str, Any]:
-        """A control bar's button, slider or field, sent over the framecast channel."""
-        controls = channel.control(str(data.get("model_id", "")))
-        if not isinstance(controls, SessionControls):
-            return {"error": "this control bar is no longer alive in the kernel"}
-        action = str(data.get("action", ""))
-        controls.perform(action, data)
-        controls._done(action)
-        return {"done": action}
+
+def control_request(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``control`` handler: a bar's button, slider or field."""
+    controls = channel.widget(str(data.get("widget", "")))
+    if not isinstance(controls, SessionControls):
+        return {"error": "this control bar is no longer alive in the kernel"}
+    action = str(data.get("action", ""))
+    controls.handle(action, data)
+    return {"done": action}

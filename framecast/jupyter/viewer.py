@@ -25,18 +25,16 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from typing import Any
 
-import ipywidgets
 import numpy as np
 from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
 from .._credentials import PEM
 from .._events import decode_event
 from .._threads import BackgroundTask
-from .._version import __version__
 from ..client import Client
 from ..frame import FrameData, FrameUpdate
 from ..messages import SelectionEvent, SessionEvent
@@ -47,8 +45,9 @@ from ..timeline import TIMELINE_KEY
 from . import channel
 from .page_cache import DEFAULT_CACHE_BYTES, PageCache
 from .screenshots import Screenshots
+from .widget import STATIC, FramecastWidget
 
-__all__ = ["Viewer"]
+__all__ = ["Viewer", "ack_request", "screenshot_request"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ MAX_UNACKED = 2
 ACK_TIMEOUT = 2.0
 
 
-class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
+class Viewer(FramecastWidget):
     """A 3D view of a session's frames: spheres coloured by element, bonds and the box.
 
     Parameters
@@ -93,14 +92,8 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         the budget; the other frames stream from the kernel as they play.
     """
 
-    _model_name = Unicode("ViewerModel").tag(sync=True)
-    _model_module = Unicode("framecast").tag(sync=True)
-    _model_module_version = Unicode("*").tag(sync=True)
-    _view_name = Unicode("ViewerView").tag(sync=True)
-    _view_module = Unicode("framecast").tag(sync=True)
-    _view_module_version = Unicode("*").tag(sync=True)
+    _esm = STATIC / "viewer.js"
 
-    python_version = Unicode(__version__).tag(sync=True)
     listen = Unicode("notebook", help="The named session this viewer listens on.").tag(sync=True)
     frame_index = Int(0, help="The frame index of the last frame sent.").tag(sync=True)
     particle_count = Int(0).tag(sync=True)
@@ -156,11 +149,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         # older than what the view shows, and would undo it.
         self._pinned_until = 0.0
         self._full_frame: Callable[[], FrameUpdate | None] = lambda: None
-        # A view says hello when it is drawn: it gets the whole current frame, whatever it
-        # missed before it existed.
-        self.on_msg(lambda _widget, content, _buffers: self._on_page_message(content))
         self._shots = Screenshots()
-        channel.register_control(self.model_id, self)
         try:
             if isinstance(source, Session):
                 self.in_process = True
@@ -241,7 +230,7 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             )
             return not stop.is_set()
 
-    def _ack(self) -> None:
+    def acknowledge(self) -> None:
         """The page has taken in one more frame."""
         with self._flow:
             self._unacked = max(0, self._unacked - 1)
@@ -337,17 +326,22 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
             return None
         return {"playing": target.is_playing, "fps": target.fps, "mode": target.mode}
 
-    def _on_page_message(self, content: Any) -> None:
-        """A message from a view over the widget's comm: ``hello`` or ``ack``."""
-        if isinstance(content, dict) and content.get("type") == "ack":
-            self._ack()
-        else:
-            self._hello(content)
+    def _fallback(self) -> str:
+        where = "this kernel's session" if self.in_process else "a remote session"
+        return f"a 3D view of {where}, listening on {self.listen!r}"
+
+    def _page_message(self, content: Mapping[str, Any]) -> bool:
+        """A view was drawn (``hello``): it gets the whole current frame, whatever it
+        missed before it existed."""
+        if content.get("kind") != "hello":
+            return False
+        self._hello(content)
+        return True
 
     def _hello(self, content: Any) -> None:
         """A view was drawn: send it the whole current frame, and the trajectory's cache
         unless the page says it has it (``content["cache"]``)."""
-        if isinstance(content, dict) and content.get("type") == "hello":
+        if isinstance(content, Mapping) and content.get("kind") == "hello":
             with self._flow:  # a new page: nothing of what was sent before is in flight
                 self._unacked = 0
                 self._flow.notify_all()
@@ -384,33 +378,14 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         png = self._shots.take(ask, timeout)
         return Image(data=png, format="png")  # type: ignore[no-untyped-call]
 
+    def receive_screenshot(self, shot: str, png: bytes) -> None:
+        """A view's answer to screenshot request ``shot`` (the page's ``screenshot``)."""
+        self._shots.receive(shot, png)
+
     def _select(self, particles: list[int]) -> None:
         with self._send_lock:
             if not self._closed:
                 self.send({"type": "selection", "particles": particles})
-
-    # Page messages over the framecast channel, which a busy cell does not block (unlike
-    # the widget's own comm). Registered from inside the class: they reach private steps.
-    @staticmethod
-    @channel.handler("ack")
-    def _acknowledge(data: Any) -> dict[str, Any]:
-        """A page took in a frame: the viewer may send one more."""
-        viewer = channel.control(str(data.get("model_id", "")))
-        if isinstance(viewer, Viewer):
-            viewer._ack()
-        return {}
-
-    @staticmethod
-    @channel.handler("screenshot")
-    def _screenshot(data: Any) -> dict[str, Any]:
-        """A view's PNG for :meth:`screenshot`."""
-        viewer = channel.control(str(data.get("model_id", "")))
-        if not isinstance(viewer, Viewer):
-            return {"error": "this viewer is no longer alive in the kernel"}
-        # "request" is the channel's own id for this message; "shot" is the screenshot's.
-        png = base64.b64decode(str(data.get("png", "")))
-        viewer._shots.receive(str(data.get("shot", "")), png)
-        return {"done": "screenshot"}
 
     def close(self) -> None:
         """Leave the named session, stop the viewer's threads and close the widget."""
@@ -433,3 +408,18 @@ class Viewer(ipywidgets.DOMWidget):  # type: ignore[misc]
         if self._client is not None:
             self._client.close()
         super().close()
+
+
+def ack_request(data: Mapping[str, Any]) -> None:
+    """The ``ack`` notification: a page took in a frame, so the viewer may send one more."""
+    viewer = channel.widget(str(data.get("widget", "")))
+    if isinstance(viewer, Viewer):
+        viewer.acknowledge()
+
+
+def screenshot_request(data: Mapping[str, Any]) -> None:
+    """The ``screenshot`` notification: a view's PNG for :meth:`Viewer.screenshot`."""
+    viewer = channel.widget(str(data.get("widget", "")))
+    if not isinstance(viewer, Viewer):
+        raise LookupError("this viewer is no longer alive in the kernel")
+    viewer.receive_screenshot(str(data.get("shot", "")), base64.b64decode(str(data.get("png", ""))))

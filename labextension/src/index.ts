@@ -1,64 +1,54 @@
 /**
  * framecast for JupyterLab and Notebook 7.
  *
- * One plugin that registers:
- * - the `framecast` widget module: the control bar of a `framecast.Session`;
+ * The widgets (control bar, viewer, links) are anywidget modules shipped in the Python
+ * package and need nothing from here. This plugin adds two things where it is installed:
  * - renderers for `application/vnd.framecast.transition+json` (one link) and
- *   `application/vnd.framecast.transitions+json` (a table of links).
- *
- * A click on a link publishes the transition through the kernel that displayed it, over a
- * single comm per kernel (target `framecast.transitions`), however many links the page has.
+ *   `application/vnd.framecast.transitions+json` (a table of links), so that a saved
+ *   notebook shows working links when it is opened again;
+ * - a channel to the kernel on a subshell (comm target `framecast.requests`), which the
+ *   widgets use when it reaches their notebook, so clicks work while another cell is busy.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
-import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 
 import { channel } from './links';
 import { TransitionLink, TransitionTable, TRANSITION_MIME, TRANSITIONS_MIME } from './renderers';
-import { SessionControlsModel, SessionControlsView } from './controls';
-import { ViewerModel, ViewerView } from './viewer';
 import { VERSION } from './version';
+import { shared } from './widgets/host';
+
+/** Above the widget view (-10): in a notebook, a saved link renders without its model. */
+const IN_NOTEBOOKS = -20;
+/** Below it: where there are no notebooks (Voilà), the links widget renders instead. */
+const ELSEWHERE = 100;
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'framecast:plugin',
-  description: 'framecast session controls and transition links',
+  description: 'framecast transition links for saved notebooks, and a kernel channel',
   autoStart: true,
   requires: [IRenderMimeRegistry],
-  optional: [INotebookTracker, IJupyterWidgetRegistry],
+  optional: [INotebookTracker],
   activate: (
     app: JupyterFrontEnd,
     rendermime: IRenderMimeRegistry,
-    tracker: INotebookTracker | null,
-    widgets: IJupyterWidgetRegistry | null
+    tracker: INotebookTracker | null
   ): void => {
     channel.tracker = tracker;
-    const links = channel;
+    shared().channel = channel;
+    const rank = tracker ? IN_NOTEBOOKS : ELSEWHERE;
     const factory = (
       mimeType: string,
       make: (options: IRenderMime.IRendererOptions) => IRenderMime.IRenderer
     ): IRenderMime.IRendererFactory => ({
       safe: true,
       mimeTypes: [mimeType],
-      defaultRank: 0,
+      defaultRank: rank,
       createRenderer: make
     });
-    rendermime.addFactory(
-      factory(TRANSITION_MIME, options => new TransitionLink(options, links)),
-      0
-    );
-    rendermime.addFactory(
-      factory(TRANSITIONS_MIME, options => new TransitionTable(options, links)),
-      0
-    );
-    if (widgets) {
-      widgets.registerWidget({
-        name: 'framecast',
-        version: VERSION,
-        exports: { SessionControlsModel, SessionControlsView, ViewerModel, ViewerView }
-      });
-    }
+    rendermime.addFactory(factory(TRANSITION_MIME, options => new TransitionLink(options, channel)), rank);
+    rendermime.addFactory(factory(TRANSITIONS_MIME, options => new TransitionTable(options, channel)), rank);
     console.debug(`framecast ${VERSION} is active`);
   }
 };

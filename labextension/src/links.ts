@@ -1,29 +1,19 @@
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { Kernel } from '@jupyterlab/services';
 
-/** The comm target the kernel registers (framecast/jupyter/links.py). */
-export const COMM_TARGET = 'framecast.transitions';
+/** The comm target the kernel registers (framecast/jupyter/channel.py). */
+export const COMM_TARGET = 'framecast.requests';
 
 /** Milliseconds a click waits for the kernel before it says so. */
 const REPLY_TIMEOUT = 15000;
 
-/** What the kernel answers to a click. */
+import type { IChannel } from './widgets/host';
+
+/** What the kernel answers to a request. */
 export interface IReply {
   request?: string;
   received?: number;
   error?: string;
-}
-
-/** A sentence for the link to show after a click. */
-export function describeReply(reply: IReply): string {
-  if (reply.error) {
-    return `not published: ${reply.error}`;
-  }
-  const received = reply.received ?? 0;
-  if (received === 0) {
-    return 'no listeners';
-  }
-  return received === 1 ? '1 client' : `${received} clients`;
 }
 
 /**
@@ -34,7 +24,7 @@ export function describeReply(reply: IReply): string {
  * opens while the kernel is idle runs on a kernel subshell (ipykernel 7), so clicks keep
  * working while another cell is busy.
  */
-export class LinkPublisher {
+export class LinkPublisher implements IChannel {
   private readonly comms = new Map<string, Promise<Kernel.IComm>>();
   private readonly pending = new Map<string, (reply: IReply) => void>();
   private counter = 0;
@@ -60,6 +50,21 @@ export class LinkPublisher {
       this.commFor(kernel).catch(error =>
         console.warn('framecast: cannot open the comm to the kernel', error)
       );
+    }
+  }
+
+  /** True when `node` is in a notebook whose kernel runs. */
+  reaches(node: HTMLElement): boolean {
+    return this.kernelFor(node) !== null;
+  }
+
+  /** Send a message that gets no answer (acks, screenshots). */
+  notify(node: HTMLElement, payload: Record<string, unknown>): void {
+    const kernel = this.kernelFor(node);
+    if (kernel) {
+      this.commFor(kernel)
+        .then(comm => comm.send(payload as any))
+        .catch(error => console.warn('framecast: cannot reach the kernel', error));
     }
   }
 

@@ -281,7 +281,11 @@ export class Playhead {
   }
 }
 
-const playheads = new Map<string, Playhead>();
+// On globalThis: each widget is its own bundle, and the bar and the viewers of one page
+// share a timeline's playhead (a page whose outputs are iframes, as Colab's, has one each).
+const root = globalThis as unknown as { __framecast__?: { playheads?: Map<string, Playhead> } };
+root.__framecast__ ??= {};
+const playheads: Map<string, Playhead> = (root.__framecast__.playheads ??= new Map());
 
 /** The page's playhead of `timeline`, made on first use. */
 export function playheadFor(timeline: string): Playhead {

@@ -1,118 +1,11 @@
-import { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
+/** A three.js view of a viewer's frames: instanced spheres or sprites, bonds, the box. */
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 
-import { channel } from './links';
-import { Playhead, playheadFor, releasePlayhead, TrajectoryCache } from './playhead';
-import { VERSION, versionProblem } from './version';
+import { COLOUR_BY, ColourBy, particleColours, radiusOf } from './colours';
+import type { Frames, IFrame, IViewOfFrames } from './frames';
+import { IModel, notify, warm } from './host';
 
-interface IFieldMeta {
-  dtype: string;
-  shape: number[];
-  buffer: number;
-}
-
-interface IFrameMessage {
-  type: 'frame';
-  index: number;
-  reset: boolean;
-  fields: Record<string, IFieldMeta>;
-  /** The timeline of the frames from now on, when it changes. */
-  timeline: string | null;
-  /** The positions are left out: they are in the page's cache of the timeline. */
-  cached: boolean;
-  /** A published transition: the view goes there and stays. */
-  jump: boolean;
-  playback: { playing: boolean; fps: number; mode: string } | null;
-}
-
-/** A chunk of a trajectory's positions for the page's cache: frames first..first+count. */
-interface ICacheMessage {
-  type: 'cache';
-  timeline: string;
-  frame_count: number;
-  particles: number;
-  first: number;
-  count: number;
-}
-
-interface ISelectionMessage {
-  type: 'selection';
-  particles: number[];
-}
-
-interface IScreenshotMessage {
-  type: 'screenshot';
-  request: string;
-}
-
-/** The drawn fields of the current frame, merged from the kernel's updates. */
-interface IFrame {
-  index: number;
-  positions?: Float32Array;
-  elements?: Uint8Array;
-  bonds?: Int32Array;
-  box?: Float32Array;
-  /** The residue of each particle, and the chain of each residue. */
-  residues?: Int32Array;
-  chains?: Int32Array;
-}
-
-// Jmol's element colours (CPK-like), by atomic number; others get a default.
-const COLOURS: Record<number, number> = {
-  1: 0xffffff, 2: 0xd9ffff, 3: 0xcc80ff, 5: 0xffb5b5, 6: 0x909090, 7: 0x3050f8, 8: 0xff0d0d,
-  9: 0x90e050, 10: 0xb3e3f5, 11: 0xab5cf2, 12: 0x8aff00, 13: 0xbfa6a6, 14: 0xf0c8a0,
-  15: 0xff8000, 16: 0xffff30, 17: 0x1ff01f, 18: 0x80d1e3, 19: 0x8f40d4, 20: 0x3dff00,
-  25: 0x9c7ac7, 26: 0xe06633, 27: 0xf090a0, 28: 0x50d050, 29: 0xc88033, 30: 0x7d80b0,
-  34: 0xffa100, 35: 0xa62929, 47: 0xc0c0c0, 53: 0x940094, 78: 0xd0d0e0, 79: 0xffd123
-};
-// Van der Waals radii (nm, Bondi and Alvarez) of common elements.
-const VDW: Record<number, number> = {
-  1: 0.12, 2: 0.14, 3: 0.182, 5: 0.192, 6: 0.17, 7: 0.155, 8: 0.152, 9: 0.147, 10: 0.154,
-  11: 0.227, 12: 0.173, 13: 0.184, 14: 0.21, 15: 0.18, 16: 0.18, 17: 0.175, 18: 0.188,
-  19: 0.275, 20: 0.231, 26: 0.204, 29: 0.14, 30: 0.139, 34: 0.19, 35: 0.185, 47: 0.172,
-  53: 0.198, 78: 0.175, 79: 0.166
-};
-const DEFAULT_VDW = 0.17;
-/** Drawn radius: a ball and stick where there are bonds, near-touching spheres otherwise. */
-function radiusOf(element: number, bonded: boolean): number {
-  return (VDW[element] ?? DEFAULT_VDW) * (bonded ? 0.3 : 0.9);
-}
-// Distinct colours for chains (Okabe-Ito and Tableau, readable on a dark background).
-const CHAIN_COLOURS = [
-  0x56b4e9, 0xe69f00, 0x009e73, 0xf0e442, 0xcc79a7, 0xd55e00, 0x0072b2, 0x9edae5, 0xff9896,
-  0xc5b0d5
-];
-const DEFAULT_COLOUR = 0xff1493;
-export type ColourBy = 'element' | 'residue' | 'chain';
-export const COLOUR_BY: ColourBy[] = ['element', 'residue', 'chain'];
-
-/** The colour of each particle (RGB, 0..1) by element, residue (a rainbow along the
- * chain, blue to red) or chain; the selection in gold. */
-export function particleColours(frame: IFrame, count: number, by: ColourBy, selected: Set<number>): Float32Array {
-  const out = new Float32Array(count * 3);
-  const colour = new THREE.Color();
-  const residues = frame.residues;
-  const lastResidue = residues && residues.length ? Math.max(1, residues[residues.length - 1]) : 1;
-  for (let i = 0; i < count; i++) {
-    const residue = residues ? residues[i] : -1;
-    if (selected.has(i)) {
-      colour.setHex(SELECTED_COLOUR);
-    } else if (by === 'residue' && residue >= 0) {
-      colour.setHSL((1 - residue / lastResidue) * 0.7, 0.75, 0.55);
-    } else if (by === 'chain' && residue >= 0 && frame.chains) {
-      colour.setHex(CHAIN_COLOURS[frame.chains[residue] % CHAIN_COLOURS.length]);
-    } else {
-      const element = frame.elements ? frame.elements[i] : 0;
-      colour.setHex(COLOURS[element] ?? DEFAULT_COLOUR);
-    }
-    out[i * 3] = colour.r;
-    out[i * 3 + 1] = colour.g;
-    out[i * 3 + 2] = colour.b;
-  }
-  return out;
-}
-const SELECTED_COLOUR = 0xffd700;
 /**
  * Above this many particles, particles are drawn as shaded point sprites (one vertex each)
  * instead of instanced spheres, so the view stays interactive. Software WebGL (no GPU)
@@ -146,176 +39,8 @@ function softwareRenderer(renderer: THREE.WebGLRenderer): boolean {
   return /swiftshader|llvmpipe|software/i.test(name);
 }
 
-function typed(view: DataView, meta: IFieldMeta): Float32Array | Uint8Array | Int32Array {
-  // Copy into an aligned buffer: a DataView's offset need not be aligned for Float32Array.
-  const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
-  switch (meta.dtype) {
-    case '<f4':
-      return new Float32Array(bytes);
-    case '<i4':
-      return new Int32Array(bytes);
-    default:
-      return new Uint8Array(bytes);
-  }
-}
-
-/**
- * Receives frames as binary buffers and keeps the latest drawn fields. For a trajectory
- * it also fills the page's cache, and follows the timeline's playhead.
- */
-export class ViewerModel extends DOMWidgetModel {
-  frame: IFrame = { index: 0 };
-  selection: number[] = [];
-  playhead: Playhead | null = null;
-  /** Frames received from the kernel. */
-  received = 0;
-  /** A transition of another timeline than the followed one, on show until a live frame. */
-  private foreign: IFrame | null = null;
-  /** A drawn view's element: acknowledgements go over the channel of its notebook. */
-  node: HTMLElement | null = null;
-  private unsubscribe: (() => void) | null = null;
-
-  defaults(): Backbone.ObjectHash {
-    return {
-      ...super.defaults(),
-      _model_name: 'ViewerModel',
-      _model_module: 'framecast',
-      _model_module_version: VERSION,
-      _view_name: 'ViewerView',
-      _view_module: 'framecast',
-      _view_module_version: VERSION,
-      python_version: '',
-      listen: 'notebook',
-      color_by: 'element',
-      frame_index: 0,
-      particle_count: 0,
-      height: 420,
-      in_process: false,
-      spin: false
-    };
-  }
-
-  initialize(attributes: any, options: any): void {
-    super.initialize(attributes, options);
-    this.on('msg:custom', this.onMessage, this);
-    this.on('comm:close', () => this.attach(null));
-  }
-
-  /**
-   * The frame to draw: the playhead's, from the cache, once the page holds the whole
-   * trajectory; otherwise the last frame the kernel sent.
-   */
-  current(): IFrame {
-    if (this.foreign) {
-      return this.foreign;
-    }
-    const playhead = this.playhead;
-    const positions = playhead?.local ? playhead.cache!.positions(playhead.frame) : undefined;
-    return positions ? { ...this.frame, index: playhead!.frame, positions } : this.frame;
-  }
-
-  /**
-   * Tell the kernel this frame is in: it keeps only a couple of frames in flight, so a
-   * page that falls behind gets the latest frame instead of a backlog. Over the framecast
-   * channel, which a busy cell does not block; over the widget's comm where there is none.
-   */
-  private acknowledge(): void {
-    if (this.node && channel.kernelFor(this.node)) {
-      void channel.request(this.node, { kind: 'ack', model_id: this.model_id });
-    } else {
-      this.send({ type: 'ack' }, {});
-    }
-  }
-
-  /** What the page caches, for the kernel: it sends no cache the page already holds. */
-  cacheHeld(): { timeline: string; frames: number } | null {
-    const cache = this.playhead?.cache;
-    return cache ? { timeline: this.playhead!.timeline, frames: cache.leading } : null;
-  }
-
-  /** Follow the playhead of `timeline` (null: none), letting go of the previous one. */
-  private attach(timeline: string | null): void {
-    if (this.playhead?.timeline === timeline) {
-      return;
-    }
-    if (this.playhead) {
-      this.unsubscribe?.();
-      releasePlayhead(this.playhead);
-      this.playhead = null;
-      this.unsubscribe = null;
-    }
-    if (timeline) {
-      this.playhead = playheadFor(timeline);
-      this.unsubscribe = this.playhead.subscribe(() => this.trigger('framecast:frame'));
-    }
-  }
-
-  private onCache(message: ICacheMessage, buffer: DataView): void {
-    this.attach(message.timeline);
-    const playhead = this.playhead!;
-    const cache = playhead.cache;
-    if (!cache || cache.frameCount !== message.frame_count || cache.particles !== message.particles) {
-      playhead.cache = new TrajectoryCache(message.frame_count, message.particles);
-    }
-    playhead.cache!.add(message.first, message.count, buffer);
-    this.trigger('framecast:frame');
-  }
-
-  private onMessage(
-    message: IFrameMessage | ICacheMessage | ISelectionMessage | IScreenshotMessage,
-    buffers: DataView[]
-  ): void {
-    if (message.type === 'cache') {
-      this.onCache(message, buffers[0]);
-      return;
-    }
-    if (message.type === 'screenshot') {
-      this.trigger('framecast:screenshot', message.request);
-      return;
-    }
-    if (message.type === 'selection') {
-      this.selection = message.particles;
-      this.trigger('framecast:selection');
-      return;
-    }
-    // A transition of another timeline is shown as sent, until the next live frame; it
-    // changes neither the frame the live deltas merge into nor the timeline followed.
-    const foreign = message.jump && message.timeline !== (this.playhead?.timeline ?? null);
-    const frame: IFrame = message.reset ? { index: message.index } : { ...this.frame };
-    frame.index = message.index;
-    if ((message.reset || message.timeline) && !foreign) {
-      this.attach(message.timeline);
-    }
-    const get = (key: string) =>
-      message.fields[key] ? typed(buffers[message.fields[key].buffer], message.fields[key]) : undefined;
-    frame.positions = (get('particle.positions') as Float32Array) ?? frame.positions;
-    frame.elements = (get('particle.elements') as Uint8Array) ?? frame.elements;
-    frame.bonds = (get('bond.pairs') as Int32Array) ?? frame.bonds;
-    frame.box = (get('system.box.vectors') as Float32Array) ?? frame.box;
-    frame.residues = (get('particle.residues') as Int32Array) ?? frame.residues;
-    frame.chains = (get('residue.chains') as Int32Array) ?? frame.chains;
-    if (message.cached) {
-      frame.positions = this.playhead?.cache?.positions(message.index) ?? frame.positions;
-    }
-    this.foreign = foreign ? frame : null;
-    if (!foreign) {
-      this.frame = frame;
-    }
-    this.received += 1;
-    this.acknowledge();
-    if (foreign) {
-      // shown as sent
-    } else if (this.playhead && message.jump) {
-      this.playhead.jump(message.index);
-    } else if (this.playhead) {
-      this.playhead.fromKernel({ frame: message.index, ...(message.playback ?? {}) });
-    }
-    this.trigger('framecast:frame');
-  }
-}
-
 /** A three.js view: instanced spheres by element, bonds, the box, orbit controls. */
-export class ViewerView extends DOMWidgetView {
+export class Scene implements IViewOfFrames {
   private renderer?: THREE.WebGLRenderer;
   private scene = new THREE.Scene();
   private camera = new THREE.PerspectiveCamera(45, 1, 0.01, 1000);
@@ -339,28 +64,34 @@ export class ViewerView extends DOMWidgetView {
   private fitted = false;
   /** The positions last placed in the scene. */
   private placed?: Float32Array;
+  private readonly cleanups: (() => void)[] = [];
 
-  render(): void {
+  constructor(
+    private readonly model: IModel,
+    private readonly frames: Frames,
+    readonly el: HTMLElement
+  ) {}
+
+  /** Follow a model event until the view is removed. */
+  private listen(event: string, callback: () => void): void {
+    this.model.on(event, callback);
+    this.cleanups.push(() => this.model.off(event, callback));
+  }
+
+  /** Build the toolbar and the canvas, then draw on every animation frame. */
+  render(toolbar: HTMLElement): void {
     this.el.classList.add('fc-viewer');
-    const problem = versionProblem(this.model.get('python_version'));
-    if (problem) {
-      const note = document.createElement('div');
-      note.className = 'fc-version-mismatch';
-      note.textContent = problem;
-      this.el.appendChild(note);
-      return;
-    }
-    const toolbar = document.createElement('div');
-    toolbar.className = 'fc-viewer-toolbar';
     const reset = document.createElement('button');
     reset.className = 'fc-button fc-reset-camera';
     reset.textContent = 'reset camera';
+    reset.setAttribute('aria-label', 'Reset camera');
     reset.addEventListener('click', () => this.fit());
     this.label = document.createElement('span');
     this.label.className = 'fc-viewer-frame';
     const colourBy = document.createElement('select');
     colourBy.className = 'fc-colour-by';
     colourBy.title = 'colour particles by';
+    colourBy.setAttribute('aria-label', 'Colour by');
     for (const scheme of COLOUR_BY) {
       const option = document.createElement('option');
       option.value = scheme;
@@ -372,13 +103,13 @@ export class ViewerView extends DOMWidgetView {
       this.model.set('color_by', colourBy.value);
       this.model.save_changes();
     });
-    this.listenTo(this.model, 'change:color_by', () => {
+    this.listen('change:color_by', () => {
       colourBy.value = this.model.get('color_by');
       this.onColourBy();
     });
     this.el.dataset.colourBy = colourBy.value;
+    this.label.setAttribute('aria-live', 'polite');
     toolbar.append(reset, colourBy, this.label);
-    this.el.appendChild(toolbar);
 
     this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
     if (softwareRenderer(this.renderer)) {
@@ -400,16 +131,18 @@ export class ViewerView extends DOMWidgetView {
     this.controls = new OrbitControls(this.camera, this.renderer.domElement);
     this.controls.addEventListener('change', () => (this.dirty = true));
 
-    (this.model as ViewerModel).node = this.el;
-    this.listenTo(this.model, 'framecast:frame', this.onFrame);
-    this.listenTo(this.model, 'framecast:selection', this.onSelection);
-    this.listenTo(this.model, 'framecast:screenshot', this.onScreenshot);
+    this.frames.node = this.el;
+    this.frames.views.add(this);
+    this.cleanups.push(() => this.frames.views.delete(this));
     this.resize();
-    void this.displayed.then(() => this.resize());
-    this.onFrame();
-    this.send({ type: 'hello', cache: (this.model as ViewerModel).cacheHeld() });
-    // Open the kernel channel while the kernel is idle: screenshots answer over it.
-    channel.warmWhenAttached(this.el);
+    // The element is sized once it is in the page: measure again then.
+    const observer = new ResizeObserver(() => this.resize());
+    observer.observe(this.el);
+    this.cleanups.push(() => observer.disconnect());
+    this.frame();
+    this.model.send({ kind: 'hello', cache: this.frames.cacheHeld() });
+    // Open the kernel channel while the kernel is idle: acks and screenshots go over it.
+    warm(this.el);
     const loop = () => {
       this.animation = requestAnimationFrame(loop);
       this.draw();
@@ -445,8 +178,8 @@ export class ViewerView extends DOMWidgetView {
     this.el.dataset.drawn = String(this.drawn);
   }
 
-  private onFrame(): void {
-    const model = this.model as ViewerModel;
+  frame(): void {
+    const model = this.frames;
     const frame = model.current();
     this.el.dataset.frame = String(frame.index);
     this.el.dataset.received = String(model.received);
@@ -534,9 +267,8 @@ export class ViewerView extends DOMWidgetView {
 
   /** The colours of the current frame's particles, by the chosen scheme. */
   private colours(count: number): Float32Array {
-    const model = this.model as ViewerModel;
-    const by = (model.get('color_by') as ColourBy) ?? 'element';
-    return particleColours(model.current(), count, by, new Set(model.selection));
+    const by = (this.model.get('color_by') as ColourBy) ?? 'element';
+    return particleColours(this.frames.current(), count, by, new Set(this.frames.selection));
   }
 
   private colourSprites(): void {
@@ -566,7 +298,7 @@ export class ViewerView extends DOMWidgetView {
   private onColourBy(): void {
     this.colour();
     this.colourSprites();
-    const frame = (this.model as ViewerModel).current();
+    const frame = this.frames.current();
     this.bondsFor = undefined;
     this.drawBonds(frame);
     this.el.dataset.colourBy = String(this.model.get('color_by'));
@@ -577,7 +309,7 @@ export class ViewerView extends DOMWidgetView {
     const spheres = this.spheres!;
     const positions = frame.positions!;
     const matrices = spheres.instanceMatrix.array as Float32Array;
-    const selected = new Set((this.model as ViewerModel).selection);
+    const selected = new Set(this.frames.selection);
     const bonded = Boolean(frame.bonds && frame.bonds.length);
     for (let i = 0; i < spheres.count; i++) {
       const element = frame.elements ? frame.elements[i] : 0;
@@ -665,28 +397,28 @@ export class ViewerView extends DOMWidgetView {
     this.scene.add(this.box);
   }
 
-  private onSelection(): void {
+  selection(): void {
     this.colour();
     this.colourSprites();
-    const frame = (this.model as ViewerModel).current();
+    const frame = this.frames.current();
     if (frame.positions && this.spheres) {
       this.placeSpheres(frame);
     }
-    this.el.dataset.selected = String((this.model as ViewerModel).selection.length);
+    this.el.dataset.selected = String(this.frames.selection.length);
     this.dirty = true;
   }
 
-  /** Answer `viewer.screenshot()` with a PNG of the view, over the framecast channel. */
-  private onScreenshot(request: string): void {
+  /** Answer `viewer.screenshot()` with a PNG of the view. */
+  screenshot(request: string): void {
     if (!this.renderer) {
       return;
     }
     this.dirty = true;
     this.draw();
     const png = this.renderer.domElement.toDataURL('image/png').split(',')[1];
-    void channel.request(this.el, {
+    notify(this.model, this.el, {
       kind: 'screenshot',
-      model_id: this.model.model_id,
+      widget: String(this.model.get('_widget_id')),
       shot: request,
       png
     });
@@ -694,7 +426,7 @@ export class ViewerView extends DOMWidgetView {
 
   /** Point the camera at the whole system. */
   fit(): void {
-    const frame = (this.model as ViewerModel).current();
+    const frame = this.frames.current();
     if (!frame.positions || !this.controls) {
       return;
     }
@@ -715,10 +447,11 @@ export class ViewerView extends DOMWidgetView {
     this.dirty = true;
   }
 
+  /** Stop drawing and let go of everything the view holds. */
   remove(): void {
     cancelAnimationFrame(this.animation);
+    this.cleanups.splice(0).forEach(cleanup => cleanup());
     this.controls?.dispose();
     this.renderer?.dispose();
-    super.remove();
   }
 }

@@ -1,0 +1,133 @@
+"""The messages between the kernel and the page, as TypedDicts.
+
+``labextension/src/widgets/messages.ts`` holds the same shapes as TypeScript interfaces,
+and a test checks that the two agree key for key. Kernel to page messages have a ``type``;
+page to kernel messages have a ``kind``, which names the handler of
+:data:`framecast.jupyter.requests.HANDLERS` that answers them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypedDict
+
+__all__ = [
+    "AckMessage",
+    "CacheMessage",
+    "ControlMessage",
+    "FieldMeta",
+    "FrameMessage",
+    "HelloMessage",
+    "Playback",
+    "PublishMessage",
+    "ReplyMessage",
+    "ScreenshotMessage",
+    "ScreenshotRequest",
+    "SelectionMessage",
+]
+
+
+class FieldMeta(TypedDict):
+    """Where a field's array is among the message's binary buffers."""
+
+    dtype: str
+    shape: list[int]
+    buffer: int
+
+
+class Playback(TypedDict):
+    """How a trajectory of this kernel plays, so the page's clock can go on alone."""
+
+    playing: bool
+    fps: float
+    mode: str
+
+
+class FrameMessage(TypedDict):
+    """Kernel to viewer: the drawn fields of a frame, as binary buffers."""
+
+    type: Literal["frame"]
+    index: int
+    reset: bool
+    fields: dict[str, FieldMeta]
+    timeline: str | None
+    cached: bool
+    jump: bool
+    playback: Playback | None
+
+
+class CacheMessage(TypedDict):
+    """Kernel to viewer: a chunk of a trajectory's positions, frames first..first+count."""
+
+    type: Literal["cache"]
+    timeline: str
+    frame_count: int
+    particles: int
+    first: int
+    count: int
+    frames: int
+
+
+class SelectionMessage(TypedDict):
+    """Kernel to viewer: highlight these particles."""
+
+    type: Literal["selection"]
+    particles: list[int]
+
+
+class ScreenshotRequest(TypedDict):
+    """Kernel to viewer: answer with a PNG of the view."""
+
+    type: Literal["screenshot"]
+    request: str
+
+
+class ReplyMessage(TypedDict):
+    """Kernel to page: the answer to a request sent over the widget's own comm."""
+
+    type: Literal["reply"]
+    request: str
+    received: NotRequired[int]
+    error: NotRequired[str]
+    done: NotRequired[str]
+
+
+class HelloMessage(TypedDict):
+    """Page to kernel: a view was drawn; ``cache`` is what the page holds already."""
+
+    kind: Literal["hello"]
+    cache: dict[str, object] | None
+
+
+class AckMessage(TypedDict):
+    """Page to kernel: a frame is in (fire and forget: no reply)."""
+
+    kind: Literal["ack"]
+    widget: str
+
+
+class ControlMessage(TypedDict):
+    """Page to kernel: a control of the bar (``frame`` for ``seek``)."""
+
+    kind: Literal["control"]
+    widget: str
+    request: str
+    action: str
+    frame: NotRequired[int]
+
+
+class PublishMessage(TypedDict):
+    """Page to kernel: a clicked link."""
+
+    kind: Literal["publish"]
+    request: str
+    timeline: str
+    transition: int
+
+
+class ScreenshotMessage(TypedDict):
+    """Page to kernel: the PNG (base64) a screenshot request asked for."""
+
+    kind: Literal["screenshot"]
+    widget: str
+    shot: str
+    png: str

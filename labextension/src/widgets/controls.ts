@@ -1,0 +1,300 @@
+/**
+ * The control bar of a `framecast.Session` (anywidget module): play, pause, step, step
+ * back, restart, stop, a scrub slider, speed, loop mode and the live status.
+ *
+ * Every control is a real button or input with an `aria-label`; with the bar focused, space
+ * plays or pauses and the arrow keys step. The status is an `aria-live` region.
+ */
+import { element } from '../dom';
+import { Playhead, playheadFor, releasePlayhead } from '../playhead';
+import { versionProblem } from '../version';
+import { describeReply, IModel, listenForReplies, request, warm } from './host';
+
+type Action = 'play' | 'pause' | 'step' | 'step_back' | 'restart' | 'stop';
+
+// Inline SVG paths (24 x 24): media glyphs are missing from many system fonts.
+const BUTTONS: { action: Action; icon: string; label: string; title: string }[] = [
+  { action: 'step_back', icon: 'M6 5h2v14H6zM19 5v14L9 12z', label: 'Step back', title: 'Step back one frame' },
+  { action: 'play', icon: 'M8 5v14l11-7z', label: 'Play', title: 'Play' },
+  { action: 'pause', icon: 'M6 5h4v14H6zm8 0h4v14h-4z', label: 'Pause', title: 'Pause' },
+  { action: 'step', icon: 'M16 5h2v14h-2zM5 5v14l10-7z', label: 'Step forward', title: 'Step one frame' },
+  {
+    action: 'restart',
+    icon: 'M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z',
+    label: 'Restart',
+    title: 'Restart from the beginning'
+  },
+  { action: 'stop', icon: 'M6 6h12v12H6z', label: 'Stop', title: 'Stop the playback loop' }
+];
+
+/** The traits of framecast/jupyter/controls.py that the bar shows. */
+const SHOWN = [
+  'address', 'playing', 'running', 'frame_index', 'frame_count', 'clients', 'fps', 'error',
+  'target_kind', 'speed', 'mode', 'can_step_back', 'timeline', 'closed'
+];
+
+/** The fps a person reads: whole numbers, one decimal below 10. */
+function shownFps(fps: number): string {
+  return fps < 10 ? fps.toFixed(1).replace(/\.0$/, '') : fps.toFixed(0);
+}
+
+class Bar {
+  private readonly buttons = new Map<Action, HTMLButtonElement>();
+  private readonly bar = element('div', 'fc-bar');
+  private readonly scrub = element('input', 'fc-scrub');
+  private readonly frameLabel = element('span', 'fc-frame');
+  private readonly speed = element('input', 'fc-speed');
+  private readonly mode = element('select', 'fc-mode');
+  private readonly status = element('span', 'fc-status');
+  private readonly errorBox = element('details', 'fc-error');
+  private scrubbing = false;
+  /** The page's playhead of the session's timeline (shared with its viewers). */
+  private playhead: Playhead | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly update = () => this.show();
+  private readonly toPlayhead = () => this.kernelMoved();
+
+  constructor(
+    private readonly model: IModel,
+    private readonly el: HTMLElement
+  ) {
+    el.classList.add('fc-controls');
+    const bar = this.bar;
+    bar.setAttribute('role', 'toolbar');
+    bar.setAttribute('aria-label', 'Session controls');
+    bar.tabIndex = 0;
+    for (const { action, icon, label, title } of BUTTONS) {
+      const button = element('button', `fc-button fc-${action.replace('_', '-')}`);
+      button.innerHTML =
+        '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">' +
+        `<path fill="currentColor" d="${icon}"/></svg>`;
+      button.title = title;
+      button.setAttribute('aria-label', label);
+      button.addEventListener('click', () => this.press(action));
+      this.buttons.set(action, button);
+      bar.appendChild(button);
+    }
+
+    this.scrub.type = 'range';
+    this.scrub.min = '0';
+    this.scrub.title = 'Scrub through the timeline';
+    this.scrub.setAttribute('aria-label', 'Frame');
+    this.scrub.addEventListener('input', () => {
+      this.scrubbing = true;
+      this.frameLabel.textContent = `frame ${this.scrub.value}`;
+      this.local()?.seek(Number(this.scrub.value)); // the view follows the drag at once
+    });
+    this.scrub.addEventListener('change', () => {
+      this.scrubbing = false;
+      this.local()?.seek(Number(this.scrub.value));
+      this.act('seek', Number(this.scrub.value));
+    });
+    bar.append(this.scrub, this.frameLabel);
+
+    const speedLabel = element('label', 'fc-speed-label', 'fps ');
+    this.speed.type = 'number';
+    this.speed.min = '0.1';
+    this.speed.step = '1';
+    this.speed.title = 'Playback speed in frames per second';
+    this.speed.setAttribute('aria-label', 'Speed');
+    this.speed.addEventListener('change', () => {
+      const value = Number(this.speed.value);
+      if (value > 0) {
+        this.local()?.setRate(value);
+        this.model.set('speed', value);
+        this.model.save_changes();
+      }
+    });
+    speedLabel.appendChild(this.speed);
+    bar.appendChild(speedLabel);
+
+    this.mode.title = 'What happens at the end of the timeline';
+    this.mode.setAttribute('aria-label', 'Loop mode');
+    for (const value of ['loop', 'bounce', 'once']) {
+      const option = element('option', '', value);
+      option.value = value;
+      this.mode.appendChild(option);
+    }
+    this.mode.addEventListener('change', () => {
+      const local = this.local();
+      local?.setRate(local.fps, this.mode.value);
+      this.model.set('mode', this.mode.value);
+      this.model.save_changes();
+    });
+    bar.appendChild(this.mode);
+
+    this.status.setAttribute('aria-live', 'polite');
+    this.status.setAttribute('role', 'status');
+    bar.appendChild(this.status);
+    bar.addEventListener('keydown', event => this.key(event));
+    el.appendChild(bar);
+    el.appendChild(this.errorBox);
+
+    // One listener per trait: not every front end has a catch-all "change" event.
+    for (const name of SHOWN) {
+      model.on(`change:${name}`, this.update);
+    }
+    for (const name of ['frame_index', 'playing', 'speed', 'mode']) {
+      model.on(`change:${name}`, this.toPlayhead);
+    }
+    this.show();
+    // Open the extension's channel once the bar is in the page, before the kernel is busy.
+    warm(el);
+  }
+
+  remove(): void {
+    for (const name of SHOWN) {
+      this.model.off(`change:${name}`, this.update);
+    }
+    for (const name of ['frame_index', 'playing', 'speed', 'mode']) {
+      this.model.off(`change:${name}`, this.toPlayhead);
+    }
+    this.detachPlayhead();
+  }
+
+  /**
+   * The playhead of the session's timeline when the page holds the whole trajectory (a
+   * viewer cached it): then the bar plays it in the page, and tells the kernel too.
+   */
+  private local(): Playhead | null {
+    return this.playhead?.local && !this.model.get('closed') ? this.playhead : null;
+  }
+
+  private attachPlayhead(): void {
+    const timeline = String(this.model.get('timeline') || '');
+    if ((this.playhead?.timeline ?? '') === timeline) {
+      return;
+    }
+    this.detachPlayhead();
+    if (timeline) {
+      this.playhead = playheadFor(timeline);
+      this.unsubscribe = this.playhead.subscribe(this.update);
+    }
+  }
+
+  private detachPlayhead(): void {
+    if (this.playhead) {
+      this.unsubscribe?.();
+      releasePlayhead(this.playhead);
+      this.playhead = null;
+      this.unsubscribe = null;
+    }
+  }
+
+  /** What the kernel says of the session moves the page's playhead. */
+  private kernelMoved(): void {
+    this.local()?.fromKernel({
+      frame: Number(this.model.get('frame_index')),
+      playing: Boolean(this.model.get('playing')),
+      fps: Number(this.model.get('speed')),
+      mode: String(this.model.get('mode'))
+    });
+  }
+
+  private key(event: KeyboardEvent): void {
+    if ((event.target as HTMLElement).tagName === 'INPUT' || this.model.get('closed')) {
+      return; // the slider and the speed field keep their own keys
+    }
+    const playing = this.local()?.playing ?? Boolean(this.model.get('playing'));
+    if (event.key === ' ') {
+      this.press(playing ? 'pause' : 'play');
+    } else if (event.key === 'ArrowRight') {
+      this.press('step');
+    } else if (event.key === 'ArrowLeft' && this.model.get('can_step_back')) {
+      this.press('step_back');
+    } else {
+      return;
+    }
+    event.preventDefault();
+  }
+
+  /** A button: done in the page at once when it holds the trajectory, and in the kernel. */
+  private press(action: Action): void {
+    const local = this.local();
+    if (local && action === 'play') {
+      local.play();
+    } else if (local && action === 'pause') {
+      local.pause();
+    } else if (local && (action === 'step' || action === 'step_back')) {
+      local.step(action === 'step' ? 1 : -1);
+    }
+    this.act(action);
+  }
+
+  /** Send a control to the kernel; an error it answers shows in the status. */
+  private act(action: string, frame?: number): void {
+    const widget = String(this.model.get('_widget_id'));
+    void request(this.model, this.el, { kind: 'control', widget, action, frame }).then(reply => {
+      if (reply.error) {
+        this.status.textContent = describeReply(reply).replace('not published', `${action} failed`);
+      }
+    });
+  }
+
+  private show(): void {
+    const get = (key: string): any => this.model.get(key);
+    this.attachPlayhead();
+    const closed = Boolean(get('closed'));
+    const local = this.local();
+    const playing = !closed && (local ? local.playing : Boolean(get('playing')));
+    const frameCount = Number(get('frame_count'));
+    const frame = local ? local.frame : Number(get('frame_index'));
+    this.el.dataset.playing = String(playing);
+    this.el.dataset.frame = String(frame);
+    this.el.dataset.closed = String(closed);
+    for (const [action, button] of this.buttons) {
+      button.disabled = closed || (action === 'play' && playing) || (action === 'pause' && !playing);
+    }
+    this.buttons.get('step_back')!.hidden = !get('can_step_back');
+    this.scrub.disabled = this.speed.disabled = this.mode.disabled = closed;
+
+    this.scrub.hidden = frameCount < 2;
+    this.scrub.max = String(Math.max(frameCount - 1, 0));
+    if (!this.scrubbing) {
+      this.scrub.value = String(frame);
+      this.frameLabel.textContent = `frame ${frame}`;
+    }
+    const speed = Number(get('speed'));
+    this.speed.parentElement!.hidden = speed <= 0;
+    if (document.activeElement !== this.speed) {
+      this.speed.value = String(Math.round(speed * 100) / 100);
+    }
+    this.mode.hidden = !get('mode');
+    this.mode.value = get('mode') || 'loop';
+
+    const clients = Number(get('clients'));
+    const state = playing ? 'playing' : get('running') ? 'paused' : 'stopped';
+    this.status.textContent = closed
+      ? `${get('address')} \u00b7 session closed`
+      : `${get('address')} \u00b7 ${clients} client${clients === 1 ? '' : 's'} \u00b7 ` +
+        `${shownFps(Number(get('fps')))} fps \u00b7 ${state}`;
+
+    const error = String(get('error') || '');
+    this.errorBox.hidden = !error;
+    if (error) {
+      const lines = error.trim().split('\n');
+      this.errorBox.textContent = '';
+      this.errorBox.appendChild(
+        element('summary', 'fc-error-summary', `background thread failed: ${lines[lines.length - 1]}`)
+      );
+      this.errorBox.appendChild(element('pre', 'fc-traceback', error));
+    }
+  }
+}
+
+function initialize({ model }: { model: IModel }): void {
+  listenForReplies(model);
+}
+
+function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
+  const problem = versionProblem(model.get('python_version'));
+  if (problem) {
+    el.classList.add('fc-controls');
+    el.appendChild(element('div', 'fc-version-mismatch', problem));
+    return () => undefined;
+  }
+  const bar = new Bar(model, el);
+  return () => bar.remove();
+}
+
+export default { initialize, render };

@@ -1,0 +1,120 @@
+/**
+ * What the widgets need from whichever front end runs them: the anywidget model API, and,
+ * where the framecast JupyterLab extension is installed, its kernel channel.
+ *
+ * The bundles import nothing from JupyterLab or ipywidgets. JupyterLab, Notebook 7, VS Code,
+ * Colab, Voilà and marimo all give an anywidget module the same small model API. Where the
+ * JupyterLab extension runs, it also puts a channel on `globalThis` that reaches the kernel
+ * on a subshell, so controls and links work while another cell is busy; elsewhere messages
+ * go over the widget's own comm.
+ */
+import { Playhead } from '../playhead';
+import type { IReplyMessage, PageMessage } from './messages';
+
+/** The anywidget model API (the part framecast uses). */
+export interface IModel {
+  get(key: string): any;
+  set(key: string, value: unknown): void;
+  save_changes(): void;
+  on(event: string, callback: (...args: any[]) => void): void;
+  off(event?: string | null, callback?: ((...args: any[]) => void) | null): void;
+  send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): void;
+}
+
+/** The answer to a request: clients reached, or an error sentence. */
+export type Reply = Omit<IReplyMessage, 'type' | 'request'>;
+
+/** The JupyterLab extension's channel to the kernel of the notebook showing a node. */
+export interface IChannel {
+  /** True when `node` is in a notebook whose kernel the channel reaches. */
+  reaches(node: HTMLElement): boolean;
+  /** Send a request and resolve with the kernel's answer. */
+  request(node: HTMLElement, payload: Record<string, unknown>): Promise<Reply>;
+  /** Send a message that gets no answer. */
+  notify(node: HTMLElement, payload: Record<string, unknown>): void;
+  /** Open the channel once `node` is in a notebook, before the kernel gets busy. */
+  warmWhenAttached(node: HTMLElement): void;
+}
+
+interface IShared {
+  channel?: IChannel;
+  playheads?: Map<string, Playhead>;
+}
+
+/** What the page shares between framecast's bundles (one per widget) and the extension. */
+export function shared(): IShared {
+  const root = globalThis as unknown as { __framecast__?: IShared };
+  root.__framecast__ ??= {};
+  return root.__framecast__;
+}
+
+/** Milliseconds a request over the widget's comm waits for the kernel's answer. */
+const REPLY_TIMEOUT = 15000;
+
+let counter = 0;
+const pending = new Map<string, (reply: Reply) => void>();
+
+/** Route the kernel's replies on the widget's comm to the requests waiting for them. */
+export function listenForReplies(model: IModel): void {
+  model.on('msg:custom', (message: IReplyMessage) => {
+    if (message && message.type === 'reply') {
+      const resolve = pending.get(message.request);
+      pending.delete(message.request);
+      resolve?.(message);
+    }
+  });
+}
+
+/**
+ * Send a request to the kernel: over the extension's channel when it reaches this node's
+ * kernel (works while a cell is busy), else over the widget's comm.
+ */
+export function request(
+  model: IModel,
+  node: HTMLElement,
+  payload: Omit<PageMessage, 'request'> & Record<string, unknown>
+): Promise<Reply> {
+  const channel = shared().channel;
+  if (channel?.reaches(node)) {
+    return channel.request(node, payload);
+  }
+  const id = `${Date.now()}-${++counter}`;
+  return new Promise<Reply>(resolve => {
+    const timer = setTimeout(() => {
+      pending.delete(id);
+      resolve({ error: 'the kernel did not answer (is it busy?)' });
+    }, REPLY_TIMEOUT);
+    pending.set(id, reply => {
+      clearTimeout(timer);
+      resolve(reply);
+    });
+    model.send({ ...payload, request: id });
+  });
+}
+
+/** Send a message that needs no answer, by the same route as `request`. */
+export function notify(model: IModel, node: HTMLElement, payload: PageMessage): void {
+  const channel = shared().channel;
+  if (channel?.reaches(node)) {
+    channel.notify(node, payload as unknown as Record<string, unknown>);
+  } else {
+    model.send(payload);
+  }
+}
+
+/** Open the extension's channel early, where there is one. */
+export function warm(node: HTMLElement): void {
+  shared().channel?.warmWhenAttached(node);
+}
+
+/** A sentence for a link or a bar to show after a request. */
+export function describeReply(reply: Reply): string {
+  if (reply.error) {
+    return `not published: ${reply.error}`;
+  }
+  const received = reply.received ?? 0;
+  if (received === 0) {
+    return 'no listeners';
+  }
+  return received === 1 ? '1 client' : `${received} clients`;
+}

@@ -1,0 +1,96 @@
+/**
+ * Transition links as DOM: one link (`#100` and its label, as REVEN shows it) or a table of
+ * links with a context column. Drawn by the links widget in every front end, and by the
+ * JupyterLab extension's renderer of saved outputs; neither needs anything else from here.
+ */
+import { element } from '../dom';
+import { versionProblem } from '../version';
+import { describeReply, Reply } from './host';
+
+/** One transition (`application/vnd.framecast.transition+json`). */
+export interface ILinkData {
+  version: string;
+  timeline: string;
+  transition: number;
+  label: string;
+}
+
+/** A range (`application/vnd.framecast.transitions+json`). */
+export interface ITableData {
+  version: string;
+  timeline: string;
+  context_name: string;
+  rows: { transition: number; label: string; context: string }[];
+  hidden: number;
+}
+
+/** Ask the kernel to publish transition `n` of `timeline`. */
+export type Publish = (timeline: string, transition: number) => Promise<Reply>;
+
+function makeLink(publish: Publish, timeline: string, transition: number, label: string): HTMLElement {
+  const wrapper = element('span', 'fc-transition');
+  const link = element('a', 'fc-transition-link', `#${transition}`);
+  link.href = '#';
+  link.title = 'Publish this transition to the tracked sessions';
+  link.setAttribute('role', 'button');
+  link.setAttribute('aria-label', `Publish transition ${transition}`);
+  link.dataset.transition = String(transition);
+  const status = element('span', 'fc-link-status');
+  status.setAttribute('aria-live', 'polite');
+  link.addEventListener('click', event => {
+    event.preventDefault();
+    status.textContent = 'publishing\u2026';
+    status.dataset.state = 'pending';
+    void publish(timeline, transition).then(reply => {
+      status.textContent = describeReply(reply);
+      status.dataset.state = reply.error ? 'error' : 'done';
+    });
+  });
+  wrapper.appendChild(link);
+  if (label) {
+    wrapper.appendChild(element('span', 'fc-transition-label', ` ${label}`));
+  }
+  wrapper.appendChild(status);
+  return wrapper;
+}
+
+/** Draw one link into `host` (or a version-mismatch message). */
+export function renderLink(host: HTMLElement, data: ILinkData, publish: Publish): void {
+  host.textContent = '';
+  host.classList.add('fc-transition-output');
+  const problem = versionProblem(data.version);
+  if (problem) {
+    host.appendChild(element('div', 'fc-version-mismatch', problem));
+    return;
+  }
+  host.appendChild(makeLink(publish, data.timeline, data.transition, data.label));
+}
+
+/** Draw a table of links into `host` (or a version-mismatch message). */
+export function renderTable(host: HTMLElement, data: ITableData, publish: Publish): void {
+  host.textContent = '';
+  host.classList.add('fc-transition-output');
+  const problem = versionProblem(data.version);
+  if (problem) {
+    host.appendChild(element('div', 'fc-version-mismatch', problem));
+    return;
+  }
+  const table = element('table', 'fc-transition-table');
+  const head = table.createTHead().insertRow();
+  head.appendChild(element('th', '', 'transition'));
+  if (data.context_name) {
+    head.appendChild(element('th', '', data.context_name));
+  }
+  const body = table.createTBody();
+  for (const row of data.rows) {
+    const tr = body.insertRow();
+    tr.insertCell().appendChild(makeLink(publish, data.timeline, row.transition, row.label));
+    if (data.context_name) {
+      tr.insertCell().textContent = row.context;
+    }
+  }
+  host.appendChild(table);
+  if (data.hidden) {
+    host.appendChild(element('div', 'fc-more', `\u2026 and ${data.hidden} more`));
+  }
+}

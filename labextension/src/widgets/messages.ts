@@ -1,0 +1,121 @@
+/**
+ * The messages between the kernel and the page, one interface per message.
+ *
+ * `framecast/jupyter/messages.py` holds the same shapes as TypedDicts; a test checks that
+ * the two agree key for key. Kernel to page: frames, cache chunks, selections, screenshot
+ * requests and replies. Page to kernel: hello, ack, control, publish and screenshot.
+ */
+
+/** Where a field's array is among the message's binary buffers. */
+export interface IFieldMeta {
+  dtype: string;
+  shape: number[];
+  buffer: number;
+}
+
+/** How a trajectory of this kernel plays, so the page's clock can go on alone. */
+export interface IPlayback {
+  playing: boolean;
+  fps: number;
+  mode: string;
+}
+
+/** Kernel to viewer: the drawn fields of a frame, as binary buffers. */
+export interface IFrameMessage {
+  type: 'frame';
+  index: number;
+  reset: boolean;
+  fields: Record<string, IFieldMeta>;
+  /** The timeline of the frames from now on, when it changes. */
+  timeline: string | null;
+  /** The positions are left out: they are in the page's cache of the timeline. */
+  cached: boolean;
+  /** A published transition: the view goes there and stays. */
+  jump: boolean;
+  playback: IPlayback | null;
+}
+
+/** Kernel to viewer: a chunk of a trajectory's positions, frames first..first+count. */
+export interface ICacheMessage {
+  type: 'cache';
+  timeline: string;
+  frame_count: number;
+  particles: number;
+  first: number;
+  count: number;
+  /** How many frames, from the first, the page will hold once every chunk is in. */
+  frames: number;
+}
+
+/** Kernel to viewer: highlight these particles. */
+export interface ISelectionMessage {
+  type: 'selection';
+  particles: number[];
+}
+
+/** Kernel to viewer: answer with a PNG of the view. */
+export interface IScreenshotRequest {
+  type: 'screenshot';
+  request: string;
+}
+
+/** Kernel to page: the answer to a request sent over the widget's own comm. */
+export interface IReplyMessage {
+  type: 'reply';
+  request: string;
+  received?: number;
+  error?: string;
+  done?: string;
+}
+
+/** Page to kernel: a view was drawn; `cache` is what the page holds already. */
+export interface IHelloMessage {
+  kind: 'hello';
+  cache: { timeline: string; frames: number } | null;
+}
+
+/** Page to kernel: a frame is in (fire and forget: no reply). */
+export interface IAckMessage {
+  kind: 'ack';
+  widget: string;
+}
+
+/** Page to kernel: a control of the bar (`frame` for `seek`). */
+export interface IControlMessage {
+  kind: 'control';
+  widget: string;
+  request: string;
+  action: string;
+  frame?: number;
+}
+
+/** Page to kernel: a clicked link. */
+export interface IPublishMessage {
+  kind: 'publish';
+  request: string;
+  timeline: string;
+  transition: number;
+}
+
+/** Page to kernel: the PNG a screenshot request asked for. */
+export interface IScreenshotMessage {
+  kind: 'screenshot';
+  widget: string;
+  /** The screenshot request this answers. */
+  shot: string;
+  /** The PNG, base64. */
+  png: string;
+}
+
+export type KernelMessage =
+  | IFrameMessage
+  | ICacheMessage
+  | ISelectionMessage
+  | IScreenshotRequest
+  | IReplyMessage;
+export type PageMessage =
+  | IHelloMessage
+  | IAckMessage
+  | IControlMessage
+  | IPublishMessage
+  | IScreenshotMessage;

@@ -1,0 +1,105 @@
+/**
+ * The viewer's own play bar: play or pause, step, scrub and speed for a trajectory whose
+ * frames the page holds. It drives the page's playhead only, so it needs no kernel; where
+ * the page also shows the session's bar (JupyterLab), both move the same playhead.
+ *
+ * Keyboard: with the bar focused, space plays or pauses and the arrow keys step.
+ */
+import { element } from '../dom';
+import type { Frames, IViewOfFrames } from './frames';
+
+export class PlayBar implements IViewOfFrames {
+  readonly el = element('div', 'fc-playbar');
+  private readonly toggle = element('button', 'fc-button fc-toggle');
+  private readonly back = element('button', 'fc-button fc-step-back', '\u23ee');
+  private readonly forward = element('button', 'fc-button fc-step', '\u23ed');
+  private readonly scrub = element('input', 'fc-scrub');
+  private readonly speed = element('input', 'fc-speed');
+  private readonly label = element('span', 'fc-frame');
+
+  constructor(private readonly frames: Frames) {
+    this.el.setAttribute('role', 'toolbar');
+    this.el.setAttribute('aria-label', 'Trajectory playback');
+    this.el.tabIndex = 0;
+    this.back.setAttribute('aria-label', 'Step back');
+    this.forward.setAttribute('aria-label', 'Step forward');
+    this.scrub.type = 'range';
+    this.scrub.min = '0';
+    this.scrub.setAttribute('aria-label', 'Frame');
+    this.speed.type = 'number';
+    this.speed.min = '0.1';
+    this.speed.step = '1';
+    this.speed.setAttribute('aria-label', 'Speed');
+    this.speed.title = 'frames per second';
+    this.label.setAttribute('aria-live', 'polite');
+    this.el.append(this.back, this.toggle, this.forward, this.scrub, this.speed, this.label);
+    this.toggle.addEventListener('click', () => this.playOrPause());
+    this.back.addEventListener('click', () => this.frames.playhead?.step(-1));
+    this.forward.addEventListener('click', () => this.frames.playhead?.step(1));
+    this.scrub.addEventListener('input', () => this.frames.playhead?.seek(Number(this.scrub.value)));
+    this.speed.addEventListener('change', () => {
+      const fps = Number(this.speed.value);
+      if (fps > 0) {
+        this.frames.playhead?.setRate(fps);
+      }
+    });
+    this.el.addEventListener('keydown', event => this.key(event));
+    frames.views.add(this);
+    this.frame();
+  }
+
+  private playOrPause(): void {
+    const playhead = this.frames.playhead;
+    if (playhead?.playing) {
+      playhead.pause();
+    } else {
+      playhead?.play();
+    }
+  }
+
+  private key(event: KeyboardEvent): void {
+    const target = event.target as HTMLElement;
+    if (target.tagName === 'INPUT') {
+      return; // the slider and the speed field keep their own keys
+    }
+    if (event.key === ' ') {
+      this.playOrPause();
+    } else if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
+      this.frames.playhead?.step(event.key === 'ArrowRight' ? 1 : -1);
+    } else {
+      return;
+    }
+    event.preventDefault();
+  }
+
+  /** Shown only while the page holds the whole trajectory. */
+  frame(): void {
+    const playhead = this.frames.playhead;
+    const local = Boolean(playhead?.local);
+    this.el.hidden = !local;
+    if (!local || !playhead) {
+      return;
+    }
+    const label = playhead.playing ? 'Pause' : 'Play';
+    this.toggle.textContent = playhead.playing ? '\u23f8' : '\u25b6';
+    this.toggle.setAttribute('aria-label', label);
+    this.toggle.title = label;
+    this.scrub.max = String(Math.max(playhead.frameCount - 1, 0));
+    this.scrub.value = String(playhead.frame);
+    if (document.activeElement !== this.speed) {
+      this.speed.value = String(Math.round(playhead.fps * 100) / 100);
+    }
+    this.label.textContent = `frame ${playhead.frame}`;
+    this.el.dataset.frame = String(playhead.frame);
+    this.el.dataset.playing = String(playhead.playing);
+  }
+
+  selection(): void {}
+
+  screenshot(): void {}
+
+  remove(): void {
+    this.frames.views.delete(this);
+    this.el.remove();
+  }
+}
