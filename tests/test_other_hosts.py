@@ -1,0 +1,283 @@
+"""The widgets in front ends other than JupyterLab: Voila and marimo, in a real Chromium.
+
+In each: the control bar renders and its "Pause" and "Play" buttons reach the kernel's
+session, a link click reaches a listening client in another process and says so, and the
+viewer draws (pixels in its canvas). The kernel's side is read back through a status file
+that the session's observer writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser import ARTIFACTS, _free_port, chromium_path
+from test_viewer_browser import PIXELS
+
+from framecast.testing import ListenerProcess, wait_until
+
+pytestmark = pytest.mark.slow
+
+SETUP = """\
+import json, os, pathlib, threading
+import framecast
+
+trajectory = framecast.demo.argon_trajectory(n=60, frames=300)
+session = framecast.Session(trajectory, port=0)
+status = pathlib.Path({status!r})
+status_lock = threading.Lock()
+
+def write_status(change=None):
+    with status_lock:
+        data = {{"playing": session.playing, "port": session.port}}
+        status.with_suffix(".tmp").write_text(json.dumps(data))
+        os.replace(status.with_suffix(".tmp"), status)
+
+session.observe(write_status, names=["playing"])
+write_status()
+"""
+
+
+class Host:
+    """A Voila or marimo server in its own process group, stopped with all its kernels."""
+
+    def __init__(self, command: list[str], cwd: Path, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}/"
+        env = {
+            **os.environ,
+            "JUPYTER_RUNTIME_DIR": str(cwd / "runtime"),
+            "IPYTHONDIR": str(cwd / "ipython"),
+        }
+        self.log = (cwd / "host.log").open("w")
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(self._answers, timeout=60, what=f"{command[2]} answers {self.url}")
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the server exited: {self.process.returncode}")
+        try:
+            with urllib.request.urlopen(self.url, timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.log.close()
+
+
+def _status(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data
+
+
+def _drive(page: Any, status: Path, name: str) -> None:
+    """What every front end must do: bar, link, viewer."""
+    page.wait_for_selector(".fc-controls [aria-label='Pause']:not([disabled])", timeout=90_000)
+    wait_until(lambda: _status(status).get("playing") is True, timeout=30, what="playing")
+    page.locator(".fc-controls [aria-label='Pause']").first.click()
+    wait_until(
+        lambda: _status(status).get("playing") is False, timeout=15, what="paused by the bar"
+    )
+    page.locator(".fc-controls [aria-label='Play']").first.click()
+    wait_until(lambda: _status(status).get("playing") is True, timeout=15, what="played by the bar")
+
+    address = f"127.0.0.1:{_status(status)['port']}"
+    with ListenerProcess(address, {"default": 1}) as listener:
+        page.locator("a.fc-transition-link[data-transition='100']").first.click()
+        events = listener.wait_for(lambda evs: bool(evs[0][1]))
+        assert [event[2] for event in events[0][1]] == [100]
+        # Locators, not document queries: marimo draws each widget in a shadow root.
+        page.locator(".fc-link-status", has_text="1 client").first.wait_for(timeout=15_000)
+
+    canvas = page.locator(".fc-viewer canvas").first
+    canvas.wait_for(timeout=60_000)
+    viewer = page.locator(".fc-viewer").first
+    wait_until(
+        lambda: int(viewer.get_attribute("data-shown") or 0) > 0, timeout=30, what="a frame shown"
+    )
+    lit, _, total = canvas.evaluate(PIXELS)
+    assert lit > 0.01 * total, f"the canvas is blank: {lit} of {total} pixels drawn"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    chromium_path()  # fail (in CI) or skip before starting a server for nothing
+    return tmp_path
+
+
+def test_voila_renders_the_bar_the_links_and_the_viewer(page: Any, workdir: Path) -> None:
+    status = workdir / "status.json"
+    cells = [
+        SETUP.format(status=str(status)),
+        "session",
+        "trajectory.transition(100)",
+        "session.view()",
+    ]
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"cell{i}",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+    }
+    (workdir / "app.ipynb").write_text(json.dumps(notebook))
+    port = _free_port()
+    host = Host(
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            "app.ipynb",
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--ServerApp.port_retries=0",
+        ],
+        workdir,
+        port,
+    )
+    try:
+        page.goto(host.url, timeout=90_000)
+        _drive(page, status, "voila")
+    finally:
+        host.close()
+
+
+MARIMO_APP = """\
+import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+{setup}
+    return session, trajectory
+
+
+@app.cell
+def _(session):
+    session
+    return
+
+
+@app.cell
+def _(trajectory):
+    trajectory.transition(100)
+    return
+
+
+@app.cell
+def _(session):
+    import marimo as mo
+
+    mo.ui.anywidget(session.view())
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+def test_marimo_renders_the_bar_the_links_and_the_viewer(page: Any, workdir: Path) -> None:
+    status = workdir / "status.json"
+    setup = "\n".join(
+        f"    {line}" if line else "" for line in SETUP.format(status=str(status)).splitlines()
+    )
+    (workdir / "app.py").write_text(MARIMO_APP.format(setup=setup))
+    port = _free_port()
+    host = Host(
+        [
+            sys.executable,
+            "-m",
+            "marimo",
+            "run",
+            "app.py",
+            "--headless",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-token",
+        ],
+        workdir,
+        port,
+    )
+    try:
+        page.goto(host.url, timeout=90_000)
+        _drive(page, status, "marimo")
+    finally:
+        host.close()
+
+
+def test_the_marimo_notebook_runs_and_its_bar_drives_the_session(page: Any, workdir: Path) -> None:
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "05-marimo.py"
+    port = _free_port()
+    host = Host(
+        [
+            sys.executable,
+            "-m",
+            "marimo",
+            "run",
+            str(notebook),
+            "--headless",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-token",
+        ],
+        workdir,
+        port,
+    )
+    try:
+        page.goto(host.url, timeout=90_000)
+        bar = page.locator(".fc-controls").first
+        page.locator(".fc-controls [aria-label='Pause']:not([disabled])").first.wait_for(
+            timeout=90_000
+        )
+        # The bar's state is the kernel's, sent back through the widget: a round trip.
+        page.locator(".fc-controls [aria-label='Pause']").first.click()
+        wait_until(lambda: bar.get_attribute("data-playing") == "false", timeout=15, what="paused")
+        assert page.locator(".fc-transition-table tbody tr").count() == 5
+        page.locator(".fc-viewer canvas").first.wait_for(timeout=60_000)
+    finally:
+        host.close()
