@@ -217,30 +217,20 @@ if __name__ == "__main__":
 """
 
 
+def _marimo(app: str, workdir: Path) -> Host:
+    """``marimo run`` of ``app``: its cells run when the page loads."""
+    port = _free_port()
+    command = ["run", app, "--headless", "--host", "127.0.0.1", "--port", str(port)]
+    return Host([sys.executable, "-m", "marimo", *command, "--no-token"], workdir, port)
+
+
 def test_marimo_renders_the_bar_the_links_and_the_viewer(page: Any, workdir: Path) -> None:
     status = workdir / "status.json"
     setup = "\n".join(
         f"    {line}" if line else "" for line in SETUP.format(status=str(status)).splitlines()
     )
     (workdir / "app.py").write_text(MARIMO_APP.format(setup=setup))
-    port = _free_port()
-    host = Host(
-        [
-            sys.executable,
-            "-m",
-            "marimo",
-            "run",
-            "app.py",
-            "--headless",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-token",
-        ],
-        workdir,
-        port,
-    )
+    host = _marimo("app.py", workdir)
     try:
         page.goto(host.url, timeout=90_000)
         _drive(page, status, "marimo")
@@ -250,24 +240,7 @@ def test_marimo_renders_the_bar_the_links_and_the_viewer(page: Any, workdir: Pat
 
 def test_the_marimo_notebook_runs_and_its_bar_drives_the_session(page: Any, workdir: Path) -> None:
     notebook = Path(__file__).resolve().parent.parent / "notebooks" / "05-marimo.py"
-    port = _free_port()
-    host = Host(
-        [
-            sys.executable,
-            "-m",
-            "marimo",
-            "run",
-            str(notebook),
-            "--headless",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-token",
-        ],
-        workdir,
-        port,
-    )
+    host = _marimo(str(notebook), workdir)
     try:
         page.goto(host.url, timeout=90_000)
         bar = page.locator(".fc-controls").first

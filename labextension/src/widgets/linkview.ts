@@ -54,13 +54,20 @@ function makeLink(publish: Publish, timeline: string, transition: number, label:
   return wrapper;
 }
 
-/** Draw one link into `host` (or a version-mismatch message). */
-export function renderLink(host: HTMLElement, data: ILinkData, publish: Publish): void {
+/** Empty `host` for links; false (after saying so) when the kernel's version differs. */
+function prepare(host: HTMLElement, version: string): boolean {
   host.textContent = '';
   host.classList.add('fc-transition-output');
-  const problem = versionProblem(data.version);
+  const problem = versionProblem(version);
   if (problem) {
     host.appendChild(element('div', 'fc-version-mismatch', problem));
+  }
+  return problem === null;
+}
+
+/** Draw one link into `host` (or a version-mismatch message). */
+export function renderLink(host: HTMLElement, data: ILinkData, publish: Publish): void {
+  if (!prepare(host, data.version)) {
     return;
   }
   host.appendChild(makeLink(publish, data.timeline, data.transition, data.label));
@@ -68,11 +75,7 @@ export function renderLink(host: HTMLElement, data: ILinkData, publish: Publish)
 
 /** Draw a table of links into `host` (or a version-mismatch message). */
 export function renderTable(host: HTMLElement, data: ITableData, publish: Publish): void {
-  host.textContent = '';
-  host.classList.add('fc-transition-output');
-  const problem = versionProblem(data.version);
-  if (problem) {
-    host.appendChild(element('div', 'fc-version-mismatch', problem));
+  if (!prepare(host, data.version)) {
     return;
   }
   const table = element('table', 'fc-transition-table');
