@@ -221,3 +221,43 @@ def test_links_without_the_extension_fall_back_to_text(tmp_path: Path) -> None:
     bundle = trajectory.transition(3)._repr_mimebundle_()
     assert bundle["text/plain"].startswith("<Transition #3 t = ")
     assert "<code>#3 t = " in bundle["text/html"]
+
+
+def test_a_saved_notebook_shows_its_links_again_without_their_widgets(page: Any, lab: Lab) -> None:
+    """Reopened, a saved output has no widget model: the extension draws its MIME type."""
+    import framecast
+
+    trajectory = framecast.demo.argon_trajectory(n=5, frames=20)
+    saved = [
+        trajectory.transition(3)._repr_mimebundle_(),
+        trajectory.transitions(4, 7)._repr_mimebundle_(),
+    ]
+    assert all("application/vnd.jupyter.widget-view+json" in bundle for bundle in saved)
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"saved{i}",
+                "metadata": {},
+                "execution_count": 1,
+                "source": "trajectory.transition(3)",
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "execution_count": 1,
+                        "metadata": {},
+                        "data": bundle,
+                    }
+                ],
+            }
+            for i, bundle in enumerate(saved)
+        ],
+    }
+    (lab.root / "saved.ipynb").write_text(json.dumps(notebook))
+    lab.open(page, "saved.ipynb")
+    page.wait_for_selector("a.fc-transition-link[data-transition='3']", timeout=60_000)
+    page.wait_for_selector(".fc-transition-table a.fc-transition-link[data-transition='6']")
+    assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
