@@ -160,11 +160,7 @@ export class Frames {
     }
     this.received += 1;
     // The kernel keeps at most two frames in flight: say this one is in. Fire and forget.
-    if (this.node) {
-      notify(this.model, this.node, { kind: 'ack', widget: String(this.model.get('_widget_id')) });
-    } else {
-      this.model.send({ kind: 'ack', widget: String(this.model.get('_widget_id')) });
-    }
+    notify(this.model, this.node, { kind: 'ack', widget: String(this.model.get('_widget_id')) });
     if (foreign) {
       // shown as sent
     } else if (this.playhead && message.jump) {

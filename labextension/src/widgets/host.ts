@@ -92,10 +92,11 @@ export function request(
   });
 }
 
-/** Send a message that needs no answer, by the same route as `request`. */
-export function notify(model: IModel, node: HTMLElement, payload: PageMessage): void {
+/** Send a message that needs no answer, by the same route as `request` (the widget's comm
+ * while no view of it is drawn, `node` null). */
+export function notify(model: IModel, node: HTMLElement | null, payload: PageMessage): void {
   const channel = shared().channel;
-  if (channel?.reaches(node)) {
+  if (node && channel?.reaches(node)) {
     channel.notify(node, payload as unknown as Record<string, unknown>);
   } else {
     model.send(payload);
