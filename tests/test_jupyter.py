@@ -11,8 +11,9 @@ import pytest
 import framecast
 from framecast import Session, Trajectory
 from framecast.jupyter import TRANSITION_MIME, TRANSITIONS_MIME
-from framecast.jupyter.controls import MAX_UPDATES_PER_SECOND, SessionControls
+from framecast.jupyter.controls import MAX_UPDATES_PER_SECOND, SessionControls, control_request
 from framecast.jupyter.links import handle_click
+from framecast.jupyter.viewer import Viewer
 from framecast.testing import wait_until
 
 
@@ -102,24 +103,24 @@ def test_controls_perform_every_action(session: Session, trajectory: Trajectory)
         assert controls.mode == "loop"
         assert controls.can_step_back
         assert controls.timeline == session.timeline == trajectory.timeline_id
-        controls.perform("play")
+        controls.handle("play")
         assert session.playing
-        controls.perform("pause")
+        controls.handle("pause")
         frame = trajectory.frame_index
-        controls.perform("step")
+        controls.handle("step")
         assert trajectory.frame_index == frame + 1
-        controls.perform("step_back")
+        controls.handle("step_back")
         assert trajectory.frame_index == frame
-        controls.perform("seek", {"frame": 60})
+        controls.handle("seek", {"frame": 60})
         assert trajectory.frame_index == 60
-        controls.perform("restart")
+        controls.handle("restart")
         assert trajectory.frame_index == 0
         controls.speed = 12.0
         assert trajectory.fps == 12.0
         controls.mode = "bounce"
         assert trajectory.mode == "bounce"
         with pytest.raises(ValueError, match="unknown control"):
-            controls.perform("explode")
+            controls.handle("explode")
         # The front end's message path: a click arrives as a custom message.
         controls._receive({"kind": "control", "widget": controls._widget_id, "action": "play"})
         assert controls.last_action == "play"
@@ -134,6 +135,62 @@ def test_controls_perform_every_action(session: Session, trajectory: Trajectory)
     finally:
         controls.close()
         session.pause()
+
+
+def test_a_control_goes_to_the_frame_the_page_shows_and_says_where_it_is(
+    session: Session, trajectory: Trajectory
+) -> None:
+    """Pause and the steps carry the frame the page shows after them (its clock and the
+    kernel's differ by a few frames); the reply says where the session is, for the page."""
+    controls = SessionControls(session)
+    try:
+
+        def control(**content: object) -> dict[str, object]:
+            return control_request({"widget": controls._widget_id, **content})
+
+        session.play()
+        assert control(action="pause", frame=42) == {"done": "pause", "frame": 42, "playing": False}
+        assert trajectory.frame_index == 42
+        assert not session.playing
+        assert control(action="step", frame=43)["frame"] == 43
+        assert control(action="step_back", frame=10)["frame"] == 10
+        assert control(action="step")["frame"] == 11  # no frame: the kernel's own step
+        reply = control(action="play")
+        assert reply["playing"] is True
+        assert session.playing
+        assert control(action="speed", fps=12)["done"] == "speed"
+        assert trajectory.fps == 12.0
+        with pytest.raises(ValueError, match="whole frame number, got 'x'"):
+            control(action="pause", frame="x")
+        with pytest.raises(ValueError, match="frames per second > 0, got 0"):
+            control(action="speed", fps=0)
+        with pytest.raises(IndexError):
+            control(action="seek", frame=100)
+        assert session.playing, "a refused control changed the session"
+        assert "error" in control_request({"widget": "gone", "action": "play"})
+    finally:
+        controls.close()
+        session.pause()
+
+
+def test_a_viewer_play_bar_drives_its_session_and_a_remote_one_does_not(
+    session: Session, trajectory: Trajectory
+) -> None:
+    viewer = Viewer(session)
+    try:
+        session.play()
+        reply = control_request({"widget": viewer._widget_id, "action": "pause", "frame": 5})
+        assert reply == {"done": "pause", "frame": 5, "playing": False}
+        assert trajectory.frame_index == 5
+    finally:
+        viewer.close()
+    remote = Viewer(f"127.0.0.1:{session.port}")
+    try:
+        reply = control_request({"widget": remote._widget_id, "action": "play"})
+        assert reply == {"error": "these controls no longer drive a session of this kernel"}
+    finally:
+        remote.close()
+    assert not session.playing
 
 
 def test_widget_updates_are_throttled_and_merged(session: Session) -> None:

@@ -332,3 +332,77 @@ def test_a_protein_from_files_looks_like_a_protein(page: Any, lab: Lab) -> None:
         f"(c) => ({HUES})(c).green > 2000", arg=canvas.element_handle(), timeout=10_000
     )
     page.locator(".fc-viewer").screenshot(path=str(ARTIFACTS / "protein-residues.png"))
+
+
+def _agreed_frame(page: Any, lab: Lab, what: str) -> int:
+    """Wait until the viewer, the bar and the kernel show one frame, paused; that frame.
+    On a timeout, say what each showed."""
+    import json
+
+    status = lab.root / "status.json"
+
+    def frames() -> tuple[str, str, dict[str, Any]]:
+        view, bar = page.evaluate(BOTH_FRAMES)
+        return view, bar, json.loads(status.read_text())
+
+    def agree() -> bool:
+        view, bar, kernel = frames()
+        return view == bar == str(kernel["frame"]) and kernel["playing"] is False
+
+    try:
+        wait_until(agree, timeout=10, what=what)
+    except TimeoutError as error:
+        view, bar, kernel = frames()
+        raise TimeoutError(f"{error}: viewer {view}, bar {bar}, kernel {kernel}") from None
+    return int(frames()[0])
+
+
+def test_after_a_control_settles_the_page_and_the_session_agree(page: Any, lab: Lab) -> None:
+    """Pause or step a cached trajectory while the kernel plays it too: the page's clock and
+    the kernel's differ by a few frames, and the frame the user paused on is the one kept
+    (once the page showed frame 10 while the kernel said 15)."""
+    import json
+
+    lab.write_notebook(
+        "agree.ipynb",
+        CACHED_SETUP.replace("session.pause()\n", ""),
+        "session",
+        "viewer = session.view()\nviewer",
+    )
+    (lab.root / "status.json").unlink(missing_ok=True)
+    lab.open(page, "agree.ipynb")
+    run_all_cells(page)
+    page.wait_for_selector(".fc-viewer[data-local='true']", timeout=60_000)
+    bar = page.locator(".fc-controls").first
+    for round in range(3):
+        page.wait_for_selector(".fc-controls[data-playing='true']", timeout=10_000)
+        # Let both clocks run a while (frames move in the page), then pause.
+        start = page.evaluate(BOTH_FRAMES)[0]
+        page.wait_for_function(
+            f"() => document.querySelector('.fc-viewer').dataset.frame !== '{start}'",
+            timeout=10_000,
+        )
+        bar.locator(".fc-pause").click()
+        page.wait_for_selector(".fc-controls[data-playing='false']", timeout=5_000)
+        paused_on = page.evaluate(BOTH_FRAMES)[0]
+        frame = _agreed_frame(page, lab, f"round {round}: all paused on one frame")
+        assert str(frame) == paused_on, "the page moved off the frame the user paused on"
+        bar.locator(".fc-step").click()
+        stepped = _agreed_frame(page, lab, f"round {round}: all on the stepped frame")
+        assert stepped == (frame + 1) % 120
+        bar.locator(".fc-play").click()
+
+    # The viewer's own play bar drives the session too.
+    playbar = page.locator(".fc-playbar")
+    page.wait_for_selector(".fc-playbar[data-playing='true']", timeout=10_000)
+    playbar.locator(".fc-toggle").click()
+    frame = _agreed_frame(page, lab, "paused from the viewer's play bar")
+    assert playbar.get_attribute("data-frame") == str(frame)
+    playbar.locator(".fc-step").click()
+    assert _agreed_frame(page, lab, "stepped from the viewer's play bar") == (frame + 1) % 120
+    playbar.locator(".fc-toggle").click()
+    page.wait_for_selector(".fc-controls[data-playing='true']", timeout=10_000)
+    wait_until(
+        lambda: json.loads((lab.root / "status.json").read_text())["playing"] is True,
+        what="the session plays again from the viewer's play bar",
+    )

@@ -75,7 +75,6 @@ class SessionControls(FramecastWidget):
         # ipywidgets is not thread-safe: two concurrent hold_sync blocks can drop a state
         # message. Every update of this widget's traits goes through this lock.
         self._sync_lock = threading.RLock()
-        self._pending: dict[str, Any] = {}
         self._timer: threading.Timer | None = None
         self._last_flush = 0.0
         self._closed = False
@@ -106,7 +105,6 @@ class SessionControls(FramecastWidget):
 
     def _on_session_change(self, change: Mapping[str, Any]) -> None:
         with self._lock:
-            self._pending.update(self._snapshot())
             if self._timer is not None or self._closed:
                 return
             delay = max(0.0, self._last_flush + 1.0 / MAX_UPDATES_PER_SECOND - time.monotonic())
@@ -118,10 +116,11 @@ class SessionControls(FramecastWidget):
         with self._lock:
             if self._closed:
                 return
-            pending, self._pending = self._pending, {}
             self._timer = None
             self._last_flush = time.monotonic()
-        self._apply(pending)
+        # The state now, not at the change that armed the timer: a control done since
+        # must not be undone by an older snapshot.
+        self._apply(self._snapshot())
 
     def _apply(self, values: Mapping[str, Any]) -> None:
         with self._sync_lock, self.hold_sync():
@@ -134,37 +133,20 @@ class SessionControls(FramecastWidget):
         self._apply({"last_action": action, **self._snapshot()})
 
     # -- widget -> session ----------------------------------------------------------------------
+    @property
+    def controlled_session(self) -> Session:
+        return self._session
+
     def handle(self, action: str, content: Mapping[str, Any] | None = None) -> None:
         """Do a control the page sent, then show the session's new state; a failure is
         recorded in ``last_action`` and raised, for the page to show."""
         try:
-            if self._session.closed:
-                raise RuntimeError("the session is closed: start a new framecast.Session")
-            self.perform(action, content)
+            perform(self._session, action, content)
         except Exception as error:
             log.warning("framecast control %r failed: %s", action, error)
             self._apply({"last_action": f"{action} failed: {error}"})
             raise
         self._done(action)
-
-    def perform(self, action: str, content: Mapping[str, Any] | None = None) -> None:
-        """Do what a control of the bar does: ``play``, ``pause``, ``step``, ``step_back``,
-        ``restart``, ``stop`` or ``seek`` (with ``content["frame"]``)."""
-        session = self._session
-        simple = {
-            "play": session.play,
-            "pause": session.pause,
-            "step": session.step,
-            "step_back": session.step_back,
-            "restart": session.restart,
-            "stop": session.stop,
-        }
-        if action in simple:
-            simple[action]()
-        elif action == "seek":
-            session.seek(int((content or {}).get("frame", 0)))
-        else:
-            raise ValueError(f"unknown control {action!r}")
 
     def _on_speed(self, change: Mapping[str, Any]) -> None:
         target = self._session.target
@@ -191,11 +173,57 @@ class SessionControls(FramecastWidget):
         super().close()
 
 
+#: Actions that leave the session paused on one frame: given the frame the page shows after
+#: the action (``content["frame"]``), the session goes to that frame. The page's clock and
+#: the kernel's differ by a few frames, and the frame kept is the one the user saw.
+_SETTLING = ("pause", "step", "step_back")
+
+
+def perform(session: Session, action: str, content: Mapping[str, Any] | None = None) -> None:
+    """Do what a play control does: ``play``, ``pause``, ``step``, ``step_back``,
+    ``restart``, ``stop``, ``seek`` (to ``content["frame"]``) or ``speed`` (to
+    ``content["fps"]``). ``pause`` and the steps go to ``content["frame"]`` when given."""
+    if session.closed:
+        raise RuntimeError("the session is closed: start a new framecast.Session")
+    content = content or {}
+    frame = content.get("frame")
+    simple = {
+        "play": session.play,
+        "pause": session.pause,
+        "step": session.step,
+        "step_back": session.step_back,
+        "restart": session.restart,
+        "stop": session.stop,
+    }
+    if action == "seek" or (action in _SETTLING and frame is not None):
+        if isinstance(frame, bool) or not isinstance(frame, int):
+            raise ValueError(f"{action} needs a whole frame number, got {frame!r}")
+        session.seek(frame)
+    elif action in simple:
+        simple[action]()
+    elif action == "speed":
+        fps = content.get("fps")
+        target = session.target
+        if isinstance(fps, bool) or not isinstance(fps, int | float) or not fps > 0:
+            raise ValueError(f"speed needs frames per second > 0, got {fps!r}")
+        if not hasattr(target, "fps"):
+            raise RuntimeError(f"the speed of a {session.target_kind} cannot be set")
+        target.fps = float(fps)
+    else:
+        raise ValueError(f"unknown control {action!r}")
+
+
 def control_request(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``control`` handler: a bar's button, slider or field."""
-    controls = channel.widget(str(data.get("widget", "")))
-    if not isinstance(controls, SessionControls):
-        return {"error": "this control bar is no longer alive in the kernel"}
+    """The ``control`` handler: a button, slider or field of a bar or of a viewer's play
+    bar. The reply says where the session is after the action (``frame``, ``playing``), for
+    the page's playhead to agree with it."""
+    widget = channel.widget(str(data.get("widget", "")))
+    session = widget.controlled_session if isinstance(widget, FramecastWidget) else None
+    if session is None:
+        return {"error": "these controls no longer drive a session of this kernel"}
     action = str(data.get("action", ""))
-    controls.handle(action, data)
-    return {"done": action}
+    if isinstance(widget, SessionControls):
+        widget.handle(action, data)
+    else:
+        perform(session, action, data)
+    return {"done": action, "frame": session.frame_index, "playing": session.playing}

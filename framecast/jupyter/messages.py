@@ -89,6 +89,9 @@ class ReplyMessage(TypedDict):
     received: NotRequired[int]
     error: NotRequired[str]
     done: NotRequired[str]
+    #: After a control: the session's frame and whether it plays.
+    frame: NotRequired[int]
+    playing: NotRequired[bool]
 
 
 class HelloMessage(TypedDict):
@@ -106,13 +109,15 @@ class AckMessage(TypedDict):
 
 
 class ControlMessage(TypedDict):
-    """Page to kernel: a control of the bar (``frame`` for ``seek``)."""
+    """Page to kernel: a play control of a bar (``frame`` for ``seek``, a pause or a step;
+    ``fps`` for ``speed``)."""
 
     kind: Literal["control"]
     widget: str
     request: str
     action: str
     frame: NotRequired[int]
+    fps: NotRequired[float]
 
 
 class PublishMessage(TypedDict):

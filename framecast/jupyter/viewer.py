@@ -326,6 +326,11 @@ class Viewer(FramecastWidget):
             return None
         return {"playing": target.is_playing, "fps": target.fps, "mode": target.mode}
 
+    @property
+    def controlled_session(self) -> Session | None:
+        """The session of this kernel on show: the viewer's play bar drives it too."""
+        return self._session
+
     def _fallback(self) -> str:
         where = "this kernel's session" if self.in_process else "a remote session"
         return f"a 3D view of {where}, listening on {self.listen!r}"

@@ -11,13 +11,16 @@ import html
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 from traitlets import Unicode
 
 from .._version import __version__
 from . import channel
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 __all__ = ["STATIC", "FramecastWidget"]
 
@@ -63,6 +66,12 @@ class FramecastWidget(anywidget.AnyWidget):
     def _fallback(self) -> str:
         """What the widget shows, for the text a front end that cannot draw it shows."""
         return ""
+
+    @property
+    def controlled_session(self) -> Session | None:
+        """The session of this kernel that the widget's play controls drive (``control``
+        requests), or None where they drive the page only."""
+        return None
 
     def mimebundle(self, extra: Mapping[str, Any] | None = None) -> Bundle:
         """The display bundle: the widget's view, framecast's text and HTML fallbacks (which

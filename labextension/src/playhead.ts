@@ -78,6 +78,8 @@ export class Playhead {
   fps = 30;
   mode: LoopMode = 'loop';
   cache: TrajectoryCache | null = null;
+  /** Counts the actions done in this page: a kernel answer to an older one is stale. */
+  actions = 0;
   private direction = 1;
   private timer = 0;
   private lastLocalAction = -Infinity;
@@ -176,6 +178,20 @@ export class Playhead {
     if (performance.now() - this.lastLocalAction < LOCAL_ACTION_GRACE_MS) {
       return;
     }
+    this.apply(report);
+  }
+
+  /**
+   * The kernel's answer to this page's latest action: where the session is once the action
+   * is done. Applied at once, whatever the grace after a local action: from here the page,
+   * its bars and the session agree on the frame.
+   */
+  settle(report: IKernelPlayback): void {
+    this.detached = false;
+    this.apply(report);
+  }
+
+  private apply(report: IKernelPlayback): void {
     if (report.fps !== undefined) {
       this.setRate(report.fps, report.mode);
     }
@@ -209,6 +225,7 @@ export class Playhead {
   }
 
   private acted(): void {
+    this.actions += 1;
     this.lastLocalAction = performance.now();
     this.detached = false;
   }

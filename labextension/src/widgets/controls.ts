@@ -8,7 +8,8 @@
 import { element } from '../dom';
 import { Playhead, playheadFor, releasePlayhead } from '../playhead';
 import { versionProblem } from '../version';
-import { describeReply, IModel, listenForReplies, request, warm } from './host';
+import { act } from './act';
+import { describeReply, IModel, listenForReplies, warm } from './host';
 
 type Action = 'play' | 'pause' | 'step' | 'step_back' | 'restart' | 'stop';
 
@@ -87,7 +88,7 @@ class Bar {
     this.scrub.addEventListener('change', () => {
       this.scrubbing = false;
       this.local()?.seek(Number(this.scrub.value));
-      this.act('seek', Number(this.scrub.value));
+      this.send('seek', Number(this.scrub.value));
     });
     bar.append(this.scrub, this.frameLabel);
 
@@ -218,13 +219,13 @@ class Bar {
     } else if (local && (action === 'step' || action === 'step_back')) {
       local.step(action === 'step' ? 1 : -1);
     }
-    this.act(action);
+    this.send(action);
   }
 
-  /** Send a control to the kernel; an error it answers shows in the status. */
-  private act(action: string, frame?: number): void {
-    const widget = String(this.model.get('_widget_id'));
-    void request(this.model, this.el, { kind: 'control', widget, action, frame }).then(reply => {
+  /** Send a control to the kernel (its answer settles the playhead); an error it answers
+   * shows in the status. */
+  private send(action: string, frame?: number): void {
+    void act(this.model, this.el, this.local(), action, { frame }).then(reply => {
       if (reply.error) {
         this.status.textContent = describeReply(reply).replace('not published', `${action} failed`);
       }

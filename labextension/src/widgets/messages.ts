@@ -66,6 +66,9 @@ export interface IReplyMessage {
   received?: number;
   error?: string;
   done?: string;
+  /** After a control: the session's frame and whether it plays. */
+  frame?: number;
+  playing?: boolean;
 }
 
 /** Page to kernel: a view was drawn; `cache` is what the page holds already. */
@@ -80,13 +83,15 @@ export interface IAckMessage {
   widget: string;
 }
 
-/** Page to kernel: a control of the bar (`frame` for `seek`). */
+/** Page to kernel: a play control of a bar (`frame` for `seek`, a pause or a step;
+ * `fps` for `speed`). */
 export interface IControlMessage {
   kind: 'control';
   widget: string;
   request: string;
   action: string;
   frame?: number;
+  fps?: number;
 }
 
 /** Page to kernel: a clicked link. */

@@ -1,12 +1,16 @@
 /**
  * The viewer's own play bar: play or pause, step, scrub and speed for a trajectory whose
- * frames the page holds. It drives the page's playhead only, so it needs no kernel; where
- * the page also shows the session's bar (JupyterLab), both move the same playhead.
+ * frames the page holds. It drives the page's playhead at once, so it needs no kernel, and
+ * tells the viewer's session too (`send`), which then agrees with the page; where the page
+ * also shows the session's bar (JupyterLab), both move the same playhead.
  *
  * Keyboard: with the bar focused, space plays or pauses and the arrow keys step.
  */
 import { element } from '../dom';
 import type { Frames, IViewOfFrames } from './frames';
+
+/** Tells the session what the bar did: an action, with the frame or speed it set. */
+export type SendControl = (action: string, extra?: { frame?: number; fps?: number }) => void;
 
 export class PlayBar implements IViewOfFrames {
   readonly el = element('div', 'fc-playbar');
@@ -17,7 +21,10 @@ export class PlayBar implements IViewOfFrames {
   private readonly speed = element('input', 'fc-speed');
   private readonly label = element('span', 'fc-frame');
 
-  constructor(private readonly frames: Frames) {
+  constructor(
+    private readonly frames: Frames,
+    private readonly send: SendControl
+  ) {
     this.el.setAttribute('role', 'toolbar');
     this.el.setAttribute('aria-label', 'Trajectory playback');
     this.el.tabIndex = 0;
@@ -34,13 +41,18 @@ export class PlayBar implements IViewOfFrames {
     this.label.setAttribute('aria-live', 'polite');
     this.el.append(this.back, this.toggle, this.forward, this.scrub, this.speed, this.label);
     this.toggle.addEventListener('click', () => this.playOrPause());
-    this.back.addEventListener('click', () => this.frames.playhead?.step(-1));
-    this.forward.addEventListener('click', () => this.frames.playhead?.step(1));
+    this.back.addEventListener('click', () => this.step(-1));
+    this.forward.addEventListener('click', () => this.step(1));
     this.scrub.addEventListener('input', () => this.frames.playhead?.seek(Number(this.scrub.value)));
+    this.scrub.addEventListener('change', () => {
+      this.frames.playhead?.seek(Number(this.scrub.value));
+      this.send('seek', { frame: Number(this.scrub.value) });
+    });
     this.speed.addEventListener('change', () => {
       const fps = Number(this.speed.value);
       if (fps > 0) {
         this.frames.playhead?.setRate(fps);
+        this.send('speed', { fps });
       }
     });
     this.el.addEventListener('keydown', event => this.key(event));
@@ -50,11 +62,17 @@ export class PlayBar implements IViewOfFrames {
 
   private playOrPause(): void {
     const playhead = this.frames.playhead;
-    if (playhead?.playing) {
-      playhead.pause();
-    } else {
-      playhead?.play();
+    if (!playhead) {
+      return;
     }
+    const action = playhead.playing ? 'pause' : 'play';
+    playhead[action]();
+    this.send(action);
+  }
+
+  private step(delta: 1 | -1): void {
+    this.frames.playhead?.step(delta);
+    this.send(delta === 1 ? 'step' : 'step_back');
   }
 
   private key(event: KeyboardEvent): void {
@@ -65,7 +83,7 @@ export class PlayBar implements IViewOfFrames {
     if (event.key === ' ') {
       this.playOrPause();
     } else if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
-      this.frames.playhead?.step(event.key === 'ArrowRight' ? 1 : -1);
+      this.step(event.key === 'ArrowRight' ? 1 : -1);
     } else {
       return;
     }

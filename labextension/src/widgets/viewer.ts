@@ -4,6 +4,7 @@
  * output even where outputs are isolated iframes (Colab) or a cell keeps the kernel busy.
  */
 import { VERSION, versionProblem } from '../version';
+import { act } from './act';
 import { Frames } from './frames';
 import { IModel, listenForReplies } from './host';
 import { PlayBar } from './playbar';
@@ -46,7 +47,12 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   el.appendChild(toolbar);
   const scene = new Scene(model, frames, el);
   scene.render(toolbar);
-  const bar = new PlayBar(frames);
+  // A session of this kernel follows the play bar; a remote one is another's to drive.
+  const bar = new PlayBar(frames, (action, extra) => {
+    if (model.get('in_process')) {
+      void act(model, el, frames.playhead, action, extra);
+    }
+  });
   el.appendChild(bar.el);
   return () => {
     bar.remove();
