@@ -58,9 +58,12 @@ def _free_port() -> int:
 
 
 class Lab:
-    """A JupyterLab (or, with ``app="notebook"``, a Notebook 7) server in a temporary root."""
+    """A JupyterLab (or, with ``app="notebook"``, a Notebook 7) server in a temporary root;
+    ``env`` adds to its environment and its kernels' (``PYTHONPATH``, ``JUPYTER_PATH``)."""
 
-    def __init__(self, root: Path, app: str = "jupyterlab") -> None:
+    def __init__(
+        self, root: Path, app: str = "jupyterlab", env: dict[str, str] | None = None
+    ) -> None:
         self.app = app
         self.root = root / "notebooks"
         self.root.mkdir()
@@ -79,6 +82,7 @@ class Lab:
             "IPYTHONDIR": str(root / "ipython"),
             "JUPYTERLAB_SETTINGS_DIR": str(settings),
             "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
+            **(env or {}),
         }
         self.log = (root / "lab.log").open("w")
         self.process = subprocess.Popen(
