@@ -16,8 +16,10 @@ from typing import Any
 
 __all__ = ["make", "marimo", "mimebundle", "register_bundle", "register_factory", "register_marimo"]
 
+#: A display bundle: data, or (data, metadata) where the front end needs metadata (Colab).
+Bundle = dict[str, Any] | tuple[dict[str, Any], dict[str, Any]]
 #: ``hook(obj, **kwargs)`` returns the object's display bundle, or None for its repr.
-BundleHook = Callable[..., "dict[str, Any] | None"]
+BundleHook = Callable[..., Bundle | None]
 
 _lock = threading.Lock()
 _bundles: dict[type, BundleHook] = {}

@@ -57,6 +57,13 @@ class TimelineBase:
             self._timeline_id = uuid.uuid4().hex
             return self._timeline_id
 
+    @property
+    def fingerprint(self) -> str | None:
+        """Names the timeline's content, the same in any kernel that holds the same frames,
+        so that a saved link finds it again after a restart; None for a timeline whose frames
+        are made as it runs (a live simulation's history), which no later run repeats."""
+        return None
+
     def _frame_range(self) -> range:
         raise NotImplementedError  # pragma: no cover - abstract
 
@@ -162,9 +169,10 @@ class Transition:
         label = f" {self.label}" if self.label else ""
         return f"<Transition #{self.id}{label}>"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """In a notebook: a link that publishes this transition when clicked (drawn by
-        the notebook layer, through the hook table of :mod:`framecast._display`)."""
+        the notebook layer, through the hook table of :mod:`framecast._display`). A dict,
+        or ``(data, metadata)`` where the front end needs metadata (Colab)."""
         return mimebundle(self, **kwargs) or {"text/plain": repr(self)}
 
     def _display_(self) -> Any:
@@ -220,8 +228,9 @@ class TransitionRange(Sequence[Transition]):
             context, name = None, ""  # frames without that key: no context column
         return context, name
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        """In a notebook: a table of links, one per transition (see :meth:`shown_context`)."""
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """In a notebook: a table of links, one per transition (see :meth:`shown_context`).
+        A dict, or ``(data, metadata)`` where the front end needs metadata (Colab)."""
         return mimebundle(self, **kwargs) or {"text/plain": repr(self)}
 
     def _display_(self) -> Any:

@@ -261,3 +261,70 @@ def test_a_saved_notebook_shows_its_links_again_without_their_widgets(page: Any,
     page.wait_for_selector("a.fc-transition-link[data-transition='3']", timeout=60_000)
     page.wait_for_selector(".fc-transition-table a.fc-transition-link[data-transition='6']")
     assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
+
+
+RERUN_SETUP = """\
+import json, pathlib
+import framecast
+trajectory = framecast.demo.argon_trajectory(n=20, frames=30)
+session = framecast.Session(trajectory, port=0)
+pathlib.Path("rerun.json").write_text(
+    json.dumps({"port": session.port, "timeline": trajectory.timeline_id})
+)
+"""
+
+
+def test_a_saved_link_publishes_again_once_its_session_runs_in_a_new_kernel(
+    page: Any, lab: Lab
+) -> None:
+    """Saved, closed, reopened in a new kernel: running only the cell that loads the data and
+    starts the session makes the saved links work (the new timeline has another id; the
+    link finds it by the fingerprint of its content)."""
+    name = lab.write_notebook("rerun.ipynb", RERUN_SETUP, "trajectory.transition(7)")
+    info = lab.root / "rerun.json"
+    info.unlink(missing_ok=True)
+    lab.open(page, name)
+    run_all_cells(page)
+    page.wait_for_selector("a.fc-transition-link[data-transition='7']", timeout=60_000)
+    wait_until(info.exists, timeout=30, what="the first kernel's session")
+    first = json.loads(info.read_text())
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    saved = lab.root / name
+    wait_until(
+        lambda: "vnd.framecast.transition+json" in saved.read_text(),
+        timeout=20,
+        what="the notebook saved with its link",
+    )
+
+    info.unlink()
+    lab.open(page, name)  # a new kernel: the first one is shut down
+    page.wait_for_selector("a.fc-transition-link[data-transition='7']", timeout=60_000)
+    link = page.locator("a.fc-transition-link[data-transition='7']")
+    status = page.locator(".fc-link-status").first
+    # Before the session runs again, the click says what to do.
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget; return w.sessionContext"
+        ".session?.kernel?.status === 'idle'; }",
+        timeout=60_000,
+    )
+    link.click()
+    page.wait_for_function(
+        "(node) => node.dataset.state === 'error'", arg=status.element_handle(), timeout=20_000
+    )
+    assert "run the cells that load" in status.inner_text()
+
+    page.evaluate(
+        "(code) => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        ".requestExecute({code}); }",
+        RERUN_SETUP,
+    )
+    wait_until(info.exists, timeout=30, what="the second kernel's session")
+    second = json.loads(info.read_text())
+    assert second["timeline"] != first["timeline"]
+    with ListenerProcess(f"127.0.0.1:{second['port']}", {"default": 1}) as listener:
+        link.click()
+        events = listener.wait_for(lambda evs: bool(evs[0][1]))
+        assert events[0][1] == [("transition", second["timeline"], 7)]
+        page.wait_for_function(
+            "(node) => node.textContent === '1 client'", arg=status.element_handle()
+        )

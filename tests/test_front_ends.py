@@ -128,3 +128,38 @@ def test_a_table_of_a_thousand_transitions_is_one_widget_model(
     assert len(made[0].data["rows"]) == 1000
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == made[0].model_id
     made[0].close()
+
+
+def test_in_colab_every_widget_bundle_carries_the_widget_manager_metadata(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Colab draws a third-party widget view with its custom widget manager, named in the
+    output's metadata: the bar, the viewer, a link and a table all carry it. Colab's module
+    is stood in for by what anywidget reads of it (this machine cannot run Colab)."""
+    import sys
+    import types
+
+    url = "https://ssl.gstatic.com/colaboratory-static/widgets/colab-cdn-widget-manager/x.js"
+    output = types.ModuleType("google.colab.output")
+    output._widgets = types.SimpleNamespace(_installed_url=url)  # type: ignore[attr-defined]
+    output.enable_custom_widget_manager = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    view = "application/vnd.jupyter.widget-view+json"
+    trajectory = framecast.demo.argon_trajectory(n=5, frames=20)
+    with framecast.Session(trajectory, port=0, autoplay=False) as session:
+        viewer = session.view()
+        try:
+            for shown in (
+                session._repr_mimebundle_(),
+                viewer._repr_mimebundle_(),
+                trajectory.transition(3)._repr_mimebundle_(),
+                trajectory.transitions(2, 6)._repr_mimebundle_(),
+            ):
+                assert isinstance(shown, tuple), f"no metadata: {shown}"
+                data, metadata = shown
+                assert view in data
+                assert metadata[view]["colab"]["custom_widget_manager"]["url"] == url
+        finally:
+            viewer.close()
+    monkeypatch.delitem(sys.modules, "google.colab.output")
+    assert isinstance(trajectory.transition(3)._repr_mimebundle_(), dict)

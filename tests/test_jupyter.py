@@ -34,6 +34,7 @@ def test_transition_bundle_has_the_custom_mime_type_and_fallbacks(trajectory: Tr
     assert data == {
         "version": framecast.__version__,
         "timeline": trajectory.timeline_id,
+        "fingerprint": trajectory.fingerprint,
         "transition": 7,
         "label": trajectory.transition(7).label,
     }
@@ -78,10 +79,45 @@ def test_a_click_publishes_through_the_session_showing_the_timeline(
         assert listener.selected_transition.transition == 42
 
 
+def test_a_link_saved_in_another_kernel_finds_the_same_data_by_its_fingerprint(
+    no_leaks: None,
+) -> None:
+    """The same data loaded again has another timeline id but the same fingerprint: a saved
+    link publishes through the session that shows it. Other data, or a live simulation's
+    history, has another fingerprint (or none)."""
+    saved = framecast.demo.argon_trajectory(n=8, frames=12)
+    link = saved.transition(5)._repr_mimebundle_()[TRANSITION_MIME]
+    table = saved.transitions(2, 4)._repr_mimebundle_()[TRANSITIONS_MIME]
+    assert link["fingerprint"] == table["fingerprint"] == saved.fingerprint
+    click = {"request": "r", "timeline": "from-a-kernel-gone", "transition": 5}
+    reloaded = framecast.demo.argon_trajectory(n=8, frames=12)
+    other = framecast.demo.argon_trajectory(n=8, frames=12, seed=1)
+    assert reloaded.timeline_id != saved.timeline_id
+    assert reloaded.fingerprint == saved.fingerprint != other.fingerprint
+    assert framecast.demo.argon(8).fingerprint is None
+    del saved  # the first kernel's timeline is gone
+    with Session(other, port=0) as session:
+        # Only other data is shown: the link does not publish into it.
+        assert (
+            "not in the kernel"
+            in handle_click({**click, "fingerprint": link["fingerprint"]})["error"]
+        )
+        session.show(reloaded)
+        with framecast.Client(f"127.0.0.1:{session.port}") as viewer:
+            listener = viewer.join("default")
+            reply = handle_click({**click, "fingerprint": link["fingerprint"]})
+            assert reply == {"request": "r", "received": 1}
+            listener.wait_for_events(1)
+            assert listener.selected_transition is not None
+            assert listener.selected_transition.timeline == reloaded.timeline_id
+            assert listener.selected_transition.transition == 5
+        assert "error" in handle_click({**click, "fingerprint": None})
+
+
 def test_bad_clicks_get_an_error_sentence(session: Session, trajectory: Trajectory) -> None:
     trajectory.transition(1)._repr_mimebundle_()
     assert (
-        "no longer exists"
+        "run the cells that load it"
         in handle_click({"request": 1, "timeline": "gone", "transition": 1})["error"]
     )
     reply = handle_click({"request": 2, "timeline": trajectory.timeline_id, "transition": 500})

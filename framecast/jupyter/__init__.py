@@ -12,12 +12,22 @@ and ranges display and what ``Session.controls()`` and ``Session.view()`` make
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .. import _display
 from ..session import Session
 from ..timeline import Transition, TransitionRange
-from .links import COMM_TARGET, TRANSITION_MIME, TRANSITIONS_MIME, range_bundle, transition_bundle
+from . import channel
+from .links import (
+    COMM_TARGET,
+    TRANSITION_MIME,
+    TRANSITIONS_MIME,
+    link_data,
+    range_bundle,
+    table_data,
+    transition_bundle,
+)
 
 __all__ = ["COMM_TARGET", "TRANSITIONS_MIME", "TRANSITION_MIME", "SessionControls", "Viewer"]
 
@@ -52,7 +62,7 @@ def _session_bundle(session: Session, **kwargs: Any) -> Any:
     return _controls(session).mimebundle()
 
 
-def _range(transitions: TransitionRange, **kwargs: Any) -> dict[str, Any]:
+def _range(transitions: TransitionRange, **kwargs: Any) -> Any:
     return range_bundle(transitions, *transitions.shown_context())
 
 
@@ -77,11 +87,14 @@ _display.register_bundle(TransitionRange, _range)
 _display.register_marimo(Session, lambda session: _in_marimo(_controls(session)))
 _display.register_marimo(
     Transition,
-    lambda t: _marimo_links("link", transition_bundle(t, widget=False)[TRANSITION_MIME]),
+    lambda t: _marimo_links("link", link_data(t)),
 )
 _display.register_marimo(
     TransitionRange,
-    lambda r: _marimo_links(
-        "table", range_bundle(r, *r.shown_context(), widget=False)[TRANSITIONS_MIME]
-    ),
+    lambda r: _marimo_links("table", table_data(r, *r.shown_context())[0]),
 )
+
+# A saved link in a page reopened on this kernel opens the request channel before anything
+# here makes a widget or a link: in a kernel, the comm target is ready once framecast is.
+if "ipykernel" in sys.modules:
+    channel.ensure_comm_target()

@@ -19,6 +19,7 @@ from typing import Any
 
 from traitlets import Dict, Unicode
 
+from .._display import Bundle
 from .._version import __version__
 from ..session import Session, live_sessions
 from ..timeline import TimelineBase, Transition, TransitionRange
@@ -32,8 +33,10 @@ __all__ = [
     "TRANSITION_MIME",
     "TransitionLinks",
     "handle_click",
+    "link_data",
     "publish_request",
     "range_bundle",
+    "table_data",
     "transition_bundle",
 ]
 
@@ -73,12 +76,30 @@ def handle_click(data: Mapping[str, Any]) -> dict[str, Any]:
     return reply or {}
 
 
-def publish_request(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``publish`` handler: publish transition ``data["transition"]`` of its timeline."""
+def _timeline_of(data: Mapping[str, Any]) -> TimelineBase | None:
+    """The timeline a link names: by its id in this kernel, else (a link saved from another
+    kernel) the one with the link's content fingerprint, those sessions show first."""
     timeline = _timelines.get(str(data.get("timeline", "")))
+    fingerprint = data.get("fingerprint")
+    if timeline is not None or not isinstance(fingerprint, str) or not fingerprint:
+        return timeline
+    shown = [s.target for s in live_sessions() if isinstance(s.target, TimelineBase)]
+    for candidate in [*shown, *list(_timelines.values())]:
+        if candidate.fingerprint == fingerprint:
+            return candidate
+    return None
+
+
+def publish_request(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``publish`` handler: publish transition ``data["transition"]`` of its timeline
+    (see :func:`_timeline_of`)."""
+    timeline = _timeline_of(data)
     number = data.get("transition")
     if timeline is None:
-        return {"error": "this timeline no longer exists in the kernel"}
+        return {
+            "error": "this link's timeline is not in the kernel: run the cells that load it "
+            "and start its session, then click again"
+        }
     if isinstance(number, bool) or not isinstance(number, int):
         return {"error": f"bad transition number {number!r}"}
     try:
@@ -103,31 +124,39 @@ def _sessions_for(timeline: TimelineBase) -> list[Session]:
     return sessions if len(sessions) == 1 else []
 
 
+def _fingerprint(timeline: object) -> str | None:
+    """A timeline's content fingerprint, for a saved link to find it in a later kernel."""
+    return timeline.fingerprint if isinstance(timeline, TimelineBase) else None
+
+
 def _link_text(transition: Transition) -> str:
     return f"#{transition.id}" + (f" {transition.label}" if transition.label else "")
 
 
-def _widget_view(kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The widget-view entry of a new :class:`TransitionLinks`: one model per display."""
-    return TransitionLinks(kind=kind, data=data).view_entry()
+def _bundle(kind: str, mime: str, data: dict[str, Any], text: str, page: str) -> Bundle:
+    """A link's display bundle: its widget (one model), its MIME type, plain and HTML text;
+    with the widget view's metadata where a front end needs it (Colab)."""
+    view, metadata = TransitionLinks(kind=kind, data=data).view()
+    bundle = {**view, mime: data, "text/plain": text, "text/html": page}
+    return (bundle, metadata) if metadata else bundle
 
 
-def transition_bundle(transition: Transition, *, widget: bool = True) -> dict[str, Any]:
-    """The display bundle of one transition: a link (with its widget unless ``widget`` is
-    False), with plain and HTML fallbacks."""
+def link_data(transition: Transition) -> dict[str, Any]:
+    """What a link shows and sends (the ``TRANSITION_MIME`` payload)."""
     _remember(transition.timeline)
-    data = {
+    return {
         "version": __version__,
         "timeline": transition.timeline.timeline_id,
+        "fingerprint": _fingerprint(transition.timeline),
         "transition": transition.id,
         "label": transition.label,
     }
-    return {
-        **(_widget_view("link", data) if widget else {}),
-        TRANSITION_MIME: data,
-        "text/plain": repr(transition),
-        "text/html": f"<code>{html.escape(_link_text(transition))}</code>",
-    }
+
+
+def transition_bundle(transition: Transition) -> Bundle:
+    """The display bundle of one transition: a link, with plain and HTML fallbacks."""
+    page = f"<code>{html.escape(_link_text(transition))}</code>"
+    return _bundle("link", TRANSITION_MIME, link_data(transition), repr(transition), page)
 
 
 Context = str | Callable[[Transition], object] | None
@@ -154,15 +183,11 @@ def _column(values: list[object]) -> list[str]:
     return [f"{v:.{decimals}f}" if isinstance(v, float) else str(v) for v in values]
 
 
-def range_bundle(
-    transitions: TransitionRange,
-    context: Context = None,
-    context_name: str = "",
-    *,
-    widget: bool = True,
-) -> dict[str, Any]:
-    """The display bundle of a range: a table of links with a context column (and its
-    widget, one model for the whole table, unless ``widget`` is False)."""
+def table_data(
+    transitions: TransitionRange, context: Context = None, context_name: str = ""
+) -> tuple[dict[str, Any], str, str]:
+    """What a table of links shows and sends (the ``TRANSITIONS_MIME`` payload), with its
+    plain and HTML text."""
     _remember(transitions.timeline)
     shown = [transitions.timeline.transition(n) for n in transitions.ids[:MAX_TABLE_ROWS]]
     values = _column([_context_of(context, transition) for transition in shown])
@@ -185,13 +210,19 @@ def range_bundle(
     data = {
         "version": __version__,
         "timeline": transitions.timeline.timeline_id,
+        "fingerprint": _fingerprint(transitions.timeline),
         "context_name": name,
         "rows": rows,
         "hidden": hidden,
     }
-    return {
-        **(_widget_view("table", data) if widget else {}),
-        TRANSITIONS_MIME: data,
-        "text/plain": plain + (f"\n... and {hidden} more" if hidden else ""),
-        "text/html": f"<table>{header}{body}</table>{more}",
-    }
+    more_text = f"\n... and {hidden} more" if hidden else ""
+    return data, plain + more_text, f"<table>{header}{body}</table>{more}"
+
+
+def range_bundle(
+    transitions: TransitionRange, context: Context = None, context_name: str = ""
+) -> Bundle:
+    """The display bundle of a range: a table of links with a context column, one widget
+    model for the whole table."""
+    data, text, page = table_data(transitions, context, context_name)
+    return _bundle("table", TRANSITIONS_MIME, data, text, page)

@@ -126,6 +126,8 @@ class PublishMessage(TypedDict):
     kind: Literal["publish"]
     request: str
     timeline: str
+    #: A recorded timeline's content fingerprint, where the link has one.
+    fingerprint: NotRequired[str | None]
     transition: int
 
 

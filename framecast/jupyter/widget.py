@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 from traitlets import Unicode
 
+from .._display import Bundle
 from .._version import __version__
 from . import channel
 
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["STATIC", "FramecastWidget"]
 
-#: A display bundle: data, or (data, metadata).
-Bundle = dict[str, Any] | tuple[dict[str, Any], dict[str, Any]]
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -96,10 +95,11 @@ class FramecastWidget(anywidget.AnyWidget):
         }
         return (data, metadata) if metadata else data
 
-    def view_entry(self) -> dict[str, Any]:
-        """The widget-view MIME entry alone (empty where there is no widget view)."""
-        shown = anywidget.AnyWidget._repr_mimebundle_(self)
-        return {key: value for key, value in (shown or ({}, {}))[0].items() if key == WIDGET_VIEW}
+    def view(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The widget-view MIME entry alone (empty where there is no widget view), and the
+        metadata a front end needs to draw it (Colab's widget manager; usually none)."""
+        data, metadata = anywidget.AnyWidget._repr_mimebundle_(self) or ({}, {})
+        return {key: value for key, value in data.items() if key == WIDGET_VIEW}, metadata
 
     # A plain dict where no metadata is needed (anywidget always returns a pair): what
     # IPython accepts either way, and what static tools read most easily.

@@ -7,8 +7,11 @@ transition API.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Literal
+
+import numpy as np
 
 from ..frame import FrameData, validate_field
 from ..timeline import TIMELINE_KEY, TimelineBase
@@ -135,6 +138,25 @@ class SequencePlayer(Player, TimelineBase):
         self._frame.update(fields, index=index)
 
     # -- timeline ---------------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the frame count, the topology and the fields of the first, middle and
+        last frames: equal for the same data loaded again, in any kernel. Computed once
+        (three frames read, whatever the length)."""
+        try:
+            return self._fingerprint
+        except AttributeError:
+            pass
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(f"{type(self).__name__} {self._frame_count}".encode())
+        topology = {k: v for k, v in self._topology.items() if k != TIMELINE_KEY}
+        _digest_fields(digest, topology)
+        last = self._frame_count - 1
+        for index in sorted({0, last // 2, last}):
+            _digest_fields(digest, self._fields(index))
+        self._fingerprint: str = digest.hexdigest()
+        return self._fingerprint
+
     def _frame_range(self) -> range:
         return range(self._frame_count)
 
@@ -142,6 +164,19 @@ class SequencePlayer(Player, TimelineBase):
         context = FrameData(self._topology, index=frame)
         context.update(self._fields(frame))
         return context
+
+
+def _digest_fields(digest: hashlib.blake2b, fields: Mapping[str, object]) -> None:
+    """Feed ``fields`` to ``digest`` in key order: arrays by dtype, shape and bytes, other
+    values by their repr."""
+    for key in sorted(fields):
+        value = fields[key]
+        digest.update(key.encode())
+        if isinstance(value, np.ndarray):
+            digest.update(f"{value.dtype.str}{value.shape}".encode())
+            digest.update(np.ascontiguousarray(value).data)
+        else:
+            digest.update(repr(value).encode())
 
 
 def _interval_for(fps: float) -> float:

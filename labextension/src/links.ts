@@ -7,7 +7,14 @@ export const COMM_TARGET = 'framecast.requests';
 /** Milliseconds a click waits for the kernel before it says so. */
 const REPLY_TIMEOUT = 15000;
 
+/** What a request gets when the kernel closes the channel (framecast is not imported
+ * there: a saved notebook reopened in a new kernel, or a restarted one). */
+const NOT_RUNNING =
+  'framecast is not running in this kernel: run the cells that load the data and start ' +
+  'its session, then click again';
+
 import type { IChannel } from './widgets/host';
+import type { IPublishTarget } from './widgets/linkview';
 
 /** What the kernel answers to a request. */
 export interface IReply {
@@ -26,7 +33,8 @@ export interface IReply {
  */
 export class LinkPublisher implements IChannel {
   private readonly comms = new Map<string, Promise<Kernel.IComm>>();
-  private readonly pending = new Map<string, (reply: IReply) => void>();
+  /** Requests waiting for an answer, with the kernel each went to. */
+  private readonly pending = new Map<string, { kernel: string; resolve: (reply: IReply) => void }>();
   private counter = 0;
 
   constructor(public tracker: INotebookTracker | null) {}
@@ -86,14 +94,22 @@ export class LinkPublisher implements IChannel {
       const comm = kernel.createComm(COMM_TARGET);
       comm.onMsg = message => {
         const reply = message.content.data as IReply;
-        const resolve = reply.request ? this.pending.get(reply.request) : undefined;
-        if (resolve && reply.request) {
+        const waiting = reply.request ? this.pending.get(reply.request) : undefined;
+        if (waiting && reply.request) {
           this.pending.delete(reply.request);
-          resolve(reply);
+          waiting.resolve(reply);
         }
       };
       comm.onClose = () => {
+        // The kernel has no such comm target, or it went away: nothing sent will be
+        // answered, so say so now instead of at the timeout.
         this.comms.delete(kernel.id);
+        for (const [request, waiting] of [...this.pending]) {
+          if (waiting.kernel === kernel.id) {
+            this.pending.delete(request);
+            waiting.resolve({ error: NOT_RUNNING });
+          }
+        }
       };
       comm.open({});
       return comm;
@@ -104,8 +120,8 @@ export class LinkPublisher implements IChannel {
   }
 
   /** Ask the kernel to publish a transition; resolves with its answer. */
-  publish(node: HTMLElement, timeline: string, transition: number): Promise<IReply> {
-    return this.request(node, { kind: 'publish', timeline, transition });
+  publish(node: HTMLElement, target: IPublishTarget): Promise<IReply> {
+    return this.request(node, { kind: 'publish', ...target });
   }
 
   /** Send one request to the kernel showing `node`; resolves with its answer. */
@@ -122,9 +138,12 @@ export class LinkPublisher implements IChannel {
         this.pending.delete(request);
         resolve({ error: 'the kernel did not answer (is it busy?)' });
       }, REPLY_TIMEOUT);
-      this.pending.set(request, reply => {
-        window.clearTimeout(timer);
-        resolve(reply);
+      this.pending.set(request, {
+        kernel: kernel.id,
+        resolve: reply => {
+          window.clearTimeout(timer);
+          resolve(reply);
+        }
       });
       this.commFor(kernel)
         .then(comm => comm.send({ ...payload, request } as any))

@@ -30,7 +30,7 @@ abstract class FramecastOutput extends Widget implements IRenderMime.IRenderer {
 export class TransitionLink extends FramecastOutput {
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const data = model.data[this.options.mimeType] as unknown as ILinkData;
-    renderLink(this.node, data, (timeline, n) => this.links.publish(this.node, timeline, n));
+    renderLink(this.node, data, target => this.links.publish(this.node, target));
     return Promise.resolve();
   }
 }
@@ -39,7 +39,7 @@ export class TransitionLink extends FramecastOutput {
 export class TransitionTable extends FramecastOutput {
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const data = model.data[this.options.mimeType] as unknown as ITableData;
-    renderTable(this.node, data, (timeline, n) => this.links.publish(this.node, timeline, n));
+    renderTable(this.node, data, target => this.links.publish(this.node, target));
     return Promise.resolve();
   }
 }

@@ -4,15 +4,14 @@
  * the link says how many clients received it.
  */
 import { IModel, listenForReplies, request, warm } from './host';
-import { ILinkData, ITableData, renderLink, renderTable } from './linkview';
+import { ILinkData, IPublishTarget, ITableData, renderLink, renderTable } from './linkview';
 
 function initialize({ model }: { model: IModel }): void {
   listenForReplies(model);
 }
 
 function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
-  const publish = (timeline: string, transition: number) =>
-    request(model, el, { kind: 'publish', timeline, transition });
+  const publish = (target: IPublishTarget) => request(model, el, { kind: 'publish', ...target });
   const draw = () => {
     const data = model.get('data');
     if (model.get('kind') === 'table') {

@@ -7,27 +7,40 @@ import { element } from '../dom';
 import { versionProblem } from '../version';
 import { describeReply, Reply } from './host';
 
-/** One transition (`application/vnd.framecast.transition+json`). */
-export interface ILinkData {
-  version: string;
+/**
+ * A timeline as a link names it: its id in the kernel that showed the link, and, for a
+ * recorded one, a fingerprint of its content, by which a later kernel that loaded the same
+ * data finds it (a saved notebook's links work again once its session runs).
+ */
+export interface ITimelineOfLink {
   timeline: string;
+  fingerprint?: string | null;
+}
+
+/** One transition (`application/vnd.framecast.transition+json`). */
+export interface ILinkData extends ITimelineOfLink {
+  version: string;
   transition: number;
   label: string;
 }
 
 /** A range (`application/vnd.framecast.transitions+json`). */
-export interface ITableData {
+export interface ITableData extends ITimelineOfLink {
   version: string;
-  timeline: string;
   context_name: string;
   rows: { transition: number; label: string; context: string }[];
   hidden: number;
 }
 
-/** Ask the kernel to publish transition `n` of `timeline`. */
-export type Publish = (timeline: string, transition: number) => Promise<Reply>;
+/** What a publish request names: a transition of a timeline. */
+export interface IPublishTarget extends ITimelineOfLink {
+  transition: number;
+}
 
-function makeLink(publish: Publish, timeline: string, transition: number, label: string): HTMLElement {
+/** Ask the kernel to publish a transition. */
+export type Publish = (target: IPublishTarget) => Promise<Reply>;
+
+function makeLink(publish: Publish, data: ITimelineOfLink, transition: number, label: string): HTMLElement {
   const wrapper = element('span', 'fc-transition');
   const link = element('a', 'fc-transition-link', `#${transition}`);
   link.href = '#';
@@ -41,7 +54,8 @@ function makeLink(publish: Publish, timeline: string, transition: number, label:
     event.preventDefault();
     status.textContent = 'publishing\u2026';
     status.dataset.state = 'pending';
-    void publish(timeline, transition).then(reply => {
+    const target = { timeline: data.timeline, fingerprint: data.fingerprint ?? null, transition };
+    void publish(target).then(reply => {
       status.textContent = describeReply(reply);
       status.dataset.state = reply.error ? 'error' : 'done';
     });
@@ -70,7 +84,7 @@ export function renderLink(host: HTMLElement, data: ILinkData, publish: Publish)
   if (!prepare(host, data.version)) {
     return;
   }
-  host.appendChild(makeLink(publish, data.timeline, data.transition, data.label));
+  host.appendChild(makeLink(publish, data, data.transition, data.label));
 }
 
 /** Draw a table of links into `host` (or a version-mismatch message). */
@@ -87,7 +101,7 @@ export function renderTable(host: HTMLElement, data: ITableData, publish: Publis
   const body = table.createTBody();
   for (const row of data.rows) {
     const tr = body.insertRow();
-    tr.insertCell().appendChild(makeLink(publish, data.timeline, row.transition, row.label));
+    tr.insertCell().appendChild(makeLink(publish, data, row.transition, row.label));
     if (data.context_name) {
       tr.insertCell().textContent = row.context;
     }

@@ -99,6 +99,8 @@ export interface IPublishMessage {
   kind: 'publish';
   request: string;
   timeline: string;
+  /** A recorded timeline's content fingerprint, where the link has one. */
+  fingerprint?: string | null;
   transition: number;
 }
 
