@@ -126,15 +126,7 @@ def _parser() -> argparse.ArgumentParser:
         "address",
         help="HOST:PORT of the server (e.g. 127.0.0.1:38801) or its framecast:// URL",
     )
-    watch.add_argument(
-        "--token", default=None, help=f"the server's token (default: the URL's, or {TOKEN_ENV})"
-    )
-    watch.add_argument(
-        "--cafile", help="speak TLS, trusting this PEM certificate (e.g. a self-signed one)"
-    )
-    watch.add_argument(
-        "--tls", action="store_true", help="speak TLS, trusting the system's authorities"
-    )
+    _connection_arguments(watch)
     watch.add_argument(
         "--interval",
         type=float,
@@ -143,14 +135,53 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     watch.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds to wait for the server (default: 5)"
-    )
-    watch.add_argument(
         "--session",
         metavar="NAME",
         help="also join this named session and print the transitions and selections published",
     )
+
+    record = commands.add_parser(
+        "record",
+        help="record what a server broadcasts into a file",
+        description="Record a framecast server's frames, shared state and published "
+        "transitions into FILE (a framecast recording; replay it with framecast serve FILE).",
+    )
+    record.add_argument("address", help="HOST:PORT of the server, or its framecast:// URL")
+    record.add_argument("file", help="the recording to write (it must not exist)")
+    record.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    record.add_argument(
+        "--session",
+        metavar="NAME",
+        action="append",
+        help="named session whose events to record (repeat for more; default: default)",
+    )
+    _connection_arguments(record)
     return parser
+
+
+def _connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a command that connects to a server as a client."""
+    parser.add_argument(
+        "--token", default=None, help=f"the server's token (default: the URL's, or {TOKEN_ENV})"
+    )
+    parser.add_argument(
+        "--cafile", help="speak TLS, trusting this PEM certificate (e.g. a self-signed one)"
+    )
+    parser.add_argument(
+        "--tls", action="store_true", help="speak TLS, trusting the system's authorities"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for the server (default: 5)"
+    )
+
+
+def _connect(args: argparse.Namespace) -> Client:
+    """The client that ``args`` describe; ``_UsageError`` if it cannot connect."""
+    try:
+        tls: bool | str | None = args.cafile or (True if args.tls else None)
+        return Client(args.address, token=args.token, tls=tls, connect_timeout=args.timeout)
+    except (ConnectionError, PermissionError, ValueError) as error:
+        raise _UsageError(str(error)) from None
 
 
 class _UsageError(Exception):
@@ -309,12 +340,40 @@ def _describe_event(event: SessionEvent) -> str:
     return f"session {event.session!r}: {what} [{latency:.1f} ms]"
 
 
+def _record(args: argparse.Namespace, out: TextIO) -> int:
+    """Record until ``--duration`` passes, the server goes, or Ctrl-C; print the totals."""
+    client = _connect(args)
+    with client:
+        try:
+            recorder = client.record(args.file, sessions=args.session or ["default"])
+        except (OSError, ValueError) as error:
+            raise _UsageError(str(error)) from None
+        print(f"recording {client.address} into {args.file}", file=out, flush=True)
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                left = 1.0 if deadline is None else deadline - time.monotonic()
+                if not recorder.recording or client.frames_ended.wait(max(min(left, 1.0), 0.0)):
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            recorder.stop()
+    stats = recorder.stats
+    print(
+        f"recorded {stats['frames']} frames ({stats['keyframes']} keyframes, "
+        f"{stats['merged']} merged) in {stats['seconds']:.1f} s, {stats['bytes']:,} bytes",
+        file=out,
+        flush=True,
+    )
+    return 0
+
+
 def _watch(args: argparse.Namespace, out: TextIO) -> int:
     stats = _WatchStats()
     try:
-        tls: bool | str | None = args.cafile or (True if args.tls else None)
-        client = Client(args.address, token=args.token, tls=tls, connect_timeout=args.timeout)
-    except (ConnectionError, PermissionError, ValueError) as error:
+        client = _connect(args)
+    except _UsageError as error:
         print(f"framecast watch: {error}", file=sys.stderr)
         return 2
     deadline = None if args.duration is None else time.monotonic() + args.duration
@@ -358,6 +417,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = sys.stdout if out is None else out
     if args.command == "serve":
         return _serve(args, stream)
+    if args.command == "record":
+        try:
+            return _record(args, stream)
+        except _UsageError as error:
+            print(f"framecast record: {error}", file=sys.stderr)
+            return 2
     return _watch(args, stream)
 
 

@@ -35,6 +35,7 @@ from .errors import (
 from .frame import FrameData, FrameUpdate
 from .listener import SessionListener
 from .messages import CommandInfo, SelectionEvent, TransitionEvent
+from .recorder import Recorder
 from .remote_state import RemoteSharedState
 from .timeline import TIMELINE_KEY
 
@@ -105,12 +106,18 @@ class Client:
         # grpc's stream call objects are untyped in grpc-stubs; they are iterators with cancel().
         self._frame_call: Any = None
         self._frame_task: BackgroundTask | None = None
+        #: Set once the frame stream has ended (the server went, or the client closed).
+        self.frames_ended = threading.Event()
         self._state: RemoteSharedState | None = None
         self._closed = False
 
     # -- frames -----------------------------------------------------------------------------------
     def subscribe_frames(
-        self, callback: FrameCallback | None = None, interval: float = 1 / 30
+        self,
+        callback: FrameCallback | None = None,
+        interval: float = 1 / 30,
+        *,
+        whole: bool = False,
     ) -> None:
         """Receive frames, at most one every ``interval`` seconds (0: every update).
 
@@ -118,12 +125,17 @@ class Client:
         client's stream thread for each update; one failing callback is logged and does
         not stop the stream or the other callbacks. A second call adds another callback
         to the same stream; asking for a different interval then raises ``ValueError``.
+        With ``whole``, a callback added to a running stream first gets the current frame
+        as a reset (a new stream's first update is one anyway).
         """
         if not interval >= 0:
             raise ValueError(f"interval must be >= 0 seconds, got {interval}")
         with self._lock:
             self._check_open()
             if callback is not None:
+                if whole and self._frame_interval is not None:
+                    frame = self._frame
+                    callback(FrameUpdate(frame.index, frame.snapshot(), True, 0.0))
                 self._callbacks.append(callback)
             if self._frame_interval is not None:
                 if interval != self._frame_interval:
@@ -139,6 +151,17 @@ class Client:
                 "framecast-client-frames", lambda stop: self._consume_frames(call)
             )
             self._frame_task.start()
+
+    @property
+    def frame_interval(self) -> float | None:
+        """The frame stream's minimum interval, None before :meth:`subscribe_frames`."""
+        return self._frame_interval
+
+    def remove_frame_callback(self, callback: FrameCallback) -> None:
+        """Stop calling ``callback`` with updates (the stream itself goes on)."""
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
 
     def _consume_frames(self, call: Any) -> None:
         try:
@@ -160,6 +183,7 @@ class Client:
                     f"frame stream from {self.address} ended: {rpc_message(error)}"
                 ) from None
         finally:
+            self.frames_ended.set()
             with self._lock:
                 self._frame_ready.notify_all()
 
@@ -291,6 +315,15 @@ class Client:
             self._frame.merge(context.snapshot(), index=context.index, reset=True)
             self._updates_received += 1
             self._frame_ready.notify_all()
+
+    def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder:
+        """Record what this client receives into a new file: frames, the shared state and
+        the events of the named sessions ``sessions`` (default ``("default",)``);
+        ``keyframe_interval``, ``overwrite``: see :func:`~framecast.client_record.
+        record_client`. Stop it with ``.stop()`` or a ``with`` block."""
+        from .client_record import record_client  # it uses this module's Client
+
+        return record_client(self, path, **options)
 
     # -- shared state -----------------------------------------------------------------------------
     @property

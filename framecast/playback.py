@@ -7,6 +7,7 @@ each returns once the session's status traits show its effect. They are also the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from .targets.base import Playable
@@ -15,12 +16,14 @@ __all__ = ["PlaybackControls"]
 
 
 class PlaybackControls:
-    """Mixed into :class:`~framecast.Session`, which provides the three members below."""
+    """Mixed into :class:`~framecast.Session`, which provides the members below."""
 
     # Defined by the session; declared here for the type checker.
     target: object
     _status_changed: Callable[[], None]  # refresh the status traits and wait until they do
     _register: Callable[[str, Callable[[], None], str], None]  # add a server command
+    _closed: threading.Event  # set once the session is closed
+    health_check: Callable[[], None]  # re-raise a background thread's exception
 
     # -- the controls ------------------------------------------------------------------------
     def _playable(self) -> Playable:
@@ -102,3 +105,16 @@ class PlaybackControls:
         }
         for name, (callback, description) in commands.items():
             self._register(name, callback, description)
+
+    def start_loop(self) -> None:
+        """Run an infinite loop waiting for a keyboard interruption.
+
+        This checks the health of the session every second to catch any exceptions
+        occurring on one of the background threads. It also returns when the session is
+        closed from another thread.
+        """
+        try:
+            while not self._closed.wait(1.0):
+                self.health_check()
+        except KeyboardInterrupt:
+            return

@@ -13,6 +13,7 @@ from . import _wire as wire
 from ._codec import encode_json
 from ._proto import state_pb2
 from ._rpc import CALL_TIMEOUT, rpc_code, rpc_message
+from ._taps import Taps
 from ._threads import BackgroundTask
 from ._versioned import VersionedView
 from .errors import AbsentClientError, LimitExceededError, StateLockedError
@@ -43,6 +44,10 @@ class RemoteSharedState(MutableMapping[str, object]):
         self._view = VersionedView()
         self._synced = False
         self._ended: str | None = None
+        self._first = True
+        #: Called on the stream's thread with each change received (key to JSON bytes,
+        #: None for a removed key), and True for the first message (the snapshot starts).
+        self.taps: Taps[[Mapping[str, bytes | None], bool]] = Taps()
         self._call: Any = subscribe(state_pb2.SubscribeStateRequest(access_token=token))
         self._task = BackgroundTask("framecast-client-state", lambda stop: self._consume())
         self._task.start()
@@ -54,9 +59,14 @@ class RemoteSharedState(MutableMapping[str, object]):
                     self._view.receive(
                         change.version, change.updates, change.removals, more=change.more
                     )
+                    first, self._first = self._first, False
                     if not change.more:
                         self._synced = True
                     self._changed.notify_all()
+                if self.taps:
+                    received: dict[str, bytes | None] = dict(change.updates)
+                    received.update(dict.fromkeys(change.removals))
+                    self.taps(received, first)
         except grpc.RpcError as error:
             if rpc_code(error) != grpc.StatusCode.CANCELLED:
                 with self._changed:
@@ -77,6 +87,17 @@ class RemoteSharedState(MutableMapping[str, object]):
                 raise TimeoutError(f"no shared-state snapshot within {timeout:g} s")
             if not self._synced:
                 raise ConnectionError(f"the shared-state stream ended: {self._ended}")
+
+    def tap(
+        self,
+        tap: Callable[[Mapping[str, bytes | None], bool], None],
+        initial: Callable[[Mapping[str, bytes]], None],
+    ) -> Callable[[], None]:
+        """Hand ``initial`` the state as received so far (key to JSON bytes), then ``tap``
+        every change received, with none between the two; returns the tap's removal."""
+        with self._changed:
+            initial({key: encode_json(value) for key, value in self._decoded().items()})
+            return self.taps.add(tap)
 
     def wait_for(
         self, predicate: Callable[[dict[str, object]], bool], *, timeout: float = 5.0

@@ -8,6 +8,7 @@ the fields that changed, on its own real-time schedule, independent of the simul
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 import threading
@@ -30,10 +31,12 @@ from ._threads import BackgroundTask, OnceCallbacks, raise_if_failed
 from .broadcaster import Broadcaster
 from .frame import FrameData
 from .playback import PlaybackControls
+from .recorder import Recorder
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
 from .server.auth import TLSFiles, choose_token
 from .server.limits import DEFAULT_LIMITS, Limits
 from .server.state import SharedState
+from .session_record import record_session
 from .sessions import ClientSessions
 from .targets.base import Playable, frame_of
 from .timeline import TimelineBase, Transition
@@ -392,19 +395,6 @@ class Session(PlaybackControls, HasTraits):
         finally:
             session.close()
 
-    def start_loop(self) -> None:
-        """Run an infinite loop waiting for a keyboard interruption.
-
-        This checks the health of the session every second to catch any exceptions
-        occurring on one of the background threads. It also returns when the session is
-        closed from another thread.
-        """
-        try:
-            while not self._closed.wait(1.0):
-                self.health_check()
-        except KeyboardInterrupt:
-            return
-
     # The notebook layer sits above this one: it registers how a session displays, and
     # what controls() and view() make, in the hook table of framecast._display.
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -414,6 +404,12 @@ class Session(PlaybackControls, HasTraits):
     def _display_(self) -> Any:
         """In marimo, a session shows as its control bar too."""
         return marimo(self)
+
+    def record(self, path: str | os.PathLike[str], **options: Any) -> Recorder:
+        """Record what this session sends into a new file (``keyframe_interval``,
+        ``overwrite``: see :func:`~framecast.session_record.record_session`); it stops with
+        ``.stop()``, a ``with`` block, or the session's close."""
+        return record_session(self, path, **options)
 
     def controls(self) -> Any:
         """The notebook control bar of this session (an ipywidgets widget)."""

@@ -23,7 +23,12 @@ LAYERS: list[tuple[str, ...]] = [
     ("framecast", "framecast.cli", "framecast.testing"),
     # Widgets, display registration, the kernel channel.
     ("framecast.jupyter",),
-    ("framecast.session", "framecast.playback", "framecast.broadcaster"),
+    (
+        "framecast.session",
+        "framecast.playback",
+        "framecast.broadcaster",
+        "framecast.session_record",
+    ),
     ("framecast.sessions",),
     ("framecast.server",),
     # The Python client.
@@ -34,11 +39,20 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast._channel",
         "framecast._versioned",
         "framecast._rpc",
+        "framecast.client_record",
     ),
+    # Writing a recording, for the session and the client.
+    ("framecast.recorder",),
     # FrameData sources.
     ("framecast.targets", "framecast.adapters", "framecast.demo"),
     # Pure data.
-    ("framecast.frame", "framecast.timeline", "framecast._codec", "framecast.elements"),
+    (
+        "framecast.frame",
+        "framecast.timeline",
+        "framecast._codec",
+        "framecast.elements",
+        "framecast.recfile",
+    ),
     # What every layer may use: errors, records, the wire's method table, small helpers.
     (
         "framecast.errors",
@@ -52,6 +66,8 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast._address",
         "framecast._pacing",
         "framecast._threads",
+        "framecast._mailbox",
+        "framecast._taps",
     ),
     ("framecast._proto",),
 ]

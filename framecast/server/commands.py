@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .._names import check_name
+from .._taps import Taps
 from ..errors import CommandArgumentError, UnknownCommandError
 from ..messages import CommandInfo
 
@@ -53,6 +54,8 @@ class CommandRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._commands: dict[str, _Command] = {}
+        #: Called with (name, arguments) for every command about to run.
+        self.taps: Taps[[str, Mapping[str, object]]] = Taps()
 
     def register(
         self,
@@ -107,4 +110,6 @@ class CommandRegistry:
             bound = command.signature.bind(**(arguments or {}))
         except TypeError as error:
             raise CommandArgumentError(f"bad arguments for command {name!r}: {error}") from None
+        if self.taps:
+            self.taps(name, dict(arguments or {}))
         return command.callback(*bound.args, **bound.kwargs)

@@ -111,16 +111,16 @@ class FramePublisher:
             yield mailbox
 
     @contextmanager
-    def watch(self) -> Iterator[FrameWatch]:
-        """Register an in-process reader for the ``with`` block: its mailbox gets the
-        published values themselves (frozen, so sharing them is safe), merged latest-wins,
-        starting with the whole current frame as a reset.
+    def watch(self, mailbox: FrameWatch | None = None) -> Iterator[FrameWatch]:
+        """Register an in-process reader for the ``with`` block: its mailbox (``mailbox``,
+        or a new one) gets the published values themselves (frozen, so sharing them is
+        safe), merged latest-wins, starting with the whole current frame as a reset.
 
         Nothing is encoded for it, and it is not a network client: it is neither counted
         in :attr:`subscriber_count` nor held to ``max_subscribers``.
         """
-        with self._watchers.member(lambda: (self._values, self._meta)) as mailbox:
-            yield mailbox
+        with self._watchers.member(lambda: (self._values, self._meta), mailbox=mailbox) as watch:
+            yield watch
 
     @staticmethod
     def update(pending: Pending[FieldValue, FrameMeta]) -> FrameUpdate:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from .._names import check_name
+from .._taps import Taps
 from ..timeline import TimelineBase
 from .limits import DEFAULT_LIMITS, LimitExceededError, Limits
 from .mailbox import Mailbox, MailboxSet
@@ -47,6 +48,8 @@ class SessionRegistry:
         self._pinned: set[str] = set()
         self._joining: Counter[str] = Counter()
         self._closed = False
+        #: Called with (session names, serialized event) for every published event.
+        self.taps: Taps[[list[str], bytes]] = Taps()
 
     def ensure(self, name: str, *, pinned: bool = False) -> str:
         """Make ``name`` a known session (it then shows in :meth:`counts`); return it.
@@ -155,6 +158,8 @@ class SessionRegistry:
             ]
         for mailbox in targets:
             mailbox.put({kind: event}, reset=False, meta=None)
+        if self.taps:
+            self.taps(list(dict.fromkeys(names)), event)
         return len(targets)
 
     def close(self) -> None:

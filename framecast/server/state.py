@@ -13,6 +13,7 @@ from typing import Final
 
 from .._codec import encode_json
 from .._names import check_name
+from .._taps import Taps
 from ..errors import AbsentClientError, StateLockedError
 from .limits import DEFAULT_LIMITS, LimitExceededError, Limits
 from .mailbox import Mailbox, MailboxSet
@@ -92,6 +93,9 @@ class SharedState:
         self._owned: dict[str, str] = {}
         self._present: Counter[str] = Counter()
         self._subscribers: MailboxSet[bytes | None, int] = MailboxSet(self._lock)
+        #: Called, under the state's lock, with each applied change (key to JSON bytes,
+        #: None for a removed key).
+        self.taps: Taps[[Mapping[str, bytes | None]]] = Taps()
 
     # -- changes ----------------------------------------------------------------------------------
     def update(
@@ -201,6 +205,8 @@ class SharedState:
         self._version += 1
         for mailbox in self._subscribers.members():
             mailbox.put(change, reset=False, meta=self._version)
+        if self.taps:
+            self.taps(change)
         return self._version
 
     def update_locks(
@@ -391,6 +397,17 @@ class SharedState:
 
     def __repr__(self) -> str:
         return f"SharedState({self.to_dict()!r})"
+
+    def tap(
+        self,
+        tap: Callable[[Mapping[str, bytes | None]], None],
+        initial: Callable[[Mapping[str, bytes]], None],
+    ) -> Callable[[], None]:
+        """Hand ``initial`` the whole state (key to JSON bytes), then ``tap`` every change,
+        with no change between the two; returns the function that removes the tap."""
+        with self._lock:
+            initial(dict(self._encoded))
+            return self.taps.add(tap)
 
     # -- subscribers ------------------------------------------------------------------------------
     @contextmanager
