@@ -32,6 +32,7 @@ from .server.limits import Limits
 from .session import Session
 from .sessions import ClientSession, ClientSessions, TrackedSessions
 from .targets import FrameSource, LennardJones, Playable, Recording, Simulation, Trajectory
+from .targets.replay import Replay, replay
 from .timeline import TIMELINE_KEY, Timeline, TimelineBase, Transition, TransitionRange
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ __all__ = [
     "Timeline",
     "TimelineBase",
     "TrackedSessions",
+    "Replay",
     "Trajectory",
     "Transition",
     "TransitionEvent",
@@ -100,6 +102,7 @@ __all__ = [
     "UnknownCommandError",
     "__version__",
     "demo",
+    "replay",
 ]
 
 # Last: the notebook layer registers how the objects above display (framecast._display).

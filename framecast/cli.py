@@ -25,8 +25,10 @@ from .client import Client, FrameUpdate
 from .demo import argon
 from .frame import FieldValue
 from .messages import SessionEvent, TransitionEvent
+from .recfile import RECORDING_SUFFIX
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT
 from .session import Session
+from .targets.replay import Replay
 from .targets.trajectory import Trajectory
 
 __all__ = ["main"]
@@ -78,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="FILE",
         help="a topology and trajectory files MDAnalysis reads (PDB, GRO, PSF, XTC, DCD, ...), "
-        "or one .npz",
+        "one .npz, or one recording (.fcrec, from framecast record)",
     )
     serve.add_argument(
         "--selection",
@@ -271,10 +273,12 @@ def _start_serving(args: argparse.Namespace) -> tuple[Session, str]:
     return session, what
 
 
-def _open_files(files: Sequence[str], selection: str | None) -> Trajectory:
-    """A trajectory of the files: one .npz, or what MDAnalysis reads."""
+def _open_files(files: Sequence[str], selection: str | None) -> Trajectory | Replay:
+    """A target of the files: one .npz, one recording (.fcrec), or what MDAnalysis reads."""
     if len(files) == 1 and files[0].endswith(".npz") and selection is None:
         return Trajectory.from_npz(files[0])
+    if len(files) == 1 and files[0].endswith(RECORDING_SUFFIX) and selection is None:
+        return Replay(files[0])
     from .adapters.mdanalysis import from_mdanalysis
 
     return from_mdanalysis(files, selection)

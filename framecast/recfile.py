@@ -49,6 +49,7 @@ __all__ = [
     "NotARecordingError",
     "Record",
     "RecordingFile",
+    "RECORDING_SUFFIX",
     "RecordingTruncatedWarning",
     "RecordWriter",
 ]
@@ -57,6 +58,8 @@ __all__ = [
 MAGIC = b"FCREC\r\n\x1a"
 #: The format this framecast writes, and the newest it reads.
 FORMAT_VERSION = 1
+#: The file name suffix of a recording.
+RECORDING_SUFFIX = ".fcrec"
 
 _HEADER = struct.Struct("<HI")
 _RECORD = struct.Struct("<IBd")

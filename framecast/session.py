@@ -36,7 +36,7 @@ from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
 from .server.auth import TLSFiles, choose_token
 from .server.limits import DEFAULT_LIMITS, Limits
 from .server.state import SharedState
-from .session_record import record_session
+from .session_record import listen_to, record_session
 from .sessions import ClientSessions
 from .targets.base import Playable, frame_of
 from .timeline import TimelineBase, Transition
@@ -243,7 +243,7 @@ class Session(PlaybackControls, HasTraits):
             self._target = target
             self._frame = frame
             self._unlisten()
-            self._unlisten = frame.on_change(self._broadcaster.wake)
+            self._unlisten = listen_to(self, target, frame.on_change(self._broadcaster.wake))
             if isinstance(target, TimelineBase):
                 self._app.timelines.add(target)
             self._app.frames.publish(frame.take_all())

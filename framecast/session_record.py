@@ -1,4 +1,4 @@
-"""``Session.record``: a recorder fed by the session's own cores, in this process.
+"""``Session.record``, and a replay's recorded events re-published by the session.
 
 Frames come from the publisher as an in-process reader (the values themselves, nothing
 encoded for it and not counted as a client); shared-state changes, published events and
@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._events import decode_event
 from .recorder import DEFAULT_KEYFRAME_INTERVAL, Recorder
+from .server.state import SERVER
+from .targets.replay import Replay
 
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["record_session"]
+__all__ = ["listen_to", "record_session"]
 
 
 def record_session(
@@ -63,3 +66,29 @@ def record_session(
     recorder.on_stop(stack.close)
     session.on_close(recorder.stop)
     return recorder
+
+
+def listen_to(session: Session, target: object, unlisten: Callable[[], None]) -> Callable[[], None]:
+    """What the session does while it shows ``target``: for a :class:`Replay`, re-publish
+    its recorded transitions and selections to the tracked sessions, and apply its recorded
+    state changes, as playback passes their time. Returns the undo of that and of
+    ``unlisten``."""
+    if not isinstance(target, Replay):
+        return unlisten
+
+    def replayed(kind: str, value: dict[str, Any]) -> None:
+        if kind == "transition":
+            session.sessions.publish_transition(target.transition(target.frame_index))
+        elif kind == "selection":
+            session.sessions.publish_selection(value["particles"], label=value.get("label", ""))
+        elif kind == "state":
+            removed = value.get("removed", [])
+            session.shared_state.update(SERVER, value.get("changes", {}), removed)
+
+    remove = target.on_event(replayed)
+
+    def undo() -> None:
+        remove()
+        unlisten()
+
+    return undo

@@ -371,3 +371,43 @@ def test_serve_refuses_half_a_tls_pair() -> None:
     )
     assert result.returncode != 0
     assert "--certfile and --keyfile go together" in result.stderr
+
+
+def test_record_a_server_then_serve_the_recording(tmp_path: Path, no_leaks: None) -> None:
+    """framecast record for a while, then framecast serve FILE.fcrec replays it."""
+    path = tmp_path / "demo.fcrec"
+    with Session(framecast.demo.argon(40), port=0) as session:
+        result = subprocess.run(
+            _framecast("record", f"127.0.0.1:{session.port}", str(path), "--duration", "1.5"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "recording 127.0.0.1:" in result.stdout
+    assert re.search(r"recorded \d+ frames \(\d+ keyframes, 0 merged\)", result.stdout)
+    with Served(str(path)) as server, framecast.Client(server.address) as client:
+        assert "demo.fcrec" in "".join(server.lines)
+        frame = client.wait_for_frame()
+        assert frame.positions is not None
+        assert frame.positions.shape == (40, 3)
+        client.close()
+        assert server.interrupt() == 0
+    again = subprocess.run(
+        _framecast("record", "127.0.0.1:1", str(path), "--timeout", "0.5"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 2
+    assert "no framecast server answered at 127.0.0.1:1" in again.stderr
+
+
+def test_serve_refuses_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.fcrec"
+    fake.write_text("not a recording")
+    result = subprocess.run(
+        _framecast("serve", "--port", "0", str(fake)), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "is not a framecast recording" in result.stderr

@@ -236,3 +236,76 @@ def test_bad_files_get_a_clear_error_or_a_warning_with_the_bytes_dropped(
     header_cut.write_bytes(data[:12])
     with pytest.raises(NotARecordingError, match="header is cut short"):
         RecordingFile(header_cut)
+
+
+def test_a_replay_plays_seeks_and_republishes_what_was_recorded(
+    no_leaks: None, tmp_path: Path
+) -> None:
+    trajectory = framecast.demo.argon_trajectory(n=20, frames=40)
+    path = tmp_path / "steps.fcrec"
+    with (
+        Session(trajectory, port=0, autoplay=False) as session,
+        session.record(path, keyframe_interval=0.05) as recorder,
+    ):
+        wait_until(lambda: recorder.frames_written == 1, what="the first frame")
+        for step in range(15):
+            session.step()
+            wait_until(lambda: recorder.frames_written >= trajectory.frame_index + 1, what="step")
+            if step == 5:
+                session.shared_state["mark"] = "five"
+                session.sessions.tracked = "default"
+                session.sessions.publish_transition(trajectory.transition(6))
+    replay = framecast.replay(path, speed=50)
+    try:
+        assert replay.frame_count == 16
+        assert [time for time, _, _ in replay.events] == sorted(t for t, _, _ in replay.events)
+        assert [kind for _, kind, _ in replay.events][-2:] == ["state", "transition"]
+        # Sequential play applies the recorded deltas; bitwise the trajectory's frames.
+        sequential = []
+        for frame in range(replay.frame_count):
+            assert replay.frame_index == frame
+            positions = np.array(replay.frame["particle.positions"])
+            assert np.array_equal(positions, trajectory.context_before(frame)["particle.positions"])
+            sequential.append(positions)
+            replay.step()
+        assert replay.frame_index == 0  # looped
+        # A seek (keyframe + deltas) lands on the same frame as sequential play.
+        for frame in np.random.default_rng(1).permutation(replay.frame_count):
+            replay.seek(int(frame))
+            assert np.array_equal(replay.frame["particle.positions"], sequential[frame])
+        replay.seek(9)
+        replay.step_back()
+        assert replay.frame_index == 8
+        assert np.array_equal(replay.frame["particle.positions"], sequential[8])
+        # Its frames are a timeline: transitions and contexts, as a trajectory's.
+        context = replay.transition(3).context_after()
+        assert np.array_equal(context["particle.positions"], sequential[4])
+        assert replay.frame_at(replay.times[7] + 1e-6) == 7
+        # Shown by a session: the recorded transition and state come back at their time.
+        replay.seek(0)
+        with (
+            Session(replay, port=0, autoplay=False) as replaying,
+            Client(f"127.0.0.1:{replaying.port}") as viewer,
+        ):
+            listener = viewer.join("default")
+            replaying.sessions.tracked = "default"
+            replaying.play()
+            listener.wait_for_events(1, timeout=20)
+            event = listener.selected_transition
+            assert event is not None
+            assert event.timeline == replay.timeline_id
+            assert 5 <= event.transition <= 8, event
+            wait_until(lambda: replaying.shared_state.get("mark") == "five", what="the state")
+    finally:
+        replay.close()
+
+
+def test_a_replay_refuses_what_it_cannot_play(tmp_path: Path) -> None:
+    empty = tmp_path / "no-frames.fcrec"
+    from framecast.recfile import RecordWriter
+
+    RecordWriter(empty, {"source": "nothing"}).close()
+    with pytest.raises(NotARecordingError, match="holds no frame"):
+        framecast.replay(empty)
+    with pytest.raises(NotARecordingError, match="is not a framecast recording"):
+        framecast.replay(Path(framecast.__file__))

@@ -72,6 +72,11 @@ class Player:
         """Go back to the initial state. Called with the advance lock held."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def _next_interval(self) -> float:
+        """Seconds from this frame to the next while playing: :attr:`interval`, unless a
+        target paces its frames itself (a replay keeps the recorded gaps)."""
+        return self._interval
+
     # -- Playable ---------------------------------------------------------------------------------
     @property
     def interval(self) -> float:
@@ -189,9 +194,10 @@ class Player:
                 with self._state:
                     self._playing = False
                 raise
-            deadline += self._interval
+            interval = self._next_interval()
+            deadline += interval
             now = time.monotonic()
-            if deadline < now - self._interval:
+            if deadline < now - interval:
                 # Far behind (a slow step, or the machine was busy): skip the missed
                 # frames instead of advancing in a burst.
                 deadline = now
