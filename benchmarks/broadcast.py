@@ -37,7 +37,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event as ProcessEvent
@@ -437,7 +437,14 @@ def run_transitions(listeners: int, publications: int = 60) -> tuple[list[float]
     return latencies, listeners * publications
 
 
-def run(scenario: Scenario, warmup: float, seconds: float) -> Result:
+def run(
+    scenario: Scenario,
+    warmup: float,
+    seconds: float,
+    during: Callable[[Any], Callable[[], None]] | None = None,
+) -> Result:
+    """Measure ``scenario``'s clients in other processes. ``during(server)``, if given, is
+    called once the server runs and returns what to call before it closes (a recording)."""
     if scenario.implementation == SESSION:
         server: Any = SessionUnderTest(scenario.particles, scenario.rate)
     elif scenario.implementation == PUBLISHER:
@@ -467,6 +474,7 @@ def run(scenario: Scenario, warmup: float, seconds: float) -> Result:
         )
         for _ in range(scenario.clients)
     ]
+    finish = during(server) if during is not None else None
     try:
         for process in processes:
             process.start()
@@ -476,6 +484,8 @@ def run(scenario: Scenario, warmup: float, seconds: float) -> Result:
         reports = [results.get(timeout=warmup + seconds + 60) for _ in processes]
     finally:
         _reap(processes)
+        if finish is not None:
+            finish()
         server.close()
     fps = [report[0] for report in reports]
     latencies = [value for report in reports for value in report[1]]

@@ -102,8 +102,10 @@ __all__ = [
     "UnknownCommandError",
     "__version__",
     "demo",
+    "export_html",
     "replay",
 ]
 
 # Last: the notebook layer registers how the objects above display (framecast._display).
 from . import jupyter as jupyter  # noqa: E402
+from .jupyter.html_export import export_html  # noqa: E402

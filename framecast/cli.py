@@ -18,17 +18,20 @@ from typing import NoReturn, TextIO
 
 import numpy as np
 
+from ._cli_common import UsageError as _UsageError
+from ._cli_common import connect as _connect
+from ._cli_common import connection_arguments as _connection_arguments
+from ._cli_common import open_files as _open_files
 from ._credentials import TOKEN_ENV
 from ._pacing import MAX_INTERVAL
 from ._version import __version__
-from .client import Client, FrameUpdate
+from .cli_files import add_file_commands, movie, record
+from .client import FrameUpdate
 from .demo import argon
 from .frame import FieldValue
 from .messages import SessionEvent, TransitionEvent
-from .recfile import RECORDING_SUFFIX
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT
 from .session import Session
-from .targets.replay import Replay
 from .targets.trajectory import Trajectory
 
 __all__ = ["main"]
@@ -142,52 +145,8 @@ def _parser() -> argparse.ArgumentParser:
         help="also join this named session and print the transitions and selections published",
     )
 
-    record = commands.add_parser(
-        "record",
-        help="record what a server broadcasts into a file",
-        description="Record a framecast server's frames, shared state and published "
-        "transitions into FILE (a framecast recording; replay it with framecast serve FILE).",
-    )
-    record.add_argument("address", help="HOST:PORT of the server, or its framecast:// URL")
-    record.add_argument("file", help="the recording to write (it must not exist)")
-    record.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    record.add_argument(
-        "--session",
-        metavar="NAME",
-        action="append",
-        help="named session whose events to record (repeat for more; default: default)",
-    )
-    _connection_arguments(record)
+    add_file_commands(commands)
     return parser
-
-
-def _connection_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of a command that connects to a server as a client."""
-    parser.add_argument(
-        "--token", default=None, help=f"the server's token (default: the URL's, or {TOKEN_ENV})"
-    )
-    parser.add_argument(
-        "--cafile", help="speak TLS, trusting this PEM certificate (e.g. a self-signed one)"
-    )
-    parser.add_argument(
-        "--tls", action="store_true", help="speak TLS, trusting the system's authorities"
-    )
-    parser.add_argument(
-        "--timeout", type=float, default=5.0, help="seconds to wait for the server (default: 5)"
-    )
-
-
-def _connect(args: argparse.Namespace) -> Client:
-    """The client that ``args`` describe; ``_UsageError`` if it cannot connect."""
-    try:
-        tls: bool | str | None = args.cafile or (True if args.tls else None)
-        return Client(args.address, token=args.token, tls=tls, connect_timeout=args.timeout)
-    except (ConnectionError, PermissionError, ValueError) as error:
-        raise _UsageError(str(error)) from None
-
-
-class _UsageError(Exception):
-    """A problem with what the user asked for: printed as one line, exit status 2."""
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -273,17 +232,6 @@ def _start_serving(args: argparse.Namespace) -> tuple[Session, str]:
     return session, what
 
 
-def _open_files(files: Sequence[str], selection: str | None) -> Trajectory | Replay:
-    """A target of the files: one .npz, one recording (.fcrec), or what MDAnalysis reads."""
-    if len(files) == 1 and files[0].endswith(".npz") and selection is None:
-        return Trajectory.from_npz(files[0])
-    if len(files) == 1 and files[0].endswith(RECORDING_SUFFIX) and selection is None:
-        return Replay(files[0])
-    from .adapters.mdanalysis import from_mdanalysis
-
-    return from_mdanalysis(files, selection)
-
-
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -344,35 +292,6 @@ def _describe_event(event: SessionEvent) -> str:
     return f"session {event.session!r}: {what} [{latency:.1f} ms]"
 
 
-def _record(args: argparse.Namespace, out: TextIO) -> int:
-    """Record until ``--duration`` passes, the server goes, or Ctrl-C; print the totals."""
-    client = _connect(args)
-    with client:
-        try:
-            recorder = client.record(args.file, sessions=args.session or ["default"])
-        except (OSError, ValueError) as error:
-            raise _UsageError(str(error)) from None
-        print(f"recording {client.address} into {args.file}", file=out, flush=True)
-        deadline = None if args.duration is None else time.monotonic() + args.duration
-        try:
-            while deadline is None or time.monotonic() < deadline:
-                left = 1.0 if deadline is None else deadline - time.monotonic()
-                if not recorder.recording or client.frames_ended.wait(max(min(left, 1.0), 0.0)):
-                    break
-        except KeyboardInterrupt:
-            pass
-        finally:
-            recorder.stop()
-    stats = recorder.stats
-    print(
-        f"recorded {stats['frames']} frames ({stats['keyframes']} keyframes, "
-        f"{stats['merged']} merged) in {stats['seconds']:.1f} s, {stats['bytes']:,} bytes",
-        file=out,
-        flush=True,
-    )
-    return 0
-
-
 def _watch(args: argparse.Namespace, out: TextIO) -> int:
     stats = _WatchStats()
     try:
@@ -421,11 +340,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = sys.stdout if out is None else out
     if args.command == "serve":
         return _serve(args, stream)
-    if args.command == "record":
+    if args.command in ("record", "movie"):
         try:
-            return _record(args, stream)
+            return (record if args.command == "record" else movie)(args, stream)
         except _UsageError as error:
-            print(f"framecast record: {error}", file=sys.stderr)
+            print(f"framecast {args.command}: {error}", file=sys.stderr)
             return 2
     return _watch(args, stream)
 

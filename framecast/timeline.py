@@ -116,6 +116,20 @@ class TimelineBase:
         valid = self._transition_range()
         return self.transition(valid.stop - 1 if valid else valid.start)
 
+    @property
+    def frame_range(self) -> range:
+        """The indices of the frames available now."""
+        return self._frame_range()
+
+    def context(self, frame: int) -> FrameData:
+        """Frame ``frame`` as a new ``FrameData``; ``IndexError`` if it is not available."""
+        frames = self._frame_range()
+        if isinstance(frame, bool) or not isinstance(frame, int) or frame not in frames:
+            raise IndexError(
+                f"frame {frame!r} is not available: frames are {frames.start}..{frames.stop - 1}"
+            )
+        return self._context(frame)
+
     def context_before(self, n: int) -> FrameData:
         """The frame before transition ``n`` (frame ``n``), as a new ``FrameData``."""
         return self._context(self._check(n))

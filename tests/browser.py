@@ -38,6 +38,25 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# Counts the pixels that differ from the background, and sums them, from a copy of the
+# WebGL canvas (it keeps its drawing buffer for this and for screenshots).
+PIXELS = """(canvas) => {
+  const copy = document.createElement('canvas');
+  copy.width = canvas.width; copy.height = canvas.height;
+  const g = copy.getContext('2d'); g.drawImage(canvas, 0, 0);
+  const data = g.getImageData(0, 0, copy.width, copy.height).data;
+  let lit = 0, sum = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const d = Math.abs(data[i] - 30) + Math.abs(data[i + 1] - 30) + Math.abs(data[i + 2] - 30);
+    if (d > 40) {
+      lit++;
+      sum = (sum + data[i] * 3 + data[i + 1] * 5 + data[i + 2] * 7 + i) % 1000000007;
+    }
+  }
+  return [lit, sum, copy.width * copy.height];
+}"""
+
+
 def chromium_path() -> str:
     """Debian's Chromium; fails in CI and skips elsewhere when it is missing."""
     path = shutil.which("chromium") or (

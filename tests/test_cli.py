@@ -411,3 +411,31 @@ def test_serve_refuses_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "is not a framecast recording" in result.stderr
+
+
+def test_movie_draws_a_recording_or_a_trajectory_headlessly(tmp_path: Path) -> None:
+    import imageio.v2 as imageio
+
+    source = tmp_path / "run.npz"
+    framecast.demo.argon_trajectory(n=30, frames=10).save_npz(source)
+    result = subprocess.run(
+        _framecast(
+            "movie", str(source), str(tmp_path / "run.gif"), "--every", "2", "--size", "96x64"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote 5 frames to" in result.stdout
+    frames = imageio.mimread(tmp_path / "run.gif")
+    assert len(frames) == 5
+    assert frames[0].shape[:2] == (64, 96)
+    bad = subprocess.run(
+        _framecast("movie", str(source), str(tmp_path / "x.gif"), "--size", "big"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert "--size must be WIDTHxHEIGHT, got 'big'" in bad.stderr

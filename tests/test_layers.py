@@ -20,7 +20,13 @@ import framecast
 #: covers a module and everything under it ("server" is server/ and each module in it).
 LAYERS: list[tuple[str, ...]] = [
     # The package's front: what a user imports and runs.
-    ("framecast", "framecast.cli", "framecast.testing"),
+    (
+        "framecast",
+        "framecast.cli",
+        "framecast.cli_files",
+        "framecast._cli_common",
+        "framecast.testing",
+    ),
     # Widgets, display registration, the kernel channel.
     ("framecast.jupyter",),
     (

@@ -101,3 +101,16 @@ def test_real_data_notebook_loads_files_and_steers_openmm() -> None:
     assert re.search(r"frame \d+: t = [\d.]+ ps, E_kin = [\d.]+ kJ/mol, E_pot = -?[\d.]+", text)
     assert "restarted at frame 0 t = 0.0" in text
     assert out[-1].strip() == "True"  # closed
+
+
+def test_record_replay_notebook_records_replays_and_exports() -> None:
+    out = _run("06-record-replay.ipynb")
+    text = "\n".join(out)
+    assert re.search(r"\d+ frames, \d+ keyframes, 0 merged", text), text
+    assert re.search(r"<Replay 'argon.fcrec': \d+ frames", text)
+    assert "state      {'note': 'the moment worth a look'}" in text
+    assert re.search(r"transition +\d+", text)
+    assert "<Transition #" in text  # the link to the recorded moment
+    assert re.search(r"MDAnalysis reads \d+ frames of 300 atoms", text)
+    assert re.search(r"argon.gif: \d+ KiB; argon.html: \d+ KiB", text)
+    assert out[-1].strip() == "True"

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import ARTIFACTS, _free_port, chromium_path
-from test_viewer_browser import PIXELS
+from browser import ARTIFACTS, PIXELS, _free_port, chromium_path
 
 from framecast.testing import ListenerProcess, wait_until
 

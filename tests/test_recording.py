@@ -280,7 +280,7 @@ def test_a_replay_plays_seeks_and_republishes_what_was_recorded(
         # Its frames are a timeline: transitions and contexts, as a trajectory's.
         context = replay.transition(3).context_after()
         assert np.array_equal(context["particle.positions"], sequential[4])
-        assert replay.frame_at(replay.times[7] + 1e-6) == 7
+        assert replay.frame_at_time(replay.times[7] + 1e-6) == 7
         # Shown by a session: the recorded transition and state come back at their time.
         replay.seek(0)
         with (

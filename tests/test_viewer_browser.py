@@ -5,29 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser import ARTIFACTS, Lab, run_all_cells
+from browser import ARTIFACTS, PIXELS, Lab, run_all_cells
 
 from framecast.testing import wait_until
 
 pytestmark = pytest.mark.slow
-
-# Counts the pixels that differ from the background, and sums them, from a copy of the
-# WebGL canvas (it keeps its drawing buffer for this and for screenshots).
-PIXELS = """(canvas) => {
-  const copy = document.createElement('canvas');
-  copy.width = canvas.width; copy.height = canvas.height;
-  const g = copy.getContext('2d'); g.drawImage(canvas, 0, 0);
-  const data = g.getImageData(0, 0, copy.width, copy.height).data;
-  let lit = 0, sum = 0;
-  for (let i = 0; i < data.length; i += 4) {
-    const d = Math.abs(data[i] - 30) + Math.abs(data[i + 1] - 30) + Math.abs(data[i + 2] - 30);
-    if (d > 40) {
-      lit++;
-      sum = (sum + data[i] * 3 + data[i + 1] * 5 + data[i + 2] * 7 + i) % 1000000007;
-    }
-  }
-  return [lit, sum, copy.width * copy.height];
-}"""
 
 
 def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> None:
@@ -406,3 +388,44 @@ def test_after_a_control_settles_the_page_and_the_session_agree(page: Any, lab: 
         lambda: json.loads((lab.root / "status.json").read_text())["playing"] is True,
         what="the session plays again from the viewer's play bar",
     )
+
+
+def test_record_movie_writes_the_frames_the_view_draws(page: Any, lab: Lab) -> None:
+    """From the cell that asks: the session goes to each frame, the view draws it and sends
+    its canvas back on the kernel's subshell, imageio writes the GIF."""
+    import imageio.v2 as imageio
+    import numpy as np
+
+    lab.write_notebook(
+        "movie.ipynb",
+        "import framecast\n"
+        "trajectory = framecast.demo.argon_trajectory(n=200, frames=40)\n"
+        "session = framecast.Session(trajectory, port=0)\n"
+        "session.pause()",
+        "viewer = session.view(cache_bytes=0)\nviewer",
+    )
+    movie = lab.root / "movie.gif"
+    movie.unlink(missing_ok=True)
+    lab.open(page, "movie.ipynb")
+    run_all_cells(page)
+    page.wait_for_function(
+        "() => Number(document.querySelector('.fc-viewer')?.dataset.shown) >= 1", timeout=60_000
+    )
+    # The view's channel opens while the kernel is idle (then it runs on a subshell).
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        " === 'idle'",
+        timeout=60_000,
+    )
+    reply = page.evaluate(
+        "async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext"
+        ".session.kernel; const r = await k.requestExecute({code}).done;"
+        " return [r.content.status, r.content.ename || '', r.content.evalue || '']; }",
+        "viewer.record_movie('movie.gif', frames=range(0, 40, 8), fps=5)",
+    )
+    assert reply[0] == "ok", reply
+    frames = imageio.mimread(movie)
+    assert len(frames) == 5
+    first, last = (np.asarray(frames[i])[..., :3].astype(int) for i in (0, 4))
+    assert (np.abs(first - 30).sum(axis=2) > 40).mean() > 0.01, "a blank frame"
+    assert np.abs(first - last).sum() > 0, "the frames of the movie do not differ"

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -376,12 +378,24 @@ class Viewer(FramecastWidget):
         """
         from IPython.display import Image
 
+        return Image(data=self.png(timeout), format="png")  # type: ignore[no-untyped-call]
+
+    def png(self, timeout: float = 10.0) -> bytes:
+        """The bytes of a PNG of the view as the browser draws it now (see
+        :meth:`screenshot`)."""
+
         def ask(request: str) -> None:
             with self._send_lock:
                 self.send({"type": "screenshot", "request": request})
 
-        png = self._shots.take(ask, timeout)
-        return Image(data=png, format="png")  # type: ignore[no-untyped-call]
+        return self._shots.take(ask, timeout)
+
+    def record_movie(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """A movie of the frames as this view draws them (``frames``, ``fps``, ``timeout``:
+        see :func:`framecast.jupyter.movie.record_movie`); returns its path."""
+        from .movie import record_movie
+
+        return record_movie(self, path, **options)
 
     def receive_screenshot(self, shot: str, png: bytes) -> None:
         """A view's answer to screenshot request ``shot`` (the page's ``screenshot``)."""

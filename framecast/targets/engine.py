@@ -9,10 +9,12 @@ frames makes the run a timeline, so transition links and ``seek`` work on it.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
@@ -171,6 +173,14 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
                     return kept
             span = f"{first}..{self._history[-1].frame}" if self._history else "none"
         raise IndexError(f"frame {frame} is not in the history (kept: {span})")
+
+    def to_file(self, path: str | os.PathLike[str], *, frames: Sequence[int] | None = None) -> Path:
+        """Write the kept history (default: every frame in it) to ``path`` in the format
+        its name gives (XTC, DCD, TRR, PDB, GRO, ...), through MDAnalysis (the
+        ``mdanalysis`` extra)."""
+        from ..adapters.export import to_file
+
+        return to_file(self, path, frames=frames)
 
     def _frame_range(self) -> range:
         with self._history_lock:

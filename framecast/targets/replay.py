@@ -114,7 +114,7 @@ class Replay(SequencePlayer):
         """Each frame's time, in seconds since the recording started."""
         return list(self._times)
 
-    def frame_at(self, seconds: float) -> int:
+    def frame_at_time(self, seconds: float) -> int:
         """The frame on show ``seconds`` into the recording."""
         return max(bisect.bisect_right(self._times, seconds) - 1, 0)
 

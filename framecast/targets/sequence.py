@@ -8,7 +8,9 @@ transition API.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -159,6 +161,13 @@ class SequencePlayer(Player, TimelineBase):
 
     def _frame_range(self) -> range:
         return range(self._frame_count)
+
+    def to_file(self, path: str | os.PathLike[str], *, frames: Sequence[int] | None = None) -> Path:
+        """Write the frames (default: all) to ``path`` in the format its name gives (XTC,
+        DCD, TRR, PDB, GRO, ...), through MDAnalysis (the ``mdanalysis`` extra)."""
+        from ..adapters.export import to_file
+
+        return to_file(self, path, frames=frames)
 
     def _context(self, frame: int) -> FrameData:
         context = FrameData(self._topology, index=frame)

@@ -9,3 +9,21 @@ export function element<K extends keyof HTMLElementTagNameMap>(
   node.textContent = text;
   return node;
 }
+
+/** Inline SVG paths (24 x 24) of the media controls: their glyphs are missing from many
+ * system fonts, where they show as empty boxes. */
+export const ICONS = {
+  step_back: 'M6 5h2v14H6zM19 5v14L9 12z',
+  play: 'M8 5v14l11-7z',
+  pause: 'M6 5h4v14H6zm8 0h4v14h-4z',
+  step: 'M16 5h2v14h-2zM5 5v14l10-7z',
+  restart: 'M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z',
+  stop: 'M6 6h12v12H6z'
+};
+
+/** Show the icon `path` in `button`, replacing what it showed. */
+export function setIcon(button: HTMLElement, path: string): void {
+  button.innerHTML =
+    '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">' +
+    `<path fill="currentColor" d="${path}"/></svg>`;
+}

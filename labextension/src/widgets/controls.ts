@@ -5,7 +5,7 @@
  * Every control is a real button or input with an `aria-label`; with the bar focused, space
  * plays or pauses and the arrow keys step. The status is an `aria-live` region.
  */
-import { element } from '../dom';
+import { element, ICONS, setIcon } from '../dom';
 import { Playhead, playheadFor, releasePlayhead } from '../playhead';
 import { versionProblem } from '../version';
 import { act } from './act';
@@ -13,19 +13,13 @@ import { describeReply, IModel, listenForReplies, warm } from './host';
 
 type Action = 'play' | 'pause' | 'step' | 'step_back' | 'restart' | 'stop';
 
-// Inline SVG paths (24 x 24): media glyphs are missing from many system fonts.
-const BUTTONS: { action: Action; icon: string; label: string; title: string }[] = [
-  { action: 'step_back', icon: 'M6 5h2v14H6zM19 5v14L9 12z', label: 'Step back', title: 'Step back one frame' },
-  { action: 'play', icon: 'M8 5v14l11-7z', label: 'Play', title: 'Play' },
-  { action: 'pause', icon: 'M6 5h4v14H6zm8 0h4v14h-4z', label: 'Pause', title: 'Pause' },
-  { action: 'step', icon: 'M16 5h2v14h-2zM5 5v14l10-7z', label: 'Step forward', title: 'Step one frame' },
-  {
-    action: 'restart',
-    icon: 'M12 5V2L7 6l5 4V7a5 5 0 1 1-5 5H5a7 7 0 1 0 7-7z',
-    label: 'Restart',
-    title: 'Restart from the beginning'
-  },
-  { action: 'stop', icon: 'M6 6h12v12H6z', label: 'Stop', title: 'Stop the playback loop' }
+const BUTTONS: { action: Action; label: string; title: string }[] = [
+  { action: 'step_back', label: 'Step back', title: 'Step back one frame' },
+  { action: 'play', label: 'Play', title: 'Play' },
+  { action: 'pause', label: 'Pause', title: 'Pause' },
+  { action: 'step', label: 'Step forward', title: 'Step one frame' },
+  { action: 'restart', label: 'Restart', title: 'Restart from the beginning' },
+  { action: 'stop', label: 'Stop', title: 'Stop the playback loop' }
 ];
 
 /** The traits of framecast/jupyter/controls.py that the bar shows. */
@@ -64,11 +58,9 @@ class Bar {
     bar.setAttribute('role', 'toolbar');
     bar.setAttribute('aria-label', 'Session controls');
     bar.tabIndex = 0;
-    for (const { action, icon, label, title } of BUTTONS) {
+    for (const { action, label, title } of BUTTONS) {
       const button = element('button', `fc-button fc-${action.replace('_', '-')}`);
-      button.innerHTML =
-        '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">' +
-        `<path fill="currentColor" d="${icon}"/></svg>`;
+      setIcon(button, ICONS[action]);
       button.title = title;
       button.setAttribute('aria-label', label);
       button.addEventListener('click', () => this.press(action));

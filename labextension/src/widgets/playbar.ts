@@ -6,7 +6,7 @@
  *
  * Keyboard: with the bar focused, space plays or pauses and the arrow keys step.
  */
-import { element } from '../dom';
+import { element, ICONS, setIcon } from '../dom';
 import type { Frames, IViewOfFrames } from './frames';
 
 /** Tells the session what the bar did: an action, with the frame or speed it set. */
@@ -15,8 +15,8 @@ export type SendControl = (action: string, extra?: { frame?: number; fps?: numbe
 export class PlayBar implements IViewOfFrames {
   readonly el = element('div', 'fc-playbar');
   private readonly toggle = element('button', 'fc-button fc-toggle');
-  private readonly back = element('button', 'fc-button fc-step-back', '\u23ee');
-  private readonly forward = element('button', 'fc-button fc-step', '\u23ed');
+  private readonly back = element('button', 'fc-button fc-step-back');
+  private readonly forward = element('button', 'fc-button fc-step');
   private readonly scrub = element('input', 'fc-scrub');
   private readonly speed = element('input', 'fc-speed');
   private readonly label = element('span', 'fc-frame');
@@ -28,6 +28,8 @@ export class PlayBar implements IViewOfFrames {
     this.el.setAttribute('role', 'toolbar');
     this.el.setAttribute('aria-label', 'Trajectory playback');
     this.el.tabIndex = 0;
+    setIcon(this.back, ICONS.step_back);
+    setIcon(this.forward, ICONS.step);
     this.back.setAttribute('aria-label', 'Step back');
     this.forward.setAttribute('aria-label', 'Step forward');
     this.scrub.type = 'range';
@@ -99,7 +101,10 @@ export class PlayBar implements IViewOfFrames {
       return;
     }
     const label = playhead.playing ? 'Pause' : 'Play';
-    this.toggle.textContent = playhead.playing ? '\u23f8' : '\u25b6';
+    if (this.toggle.dataset.icon !== label) {
+      setIcon(this.toggle, playhead.playing ? ICONS.pause : ICONS.play);
+      this.toggle.dataset.icon = label;
+    }
     this.toggle.setAttribute('aria-label', label);
     this.toggle.title = label;
     this.scrub.max = String(Math.max(playhead.frameCount - 1, 0));

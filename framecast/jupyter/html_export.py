@@ -1,0 +1,195 @@
+"""``export_html``: a self-contained page that plays a trajectory in any browser.
+
+The page holds framecast's own viewer module (``framecast/static/viewer.js``, three.js
+included), its style sheet and the frames, all inline: it needs no kernel, no server and no
+network, and opens from a file. A few lines of script stand in for the widget model: they
+hand the viewer the first frame and the positions of every frame as the kernel would, so the
+page plays, steps and scrubs them with the viewer's own play bar.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..timeline import TimelineBase
+from .viewer import DRAWN_FIELDS
+from .widget import STATIC
+
+__all__ = ["export_html"]
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ margin: 0; font-family: system-ui, sans-serif; background: #1e1e1e; color: #ddd; }}
+main {{ max-width: {width}px; margin: 1em auto; }}
+h1 {{ font-size: 1rem; font-weight: 500; }}
+{css}
+</style>
+</head>
+<body>
+<main>
+<h1>{title}</h1>
+<div id="fc-viewer"></div>
+<p class="fc-about">{about}</p>
+</main>
+<script type="text/plain" id="fc-viewer-module">{module}</script>
+<script type="application/json" id="fc-data">{data}</script>
+<script type="module">
+// Stands in for the widget model: the viewer module gets what the kernel would send.
+const data = JSON.parse(document.getElementById('fc-data').textContent);
+const source = document.getElementById('fc-viewer-module').textContent;
+const url = URL.createObjectURL(new Blob([source], {{ type: 'text/javascript' }}));
+const viewer = (await import(url)).default;
+const bytes = text => {{
+  const raw = atob(text);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return new DataView(out.buffer);
+}};
+const state = data.traits;
+const handlers = {{}};
+const model = {{
+  get: key => state[key],
+  set: (key, value) => {{
+    state[key] = value;
+    (handlers['change:' + key] || []).forEach(f => f());
+  }},
+  save_changes: () => undefined,
+  on: (event, f) => {{ (handlers[event] = handlers[event] || []).push(f); }},
+  off: (event, f) => {{
+    if (event && handlers[event]) handlers[event] = handlers[event].filter(g => g !== f);
+  }},
+  send: () => undefined
+}};
+const emit = (message, buffers) => (handlers['msg:custom'] || []).forEach(f => f(message, buffers));
+viewer.initialize({{ model }});
+const el = document.getElementById('fc-viewer');
+viewer.render({{ model, el }});
+emit(data.cache, [bytes(data.positions)]);
+emit(data.frame, data.buffers.map(bytes));
+if (data.autoplay) el.querySelector('.fc-playbar .fc-toggle')?.click();
+document.body.dataset.ready = 'true';
+</script>
+</body>
+</html>
+"""
+
+
+def _frame_message(
+    fields: dict[str, Any], index: int, timeline: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The viewer's ``frame`` message for ``fields`` and its buffers, base64."""
+    meta: dict[str, Any] = {}
+    buffers: list[str] = []
+    for key in DRAWN_FIELDS:
+        value = fields.get(key)
+        if isinstance(value, np.ndarray):
+            array = np.ascontiguousarray(value)
+            meta[key] = {
+                "dtype": array.dtype.str,
+                "shape": list(array.shape),
+                "buffer": len(buffers),
+            }
+            buffers.append(base64.b64encode(array.tobytes()).decode())
+    message = {
+        "type": "frame",
+        "index": index,
+        "reset": True,
+        "fields": meta,
+        "timeline": timeline,
+        "cached": False,
+        "jump": False,
+        "playback": None,
+    }
+    return message, buffers
+
+
+def export_html(
+    timeline: TimelineBase,
+    path: str | os.PathLike[str],
+    *,
+    frames: Sequence[int] | None = None,
+    fps: float = 30.0,
+    title: str = "framecast",
+    height: int = 520,
+    autoplay: bool = True,
+) -> Path:
+    """Write a page at ``path`` that plays ``frames`` (default: all) of ``timeline`` (a
+    ``Trajectory``, a replay, a live engine's history) at ``fps``, with no kernel and no
+    network; returns the path. The page holds every frame's positions (12 bytes a particle
+    a frame, a third more as base64): choose ``frames`` for a long trajectory."""
+    indices = list(timeline.frame_range if frames is None else frames)
+    if not indices:
+        raise ValueError("no frame to export: the timeline has none")
+    if not fps > 0:
+        raise ValueError(f"fps must be > 0, got {fps!r}")
+    first = timeline.context(indices[0])
+    positions = first.positions
+    if positions is None:
+        raise ValueError(f"{type(timeline).__name__} has no particle.positions to show")
+    count = positions.shape[0]
+    block = np.empty((len(indices), count, 3), dtype="<f4")
+    for row, index in enumerate(indices):
+        shown = first.positions if row == 0 else timeline.context(index).positions
+        if shown is None or shown.shape[0] != count:
+            raise ValueError(f"frame {index} does not have the {count} particles of the first")
+        block[row] = shown
+    name = f"export-{timeline.timeline_id}"
+    frame, buffers = _frame_message(first.snapshot(), 0, name)
+    cache = {
+        "type": "cache",
+        "timeline": name,
+        "frame_count": len(indices),
+        "particles": count,
+        "first": 0,
+        "count": len(indices),
+        "frames": len(indices),
+    }
+    data = {
+        "traits": {
+            "_widget_id": "framecast-html",
+            "python_version": __version__,
+            "height": int(height),
+            "spin": False,
+            "color_by": "element",
+            "in_process": False,
+            "listen": "",
+            "frame_index": 0,
+            "particle_count": count,
+            "cached_frames": len(indices),
+        },
+        "frame": {**frame, "playback": {"playing": False, "fps": fps, "mode": "loop"}},
+        "buffers": buffers,
+        "cache": cache,
+        "positions": base64.b64encode(block.tobytes()).decode(),
+        "autoplay": autoplay,
+    }
+    # Nothing in the module may end its script element or open an HTML comment there.
+    module = (STATIC / "viewer.js").read_text().replace("</script", "<\\/script")
+    module = module.replace("<!--", "<\\!--")
+    page = _PAGE.format(
+        title=html.escape(title),
+        width=960,
+        css=(STATIC / "widgets.css").read_text(),
+        about=html.escape(
+            f"{len(indices)} frames of {count:,} particles, exported by framecast "
+            f"{__version__}; plays here with no kernel and no network."
+        ),
+        module=module,
+        data=json.dumps(data).replace("</", "<\\/"),
+    )
+    target = Path(path)
+    target.write_text(page, encoding="utf-8")
+    return target
