@@ -171,6 +171,8 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         print(f"  in Python:  framecast.Client({where!r}{tls_arg})", file=out)
         print("  stop with Ctrl-C", file=out, flush=True)
         session.start_loop()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C (or SIGTERM) while the lines above printed: the same clean stop
     finally:
         # A second Ctrl-C during shutdown would interrupt close() and leave threads, the
         # port and a traceback behind; closing takes a few seconds at most, so it finishes.

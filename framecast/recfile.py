@@ -43,6 +43,7 @@ from ._codec import parse_update
 from .frame import FrameUpdate
 
 __all__ = [
+    "DEFAULT_KEYFRAME_INTERVAL",
     "FORMAT_VERSION",
     "MAGIC",
     "Kind",
@@ -60,6 +61,9 @@ MAGIC = b"FCREC\r\n\x1a"
 FORMAT_VERSION = 1
 #: The file name suffix of a recording.
 RECORDING_SUFFIX = ".fcrec"
+#: Seconds between two keyframes at most, by default: a seek reads one keyframe and at most
+#: this many seconds of deltas.
+DEFAULT_KEYFRAME_INTERVAL = 2.0
 
 _HEADER = struct.Struct("<HI")
 _RECORD = struct.Struct("<IBd")

@@ -28,13 +28,10 @@ from ._threads import BackgroundTask, raise_if_failed
 from ._version import __version__
 from .frame import FieldValue, FrameUpdate
 from .messages import SelectionEvent, SessionEvent, TransitionEvent
-from .recfile import Kind, RecordWriter
+from .recfile import DEFAULT_KEYFRAME_INTERVAL, Kind, RecordWriter
 
 __all__ = ["DEFAULT_KEYFRAME_INTERVAL", "Recorder"]
 
-#: Seconds between two keyframes at most: a seek reads one keyframe and at most this many
-#: seconds of deltas.
-DEFAULT_KEYFRAME_INTERVAL = 2.0
 #: State changes, events and commands waiting for the disk, at most.
 MAX_QUEUED = 100_000
 #: How often the writer looks at the queue when no frame wakes it.
