@@ -79,28 +79,23 @@ class Mailbox(Generic[V, M]):
         with self._ready:
             if not self._ready.wait_for(lambda: self._pending or self._closed, timeout):
                 return None
-            if self._closed:
-                return None
-            # _pending guarantees that put() stored a meta (which may itself be None).
-            pending = Pending(self._reset, self._fields, cast(M, self._meta), self._packed)
-            self._fields = {}
-            self._reset = False
-            self._pending = False
-            self._packed = None
-            return pending
+            return None if self._closed else self._pop()
 
     def take_remaining(self) -> Pending[V, M] | None:
         """The pending update, without waiting, even after :meth:`close`: what a reader
         that outlives its producer still has to write."""
         with self._ready:
-            if not self._pending:
-                return None
-            pending = Pending(self._reset, self._fields, cast(M, self._meta), self._packed)
-            self._fields = {}
-            self._reset = False
-            self._pending = False
-            self._packed = None
-            return pending
+            return self._pop() if self._pending else None
+
+    def _pop(self) -> Pending[V, M]:
+        """The whole pending update, leaving none (lock held, something pending)."""
+        # _pending guarantees that put() stored a meta (which may itself be None).
+        pending = Pending(self._reset, self._fields, cast(M, self._meta), self._packed)
+        self._fields = {}
+        self._reset = False
+        self._pending = False
+        self._packed = None
+        return pending
 
     def take_part(self, budget: int, size: Callable[[str, V], int]) -> Pending[V, M] | None:
         """Like :meth:`take` without waiting, but at most ``budget`` (by ``size``) of it.

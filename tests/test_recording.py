@@ -281,6 +281,8 @@ def test_a_replay_plays_seeks_and_republishes_what_was_recorded(
         context = replay.transition(3).context_after()
         assert np.array_equal(context["particle.positions"], sequential[4])
         assert replay.frame_at_time(replay.times[7] + 1e-6) == 7
+        replay.seek_time(replay.times[11])
+        assert replay.frame_index == 11
         # Shown by a session: the recorded transition and state come back at their time.
         replay.seek(0)
         with (

@@ -19,7 +19,7 @@ from ..elements import SYMBOLS
 from ..frame import FrameData
 from ..targets.trajectory import TIME_KEY
 from ..timeline import TimelineBase
-from ._common import ANGSTROM, require
+from ._common import ANGSTROM, frames_of, require
 from .mdanalysis import _quiet
 
 __all__ = ["to_file"]
@@ -63,13 +63,7 @@ def to_file(
     returns the path. Raises ``ValueError`` for a timeline without positions, or frames
     whose particle count changes; ``ImportError`` naming the extra without MDAnalysis."""
     mda = require("MDAnalysis", "mdanalysis", "to_file")
-    indices = list(timeline.frame_range if frames is None else frames)
-    if not indices:
-        raise ValueError("no frame to write: the timeline has none")
-    first = timeline.context(indices[0])
-    positions = first.positions
-    if positions is None:
-        raise ValueError(f"{type(timeline).__name__} has no particle.positions to write")
+    indices, first, positions = frames_of(timeline, frames, "write")
     count = positions.shape[0]
     target = Path(path)
     # MDAnalysis warns of every attribute a format has and the frames do not (altLocs,

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from ..elements import JMOL_COLOURS, VDW_RADII
 from ..frame import FrameData
 from ..timeline import TimelineBase
-from ._common import require
+from ._common import frames_of, require
 
 __all__ = ["render_frames", "write_movie"]
 
@@ -76,12 +76,7 @@ def render_frames(
     timeline: TimelineBase, frames: Sequence[int], size: tuple[int, int] = (640, 480)
 ) -> Iterator[npt.NDArray[np.uint8]]:
     """Draw each of ``frames`` of ``timeline``: RGB images of ``size`` (width, height)."""
-    if not frames:
-        raise ValueError("no frame to draw")
-    first = timeline.context(frames[0])
-    positions = first.positions
-    if positions is None:
-        raise ValueError(f"{type(timeline).__name__} has no particle.positions to draw")
+    frames, first, positions = frames_of(timeline, frames, "draw")
     colours, radii = _looks(first, len(positions))
     camera = _Camera(positions, size, float(radii.max()) if len(radii) else 0.0)
     pixels = np.maximum(1, np.round(radii * camera.scale)).astype(int)

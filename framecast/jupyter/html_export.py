@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..adapters._common import frames_of
 from ..timeline import TimelineBase
-from .viewer import DRAWN_FIELDS
+from .drawn import drawn_buffers
 from .widget import STATIC
 
 __all__ = ["export_html"]
@@ -91,18 +92,7 @@ def _frame_message(
     fields: dict[str, Any], index: int, timeline: str
 ) -> tuple[dict[str, Any], list[str]]:
     """The viewer's ``frame`` message for ``fields`` and its buffers, base64."""
-    meta: dict[str, Any] = {}
-    buffers: list[str] = []
-    for key in DRAWN_FIELDS:
-        value = fields.get(key)
-        if isinstance(value, np.ndarray):
-            array = np.ascontiguousarray(value)
-            meta[key] = {
-                "dtype": array.dtype.str,
-                "shape": list(array.shape),
-                "buffer": len(buffers),
-            }
-            buffers.append(base64.b64encode(array.tobytes()).decode())
+    meta, buffers = drawn_buffers(fields)
     message = {
         "type": "frame",
         "index": index,
@@ -113,7 +103,7 @@ def _frame_message(
         "jump": False,
         "playback": None,
     }
-    return message, buffers
+    return message, [base64.b64encode(buffer).decode() for buffer in buffers]
 
 
 def export_html(
@@ -130,15 +120,9 @@ def export_html(
     ``Trajectory``, a replay, a live engine's history) at ``fps``, with no kernel and no
     network; returns the path. The page holds every frame's positions (12 bytes a particle
     a frame, a third more as base64): choose ``frames`` for a long trajectory."""
-    indices = list(timeline.frame_range if frames is None else frames)
-    if not indices:
-        raise ValueError("no frame to export: the timeline has none")
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
-    first = timeline.context(indices[0])
-    positions = first.positions
-    if positions is None:
-        raise ValueError(f"{type(timeline).__name__} has no particle.positions to show")
+    indices, first, positions = frames_of(timeline, frames, "show")
     count = positions.shape[0]
     block = np.empty((len(indices), count, 3), dtype="<f4")
     for row, index in enumerate(indices):

@@ -45,6 +45,7 @@ from ..session import Session
 from ..targets.trajectory import Trajectory
 from ..timeline import TIMELINE_KEY
 from . import channel
+from .drawn import drawn_buffers
 from .page_cache import DEFAULT_CACHE_BYTES, PageCache
 from .screenshots import Screenshots
 from .widget import STATIC, FramecastWidget
@@ -52,16 +53,6 @@ from .widget import STATIC, FramecastWidget
 __all__ = ["Viewer", "ack_request", "screenshot_request"]
 
 log = logging.getLogger(__name__)
-
-#: Fields the browser draws; the others stay in the kernel.
-DRAWN_FIELDS = (
-    "particle.positions",
-    "particle.elements",
-    "bond.pairs",
-    "system.box.vectors",
-    "particle.residues",
-    "residue.chains",
-)
 
 #: How the view may colour particles.
 COLOR_SCHEMES = ("element", "residue", "chain")
@@ -285,20 +276,7 @@ class Viewer(FramecastWidget):
             cached = not update.reset and self._cache.holds(self._timeline, update.frame_index)
         if new_timeline and timeline is not None:
             self._offer_cache(None)  # the session shows another target
-        meta: dict[str, Any] = {}
-        buffers: list[memoryview] = []
-        for key in DRAWN_FIELDS:
-            if cached and key == "particle.positions":
-                continue
-            value = update.fields.get(key)
-            if isinstance(value, np.ndarray):
-                array = np.ascontiguousarray(value)
-                meta[key] = {
-                    "dtype": array.dtype.str,
-                    "shape": list(array.shape),
-                    "buffer": len(buffers),
-                }
-                buffers.append(array.reshape(-1).view(np.uint8).data)
+        meta, buffers = drawn_buffers(update.fields, skip_positions=cached)
         content = {
             "type": "frame",
             "index": update.frame_index,

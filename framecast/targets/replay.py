@@ -118,6 +118,10 @@ class Replay(SequencePlayer):
         """The frame on show ``seconds`` into the recording."""
         return max(bisect.bisect_right(self._times, seconds) - 1, 0)
 
+    def seek_time(self, seconds: float) -> None:
+        """Show the frame that was on show ``seconds`` into the recording."""
+        self.seek(self.frame_at_time(seconds))
+
     # -- frames -----------------------------------------------------------------------------------
     def _fields(self, index: int) -> dict[str, object]:
         """The whole frame ``index``: its keyframe, then the deltas up to it."""
