@@ -246,7 +246,7 @@ def _parse_array(view: memoryview, pos: int, end: int) -> FieldValue:
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
-def parse_update(data: bytes, *, receive_time: float = 0.0) -> FrameUpdate:
+def parse_update(data: bytes | memoryview, *, receive_time: float = 0.0) -> FrameUpdate:
     """Decode a serialized ``FrameUpdate`` with arrays as zero-copy views into ``data``.
 
     Equivalent to ``decode_update(FrameUpdate.FromString(data))``, which copies every

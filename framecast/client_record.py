@@ -37,12 +37,11 @@ def record_client(
         keyframe_interval=keyframe_interval,
         overwrite=overwrite,
     )
-    stack = ExitStack()
 
     def state_changed(change: Mapping[str, bytes | None], reset: bool) -> None:
         recorder.put_state(change, reset=reset)
 
-    try:
+    def connect(stack: ExitStack) -> None:
         state = client.shared_state
         stack.callback(
             state.tap(state_changed, lambda snapshot: recorder.put_state(snapshot, reset=True))
@@ -56,12 +55,8 @@ def record_client(
         interval = client.frame_interval
         client.subscribe_frames(recorder.put_frame, interval or 0.0, whole=True)
         stack.callback(client.remove_frame_callback, recorder.put_frame)
-    except BaseException:
-        stack.close()
-        recorder.stop()
-        raise
-    recorder.on_stop(stack.close)
-    return recorder
+
+    return recorder.feed_from(connect)
 
 
 def _put_event(recorder: Recorder, name: str) -> Callable[[SessionEvent], None]:

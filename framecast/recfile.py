@@ -241,7 +241,7 @@ class RecordingFile:
     def frame(self, record: Record) -> FrameUpdate:
         """A ``FRAME`` record's update. Its arrays are views into the mapped file: copy
         what must outlive :meth:`close`."""
-        return parse_update(self.payload(record))  # type: ignore[arg-type]
+        return parse_update(self.payload(record))
 
     def json(self, record: Record) -> Any:
         """A JSON record's value."""

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,20 @@ class Recorder:
     def recording(self) -> bool:
         """True until :meth:`stop`."""
         return not self._stopped.is_set()
+
+    def feed_from(self, connect: Callable[[ExitStack], None]) -> Recorder:
+        """Run ``connect(stack)``, which hooks the producers up to this recorder and puts on
+        ``stack`` what unhooks them; that runs when the recorder stops. If ``connect`` raises,
+        what it hooked is undone, the recorder stops, and the error propagates."""
+        stack = ExitStack()
+        try:
+            connect(stack)
+        except BaseException:
+            stack.close()
+            self.stop()
+            raise
+        self.on_stop(stack.close)
+        return self
 
     def on_stop(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` when :meth:`stop` begins (to stop feeding this recorder)."""

@@ -43,14 +43,13 @@ def record_session(
         keyframe_interval=keyframe_interval,
         overwrite=overwrite,
     )
-    stack = ExitStack()
 
     def on_event(names: list[str], event: bytes) -> None:
         decoded = decode_event("", event, time.time())
         if decoded is not None:
             recorder.put_event(decoded, names)
 
-    try:
+    def connect(stack: ExitStack) -> None:
         stack.callback(
             app.shared_state.tap(
                 recorder.put_state, lambda state: recorder.put_state(state, reset=True)
@@ -59,11 +58,8 @@ def record_session(
         stack.callback(app.sessions.taps.add(on_event))
         stack.callback(app.commands.taps.add(recorder.put_command))
         stack.enter_context(app.frames.watch(recorder.frames))
-    except BaseException:
-        stack.close()
-        recorder.stop()
-        raise
-    recorder.on_stop(stack.close)
+
+    recorder.feed_from(connect)
     session.on_close(recorder.stop)
     return recorder
 
