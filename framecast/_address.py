@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import parse_qs, urlsplit
+import socket
+from urllib.parse import parse_qs, quote, urlsplit
 
-__all__ = ["host_port", "is_loopback", "parse_address"]
+__all__ = ["host_port", "is_loopback", "parse_address", "service_url"]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -14,6 +15,14 @@ def host_port(address: str, port: int) -> str:
     """``host:port``, with an IPv6 address in brackets."""
     host = f"[{address}]" if ":" in address and not address.startswith("[") else address
     return f"{host}:{port}"
+
+
+def service_url(scheme: str, address: str, port: int, token: str) -> str:
+    """``scheme://host:port``, with ``?token=...`` when ``token``; a server listening on
+    every interface is named by this machine's host name."""
+    host = socket.gethostname() if address in ("0.0.0.0", "::", "") else address
+    url = f"{scheme}://{host_port(host, port)}"
+    return f"{url}?token={quote(token, safe='')}" if token else url
 
 
 def is_loopback(address: str) -> bool:

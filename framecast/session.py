@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import sys
 import threading
 import traceback
-import warnings
 import weakref
 from collections.abc import Callable, Generator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
+import numpy.typing as npt
 from traitlets import Bool, Float, HasTraits, Int, Unicode
 
-from ._address import host_port, is_loopback
 from ._display import make, marimo, mimebundle
 from ._pacing import check_interval
 from ._threads import BackgroundTask, OnceCallbacks, raise_if_failed
@@ -36,6 +32,8 @@ from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT, FramecastServer
 from .server.auth import TLSFiles, choose_token
 from .server.limits import DEFAULT_LIMITS, Limits
 from .server.state import SharedState
+from .session_access import SessionAccess
+from .session_imd import InteractionHandle, SessionInteractions
 from .session_record import listen_to, record_session
 from .sessions import ClientSessions
 from .targets.base import Playable, frame_of
@@ -60,7 +58,7 @@ def live_sessions() -> list[Session]:
         return [session for session in _LIVE if not session.closed]
 
 
-class Session(PlaybackControls, HasTraits):
+class Session(SessionAccess, PlaybackControls, HasTraits):
     """A framecast server showing one target at a time.
 
     Parameters
@@ -87,6 +85,10 @@ class Session(PlaybackControls, HasTraits):
         address, and a random one, printed and kept in :attr:`token`, on any other; ``""``
         turns it off, with a warning off loopback), ``tls=(certfile, keyfile)`` (PEM) and
         ``limits`` (a :class:`~framecast.Limits`).
+    nanover_port
+        Also serve NanoVer's clients (VR iMD, its web and Python clients) over NanoVer's
+        WebSocket protocol on this port (0: any free port; see :attr:`nanover_url`), with
+        the same token, TLS and limits. Off by default; needs the ``nanover`` extra.
 
     The traits (``playing``, ``running``, ``frame_index``, ``clients``, ``fps``,
     ``error``, ``target_kind``, ``timeline``) follow the live status; notebook widgets link
@@ -118,6 +120,7 @@ class Session(PlaybackControls, HasTraits):
         token: str | None = None,
         tls: TLSFiles | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        nanover_port: int | None = None,
     ) -> None:
         frame_interval = check_interval(float(frame_interval), "frame_interval", allow_zero=False)
         super().__init__()
@@ -134,18 +137,10 @@ class Session(PlaybackControls, HasTraits):
             token=token,
             tls=tls,
             limits=limits,
+            nanover_port=None if nanover_port is None else int(nanover_port),
+            nanover_interval=frame_interval,
         )
-        if token and not self._tls and not is_loopback(address):
-            warnings.warn(
-                f"serving on {address} without TLS: the token travels in clear text, so "
-                "anyone on the network path can read it; pass tls=(certfile, keyfile)",
-                UserWarning,
-                stacklevel=2,
-            )
-        if generated:
-            # As the notebook server does: the one place the token is shown is the console of
-            # whoever started the server. It never goes to a log.
-            print(f"framecast: serving at {self.url}", file=sys.stderr, flush=True)
+        self._announce(address, self._tls)
         self.set_trait("name", str(name))
         self.set_trait("address", self._app.address)
         self.set_trait("port", self._app.port)
@@ -161,6 +156,9 @@ class Session(PlaybackControls, HasTraits):
         self._observer_error: Exception | None = None
         self._hook_error: Exception | None = None
         self._register_playback_commands()
+        self._interactions = SessionInteractions(
+            self.shared_state, lambda: self._target, self._particle_count
+        )
         self._sessions = ClientSessions(
             self._app.sessions,
             self._app.timelines,
@@ -186,27 +184,6 @@ class Session(PlaybackControls, HasTraits):
     def app(self) -> FramecastServer:
         """Underlying framecast server application."""
         return self._app
-
-    @property
-    def token(self) -> str:
-        """The token a client must present, or ``""`` when the server asks for none."""
-        return self._token
-
-    @property
-    def token_generated(self) -> bool:
-        """True when framecast made up :attr:`token` (the only case in which it prints it)."""
-        return self._token_generated
-
-    @property
-    def url(self) -> str:
-        """``framecast://host:port``, with ``?token=...`` when a token is needed: what
-        ``framecast.Client`` and ``framecast watch`` accept. Over TLS a client also needs
-        the certificate it should trust (``tls=``)."""
-        host = self._app.address
-        if host in ("0.0.0.0", "::", ""):
-            host = socket.gethostname()  # every interface: name this machine instead
-        url = f"framecast://{host_port(host, self._app.port)}"
-        return f"{url}?token={quote(self._token, safe='')}" if self._token else url
 
     @property
     def shared_state(self) -> SharedState:
@@ -246,6 +223,7 @@ class Session(PlaybackControls, HasTraits):
             self._unlisten = listen_to(self, target, frame.on_change(self._broadcaster.wake))
             if isinstance(target, TimelineBase):
                 self._app.timelines.add(target)
+            self._interactions.target_changed(target)
             self._app.frames.publish(frame.take_all())
         if self.autoplay and isinstance(target, Playable) and not target.is_running:
             target.run()
@@ -382,6 +360,7 @@ class Session(PlaybackControls, HasTraits):
             self._unlisten = _nothing
         if isinstance(target, Playable):
             target.stop()
+        self._interactions.close()
         self._app.close()
         self._closing.run()
 
@@ -410,6 +389,16 @@ class Session(PlaybackControls, HasTraits):
         ``overwrite``: see :func:`~framecast.session_record.record_session`); it stops with
         ``.stop()``, a ``with`` block, or the session's close."""
         return record_session(self, path, **options)
+
+    def interact(
+        self, particles: int | npt.ArrayLike, position: npt.ArrayLike, **options: Any
+    ) -> InteractionHandle:
+        """Pull ``particles`` toward ``position`` (nm) while the live target runs; returns a
+        handle to ``move(position)`` and ``stop()`` it. ``kind`` (``"gaussian"``,
+        ``"spring"``, ``"constant"``), ``scale``, ``mass_weighted`` and ``max_force`` are
+        NanoVer's (see :mod:`framecast.targets.interactions`). ``TypeError`` when the
+        target is not a live simulation, ``ValueError`` for a NaN position."""
+        return self._interactions.interact(particles, position, **options)
 
     def controls(self) -> Any:
         """The notebook control bar of this session (an ipywidgets widget)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from extras import require
+from extras import peptide_simulation, require
 
 import framecast
 from framecast.elements import SYMBOLS, atomic_number
@@ -328,22 +328,7 @@ def test_elements() -> None:
 # -- OpenMM ----------------------------------------------------------------------------------------
 @pytest.fixture
 def openmm_simulation(data: Any) -> Any:
-    openmm = require("openmm")
-    from openmm import app, unit
-
-    pdb = app.PDBFile(data.PDB_helix)  # a 137-atom helical peptide with hydrogens
-    forcefield = app.ForceField("amber14-all.xml")
-    system = forcefield.createSystem(pdb.topology, nonbondedMethod=app.NoCutoff)
-    integrator = openmm.LangevinMiddleIntegrator(
-        300 * unit.kelvin, 1 / unit.picosecond, 0.001 * unit.picoseconds
-    )
-    integrator.setRandomNumberSeed(7)
-    simulation = app.Simulation(
-        pdb.topology, system, integrator, openmm.Platform.getPlatformByName("Reference")
-    )
-    simulation.context.setPositions(pdb.positions)
-    simulation.minimizeEnergy(maxIterations=100)
-    return simulation
+    return peptide_simulation(data.PDB_helix)
 
 
 def test_openmm_frames_match_openmm(openmm_simulation: Any) -> None:

@@ -34,6 +34,8 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast.playback",
         "framecast.broadcaster",
         "framecast.session_record",
+        "framecast.session_imd",
+        "framecast.session_access",
     ),
     ("framecast.sessions",),
     ("framecast.server",),
@@ -58,6 +60,7 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast._codec",
         "framecast.elements",
         "framecast.recfile",
+        "framecast._nanover_codec",
     ),
     # What every layer may use: errors, records, the wire's method table, small helpers.
     (

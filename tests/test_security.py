@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
+from extras import require
 from secure import RPCS, call, self_signed
 
 import framecast
@@ -19,6 +20,8 @@ from framecast._address import is_loopback, parse_address
 from framecast._proto import frame_pb2, sessions_pb2, state_pb2
 from framecast.server.auth import choose_token
 from framecast.testing import wait_until
+
+websockets_client = require("websockets.sync.client")
 
 TOKEN = "s3cret-token"
 
@@ -152,13 +155,19 @@ def test_off_loopback_a_token_is_generated_printed_and_required(
 ) -> None:
     # The server binds 127.0.0.1 as every test does, but believes it is reachable from
     # other machines: the whole off-loopback path, without leaving loopback.
-    monkeypatch.setattr(framecast.session, "is_loopback", lambda address: False)
+    monkeypatch.setattr(framecast.session_access, "is_loopback", lambda address: False)
     monkeypatch.setattr(framecast.server.auth, "is_loopback", lambda address: False)
     monkeypatch.delenv("FRAMECAST_TOKEN", raising=False)
     with pytest.warns(UserWarning, match="token travels in clear text"):
-        session = Session(_frame(), port=0)
+        session = Session(_frame(), port=0, nanover_port=0)
     with session:
         token = session.token
+        # The NanoVer endpoint asks for the same token.
+        assert session.nanover_url == f"ws://127.0.0.1:{session.nanover_port}?token={token}"
+        with pytest.raises(Exception, match="401"):
+            websockets_client.connect(f"ws://127.0.0.1:{session.nanover_port}", open_timeout=10)
+        with websockets_client.connect(session.nanover_url, open_timeout=10) as nanover:
+            assert b"frame" in nanover.recv(timeout=10)
         assert session.token_generated
         assert len(token) >= 32
         assert session.url == f"framecast://127.0.0.1:{session.port}?token={token}"

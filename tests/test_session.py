@@ -418,6 +418,7 @@ def test_the_signature_lists_every_parameter() -> None:
         "token",
         "tls",
         "limits",
+        "nanover_port",
     ]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(parameters.values())[1:])
 

@@ -177,6 +177,19 @@ class ASEDynamics(LiveEngine[dict[str, Any]]):
             fields["system.box.vectors"] = box
         return fields
 
+    def _engine_masses(self) -> npt.NDArray[np.float64]:
+        return np.asarray(self.atoms.get_masses(), dtype=float)
+
+    def _engine_push(self, forces: npt.NDArray[np.float64] | None) -> None:
+        calc = self.atoms.calc
+        if not isinstance(calc, _PushedForces):
+            if forces is None:
+                return
+            calc = _PushedForces(calc)
+            self.atoms.calc = calc
+        # kJ/(mol nm) to eV/Angstrom
+        calc.pushed = None if forces is None else forces * (ANGSTROM / EV_TO_KJ_PER_MOL)
+
     def _engine_save(self) -> dict[str, Any]:
         atoms = self.atoms
         return {
@@ -198,3 +211,20 @@ class ASEDynamics(LiveEngine[dict[str, Any]]):
             f"ASEDynamics({type(self.dynamics).__name__}, {len(self.atoms)} atoms, "
             f"step {self.dynamics.nsteps})"
         )
+
+
+class _PushedForces:
+    """Stands in for an ASE calculator: its forces plus :attr:`pushed` (eV/Angstrom);
+    every other attribute is the wrapped calculator's."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.pushed: npt.NDArray[np.float64] | None = None
+
+    def get_forces(self, atoms: Any = None) -> npt.NDArray[np.float64]:
+        forces = np.asarray(self.inner.get_forces(atoms), dtype=float)
+        pushed = self.pushed
+        return forces if pushed is None else forces + pushed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

@@ -22,8 +22,12 @@ from typing import Any
 import numpy as np
 
 from .._codec import assemble_update, encode_entry_parts
+from .._nanover_codec import FRAME_INDEX
+from .._nanover_codec import msgpack as msgpack_module
+from .._nanover_codec import pack_value as _pack_value
+from .._nanover_codec import unpack_value as _unpack_value
 from .._version import __version__
-from ..frame import FieldValue, validate_field
+from ..frame import FieldValue
 from ..recfile import (
     DEFAULT_KEYFRAME_INTERVAL,
     RECORDING_SUFFIX,
@@ -32,55 +36,17 @@ from ..recfile import (
     RecordWriter,
 )
 from ..timeline import TIMELINE_KEY
-from ._common import require
 
 __all__ = ["from_nanover", "to_nanover"]
 
 MESSAGES = "messages.msgpack"
 INDEX = "index.msgpack"
-FRAME_INDEX = "frame.index"
-
-#: framecast key -> the dtype and shape NanoVer packs it as (its frame_dict packers).
-_PACKED: dict[str, tuple[str, tuple[int, ...]]] = {
-    "particle.positions": ("<f4", (-1, 3)),
-    "particle.velocities": ("<f4", (-1, 3)),
-    "particle.forces": ("<f4", (-1, 3)),
-    "system.box.vectors": ("<f4", (-1, 3)),
-    "particle.elements": ("u1", (-1,)),
-    "particle.residues": ("<u4", (-1,)),
-    "residue.chains": ("<u4", (-1,)),
-    "bond.pairs": ("<u4", (-1, 2)),
-}
-
-
-def _msgpack() -> Any:
-    return require("msgpack", "nanover", "NanoVer recordings")
-
-
-def _pack_value(key: str, value: FieldValue) -> object:
-    """A framecast field as NanoVer's MessagePack value."""
-    if key in _PACKED and isinstance(value, np.ndarray):
-        dtype, _ = _PACKED[key]
-        return np.ascontiguousarray(value, dtype=dtype).tobytes()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
-
-
-def _unpack_value(key: str, value: object) -> FieldValue:
-    """A NanoVer frame value as a framecast field (validated: a bad one names its key)."""
-    if key in _PACKED and isinstance(value, bytes):
-        dtype, shape = _PACKED[key]
-        return validate_field(key, np.frombuffer(value, dtype=dtype).reshape(shape))
-    if isinstance(value, list):
-        return validate_field(key, np.asarray(value))
-    return validate_field(key, value)
 
 
 def to_nanover(recording: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
     """Write the frames and shared-state changes of a framecast recording (``.fcrec``) as a
     NanoVer recording at ``path``, which NanoVer's own reader opens; returns the path."""
-    msgpack = _msgpack()
+    msgpack = msgpack_module("NanoVer recordings")
     target = Path(path)
     with RecordingFile(recording) as source, zipfile.ZipFile(target, "w") as archive:
         index: list[dict[str, Any]] = []
@@ -152,7 +118,7 @@ def from_nanover(
     keyframe is written at least every ``keyframe_interval`` seconds, so a seek is cheap
     however few resets the NanoVer recording has. Raises ``ValueError`` for a file that is
     not a NanoVer recording."""
-    msgpack = _msgpack()
+    msgpack = msgpack_module("NanoVer recordings")
     source = Path(path)
     stem = source.name.split(".")[0]
     target = Path(out) if out is not None else source.with_name(f"{stem}{RECORDING_SUFFIX}")

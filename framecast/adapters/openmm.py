@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from ..targets.engine import LiveEngine
 from ._common import index_of, require, topology_fields
 
@@ -27,6 +30,11 @@ class OpenMMSimulation(LiveEngine[tuple[Any, int]]):
     :meth:`restart` goes back to the state the simulation had when wrapped; the last
     ``history`` frames are kept (OpenMM ``State`` objects), so the run is a timeline and
     :meth:`seek` resumes from any kept frame.
+
+    Interactive forces (see :meth:`~framecast.Session.interact`) go through a
+    ``CustomExternalForce`` added to the system, in a force group of its own, the first
+    time one applies (the context is reinitialised once, keeping its state); its
+    parameters change between frames. Reported energies leave that group out.
     """
 
     def __init__(
@@ -54,6 +62,9 @@ class OpenMMSimulation(LiveEngine[tuple[Any, int]]):
         system = simulation.system
         self._periodic = bool(system.usesPeriodicBoundaryConditions())
         self._dof = _degrees_of_freedom(mm, system)
+        self._user_force: Any = None  # the CustomExternalForce, made on first use
+        self._user_group = -1
+        self._pushed: set[int] = set()  # particles whose user force is not zero now
         self._start(_topology(simulation.topology))
 
     def _engine_step(self, steps: int) -> None:
@@ -61,7 +72,11 @@ class OpenMMSimulation(LiveEngine[tuple[Any, int]]):
 
     def _engine_fields(self) -> Mapping[str, object]:
         u = self._unit
-        state = self.simulation.context.getState(getPositions=True, getEnergy=True)
+        # Energies leave out the group that carries interactive forces.
+        groups = {}
+        if self._user_force is not None:
+            groups["groups"] = 0xFFFFFFFF ^ (1 << self._user_group)
+        state = self.simulation.context.getState(getPositions=True, getEnergy=True, **groups)
         kinetic = state.getKineticEnergy().value_in_unit(u.kilojoule_per_mole)
         potential = state.getPotentialEnergy().value_in_unit(u.kilojoule_per_mole)
         fields: dict[str, object] = {
@@ -78,6 +93,44 @@ class OpenMMSimulation(LiveEngine[tuple[Any, int]]):
             box = state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(u.nanometer)
             fields["system.box.vectors"] = box
         return fields
+
+    def _engine_masses(self) -> npt.NDArray[np.float64]:
+        system, dalton = self.simulation.system, self._unit.dalton
+        count = system.getNumParticles()
+        return np.array([system.getParticleMass(i).value_in_unit(dalton) for i in range(count)])
+
+    def _engine_push(self, forces: npt.NDArray[np.float64] | None) -> None:
+        if forces is None and not self._pushed:
+            return
+        force = self._user_force if self._user_force is not None else self._add_user_force()
+        now = set() if forces is None else set(np.flatnonzero(np.any(forces != 0, axis=1)).tolist())
+        for particle in now | self._pushed:
+            value = (0.0, 0.0, 0.0) if forces is None else tuple(float(f) for f in forces[particle])
+            force.setParticleParameters(particle, particle, value)
+        force.updateParametersInContext(self.simulation.context)
+        self._pushed = now
+
+    def _add_user_force(self) -> Any:
+        """Add the force that carries interactive forces: energy -F.x per particle, so its
+        force is F, with F a per-particle parameter; in a group no other force uses."""
+        mm = require("openmm", "openmm", "framecast.OpenMMSimulation")
+        system = self.simulation.system
+        used = {f.getForceGroup() for f in system.getForces()}
+        free = [g for g in range(31, -1, -1) if g not in used]
+        if not free:
+            raise RuntimeError(
+                "interactive forces need a free OpenMM force group, and all 32 are used"
+            )
+        force = mm.CustomExternalForce("-fx*x-fy*y-fz*z")
+        for name in ("fx", "fy", "fz"):
+            force.addPerParticleParameter(name)
+        for particle in range(system.getNumParticles()):
+            force.addParticle(particle, (0.0, 0.0, 0.0))
+        force.setForceGroup(free[0])
+        system.addForce(force)
+        self.simulation.context.reinitialize(preserveState=True)
+        self._user_force, self._user_group = force, free[0]
+        return force
 
     def _engine_save(self) -> tuple[Any, int]:
         state = self.simulation.context.getState(

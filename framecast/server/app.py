@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import errno
-import socket
 import threading
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import grpc
 
 from .._address import host_port
-from .auth import TLSFiles, TokenInterceptor, server_credentials
+from .auth import TLSFiles, TokenInterceptor, server_credentials, server_ssl_context
 from .commands import CommandCallback, CommandRegistry
 from .limits import DEFAULT_LIMITS, Limits
 from .pool import ElasticExecutor
+from .ports import PortInUseError, bind_problem
 from .publisher import FramePublisher
 from .quota import ClientQuota
 from .servicers import command_handler, sessions_handler, state_handler, trajectory_handler
 from .sessions import SessionRegistry, TimelineRegistry
 from .state import SharedState
+
+if TYPE_CHECKING:
+    from .nanover import NanoverEndpoint
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -50,38 +53,6 @@ KEEPALIVE_TIMEOUT = 20.0
 CLOSE_GRACE = 1.0
 
 
-class PortInUseError(OSError):
-    """The server could not listen on the requested address and port; the message says why."""
-
-
-def _bind_problem(address: str, port: int) -> str | None:
-    """Why a server could not listen on ``address:port``, or None if it seems it can."""
-    where = host_port(address, port)
-    try:
-        infos = socket.getaddrinfo(address.strip("[]"), port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as error:
-        return f"cannot listen on {where}: the address {address!r} is unknown ({error})"
-    last: OSError | None = None
-    for family, kind, proto, _, sockaddr in infos:
-        with socket.socket(family, kind, proto) as probe:
-            # As gRPC does, so that a port in TIME_WAIT is not reported busy.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(sockaddr)
-            except OSError as error:
-                last = error
-                continue
-            return None
-    if last is not None and last.errno == errno.EADDRINUSE:
-        return (
-            f"cannot listen on {where}: port {port} is in use (another framecast server?); "
-            "pass port=0 (--port 0) to pick a free port, or stop the other server"
-        )
-    if last is not None and last.errno == errno.EADDRNOTAVAIL:
-        return f"cannot listen on {where}: {address!r} is not an address of this machine"
-    return f"cannot listen on {where}: {last.strerror if last else 'no usable address'}"
-
-
 class FramecastServer:
     """A gRPC server with the Trajectory, State, Command and Sessions services.
 
@@ -92,6 +63,9 @@ class FramecastServer:
     It owns the transport-free cores: :attr:`frames` (a
     :class:`~framecast.server.publisher.FramePublisher`), :attr:`shared_state`,
     :attr:`commands`, :attr:`sessions` (named client sessions) and :attr:`timelines`.
+    With ``nanover_port`` (0 for any free port) it also serves them to NanoVer's clients
+    (:attr:`nanover`, a :class:`~framecast.server.nanover.NanoverEndpoint`), with the
+    same token, TLS and limits, sending frames at most every ``nanover_interval`` s.
     It listens as soon as it is constructed and stops in :meth:`close`, which is
     idempotent and leaves no thread and no listening port.
     """
@@ -104,13 +78,17 @@ class FramecastServer:
         token: str = "",
         tls: TLSFiles | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        nanover_port: int | None = None,
+        nanover_interval: float = 1 / 30,
     ) -> None:
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be in 0..65535, got {port}")
+        for what, number in (("port", port), ("nanover_port", nanover_port)):
+            if number is not None and not 0 <= number <= 65535:
+                raise ValueError(f"{what} must be in 0..65535, got {number}")
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a framecast.Limits, got {type(limits).__name__}")
         credentials = None if tls is None else server_credentials(tls)
         self.limits = limits
+        self.nanover: NanoverEndpoint | None = None
         self.frames = FramePublisher(max_subscribers=limits.max_frame_subscribers)
         self.shared_state = SharedState(limits=limits)
         self.commands = CommandRegistry()
@@ -161,7 +139,7 @@ class FramecastServer:
         where = host_port(address, port)
         # Checked first with a plain socket, so that the error says what is wrong in
         # words (gRPC's own says only "Failed to bind ... set GRPC_VERBOSITY").
-        reason = _bind_problem(address, port)
+        reason = bind_problem(address, port)
         bound = 0
         if reason is None:
             try:
@@ -177,6 +155,30 @@ class FramecastServer:
         self.address = address
         self.port = bound
         self._server.start()
+        if nanover_port is not None:
+            try:
+                self.nanover = self._nanover(nanover_port, nanover_interval, token, tls)
+            except BaseException:
+                self.close()
+                raise
+
+    def _nanover(
+        self, port: int, interval: float, token: str, tls: TLSFiles | None
+    ) -> NanoverEndpoint:
+        """Start the NanoVer endpoint (imported here: its packages are an extra)."""
+        from .nanover import NanoverEndpoint
+
+        return NanoverEndpoint(
+            self.frames,
+            self.shared_state,
+            self.commands,
+            address=self.address,
+            port=port,
+            limits=self.limits,
+            token=token,
+            tls=None if tls is None else server_ssl_context(tls),
+            frame_interval=interval,
+        )
 
     def register_command(
         self,
@@ -205,6 +207,8 @@ class FramecastServer:
             if self._closed:
                 return
             self._closed = True
+        if self.nanover is not None:
+            self.nanover.close()
         self.frames.close()
         self.shared_state.close()
         self.sessions.close()

@@ -34,6 +34,7 @@ __all__ = [
     "generate_token",
     "read_pem",
     "server_credentials",
+    "server_ssl_context",
 ]
 
 #: ``(certificate chain, private key)`` of a TLS server.
@@ -95,17 +96,28 @@ class TokenInterceptor(_ServerInterceptor):
 
 def server_credentials(tls: TLSFiles) -> grpc.ServerCredentials:
     """Server TLS credentials from ``(certificate chain, private key)``, PEM paths or bytes."""
+    cert_pem, key_pem = _read_pair(tls)
+    _load_pair(cert_pem, key_pem)
+    return grpc.ssl_server_credentials([(key_pem, cert_pem)])
+
+
+def server_ssl_context(tls: TLSFiles) -> ssl.SSLContext:
+    """An ``ssl`` server context from ``(certificate chain, private key)`` (the NanoVer
+    endpoint's ``wss``), PEM paths or bytes."""
+    return _load_pair(*_read_pair(tls))
+
+
+def _read_pair(tls: TLSFiles) -> tuple[bytes, bytes]:
     if not isinstance(tls, (tuple, list)) or len(tls) != 2:
         raise TypeError(f"tls must be a (certfile, keyfile) pair, got {tls!r}")
     cert, key = tls
     key_pem = read_pem(key, what="TLS private key")
-    cert_pem = read_pem(cert, what="TLS certificate")
-    _check_pair(cert_pem, key_pem)
-    return grpc.ssl_server_credentials([(key_pem, cert_pem)])
+    return read_pem(cert, what="TLS certificate"), key_pem
 
 
-def _check_pair(cert: bytes, key: bytes) -> None:
-    """Raise ``ValueError`` unless ``cert`` and ``key`` are a usable PEM pair.
+def _load_pair(cert: bytes, key: bytes) -> ssl.SSLContext:
+    """A server context for ``cert`` and ``key``; ``ValueError`` unless they are a usable
+    PEM pair.
 
     Checked with the ``ssl`` module first, because gRPC only fails later, with "cannot
     listen" and log lines that do not say which file is wrong.
@@ -123,6 +135,7 @@ def _check_pair(cert: bytes, key: bytes) -> None:
                 "the TLS certificate and private key are not a valid PEM pair "
                 f"({error.reason or error}): check the certificate and key files"
             ) from None
+    return context
 
 
 def choose_token(token: object, address: str) -> tuple[str, bool]:

@@ -36,6 +36,7 @@ class MailboxSet(Generic[V, M]):
         initial: Callable[[], tuple[Mapping[str, V], M]] | None = None,
         *,
         limit: int | None = None,
+        counted: Callable[[], int] | None = None,
         what: str = "subscribers",
         mailbox: Mailbox[V, M] | None = None,
     ) -> Iterator[Mailbox[V, M]]:
@@ -43,12 +44,14 @@ class MailboxSet(Generic[V, M]):
 
         After :meth:`close` the mailbox is closed from the start. With ``limit``, raises
         :class:`~framecast.server.limits.LimitExceededError` (naming ``what``) when that
-        many members are registered already. ``mailbox``, if given, is the one registered
-        (a reader that waits on a mailbox of its own).
+        many members are registered already (or ``counted()``, called with the lock held,
+        says that many are, to share one limit among sets). ``mailbox``, if given, is the
+        one registered (a reader that waits on a mailbox of its own).
         """
         mailbox = Mailbox() if mailbox is None else mailbox
         with self._lock:
-            if limit is not None and not self._closed and len(self._members) >= limit:
+            count = len(self._members) if counted is None else counted()
+            if limit is not None and not self._closed and count >= limit:
                 raise LimitExceededError(f"this server already has {limit} {what}")
             if self._closed:
                 mailbox.close()

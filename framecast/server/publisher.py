@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import NamedTuple, Protocol
 
 from .._codec import EntryParts, assemble_update, encode_entry_parts
 from ..frame import FieldValue, FrameChanges, FrameUpdate
 from .mailbox import Mailbox, MailboxSet, Pending
 
-__all__ = ["FrameMeta", "FramePublisher", "FrameSubscription", "FrameWatch"]
+__all__ = [
+    "ChannelMeta",
+    "ChannelSubscription",
+    "FrameCodec",
+    "FrameMeta",
+    "FramePublisher",
+    "FrameSubscription",
+    "FrameWatch",
+]
 
 
 class FrameMeta(NamedTuple):
@@ -35,6 +43,44 @@ class FrameMeta(NamedTuple):
 FrameSubscription = Mailbox[EntryParts, FrameMeta]
 #: An in-process reader's mailbox: the published values themselves (frozen arrays).
 FrameWatch = Mailbox[FieldValue, FrameMeta]
+
+
+_WHAT = "frame subscribers (Limits.max_frame_subscribers)"
+
+
+class ChannelMeta(NamedTuple):
+    """The header of a channel's update: ``sequence`` is 0 at a reset and counts the
+    updates since (so a delta's is never 0)."""
+
+    sequence: int
+    frame_index: int
+    publish_time: float
+
+
+class FrameCodec(Protocol):
+    """Another encoding of the same frames, for another front door (NanoVer's)."""
+
+    def entry(self, key: str, value: FieldValue) -> bytes:
+        """One field, encoded once for every subscriber of the channel."""
+
+    def message(self, meta: ChannelMeta, reset: bool, entries: Mapping[str, bytes]) -> bytes:
+        """A whole update from encoded fields (key to entry), by joining them."""
+
+
+#: A channel subscriber's mailbox: the channel's encoded fields.
+ChannelSubscription = Mailbox[bytes, ChannelMeta]
+
+
+class _Channel:
+    """A codec's copy of the current frame, and its subscribers (all under the
+    publisher's locks). With no subscriber it holds nothing and encodes nothing."""
+
+    def __init__(self, codec: FrameCodec, lock: threading.Lock) -> None:
+        self.codec = codec
+        self.entries: dict[str, bytes] = {}
+        self.fresh = False  # entries mirror the current frame
+        self.sequence = 0
+        self.members: MailboxSet[bytes, ChannelMeta] = MailboxSet(lock)
 
 
 class FramePublisher:
@@ -58,13 +104,22 @@ class FramePublisher:
         self._meta = FrameMeta(0, time.time())
         self._subscribers: MailboxSet[EntryParts, FrameMeta] = MailboxSet(self._lock)
         self._watchers: MailboxSet[FieldValue, FrameMeta] = MailboxSet(self._lock)
+        self._channels: dict[str, _Channel] = {}
 
     def publish(self, changes: FrameChanges) -> None:
         """Send a change set to every subscriber (a reset replaces the whole frame)."""
         with self._publish_lock:
             entries = {key: encode_entry_parts(key, value) for key, value in changes.fields.items()}
             meta = FrameMeta(changes.frame_index, time.time())
+            # Channels with subscribers encode the change too, once for all of them.
+            fields = changes.fields
+            coded = {
+                name: {key: channel.codec.entry(key, value) for key, value in fields.items()}
+                for name, channel in self._channels.items()
+                if channel.fresh
+            }
             with self._lock:
+                sends = self._update_channels(coded, changes.reset, meta)
                 if changes.reset:
                     self._entries = entries
                     self._values = dict(changes.fields)
@@ -86,7 +141,11 @@ class FramePublisher:
             )
             for mailbox in mailboxes:
                 mailbox.put(entries, reset=changes.reset, meta=meta, packed=packed)
-        if mailboxes:
+            for channel, coded_entries, head, members in sends:
+                message = channel.codec.message(head, changes.reset, coded_entries)
+                for member in members:
+                    member.put(coded_entries, reset=changes.reset, meta=head, packed=message)
+        if mailboxes or sends:
             # Give up the CPU once, so that the send threads get the GIL and the mailbox
             # locks. A producer publishing in a tight loop otherwise starves them: each
             # gRPC send needs the GIL several times, and waits for the 5 ms switch interval
@@ -95,6 +154,66 @@ class FramePublisher:
             # zero select(), did not help. sleep(0) costs ~80 us (the kernel's timer slack),
             # nothing at 30 Hz.
             time.sleep(0)
+
+    def _update_channels(
+        self, coded: dict[str, dict[str, bytes]], reset: bool, meta: FrameMeta
+    ) -> list[tuple[_Channel, dict[str, bytes], ChannelMeta, list[ChannelSubscription]]]:
+        """Merge each channel's encoded change (lock held); what to hand its subscribers.
+        A channel left without subscribers drops its copy of the frame."""
+        sends = []
+        for name, channel in self._channels.items():
+            if not len(channel.members):
+                channel.fresh, channel.entries = False, {}
+                continue
+            entries = coded.get(name)
+            if entries is None:
+                continue
+            if reset:
+                channel.entries, channel.sequence = dict(entries), 0
+            else:
+                channel.entries.update(entries)
+                channel.sequence += 1
+            channel_meta = ChannelMeta(channel.sequence, meta.frame_index, meta.publish_time)
+            sends.append((channel, entries, channel_meta, channel.members.members()))
+        return sends
+
+    @contextmanager
+    def subscribe_channel(self, name: str, codec: FrameCodec) -> Iterator[ChannelSubscription]:
+        """Register a subscriber of channel ``name`` (frames encoded by ``codec``) for the
+        ``with`` block; it starts with the whole current frame as a reset. The first
+        subscriber of a channel encodes the current frame once.
+
+        Raises :class:`~framecast.server.limits.LimitExceededError` past ``max_subscribers``
+        (counted together with :meth:`subscribe`'s).
+        """
+        with ExitStack() as stack:
+            with self._publish_lock:
+                with self._lock:
+                    channel = self._channels.setdefault(name, _Channel(codec, self._lock))
+                    values = dict(self._values)
+                if not channel.fresh:
+                    # Under the publish lock: no change falls between this and registration.
+                    channel.entries = {key: codec.entry(key, v) for key, v in values.items()}
+                    channel.fresh = True
+
+                def initial() -> tuple[dict[str, bytes], ChannelMeta]:
+                    meta = self._meta
+                    head = ChannelMeta(channel.sequence, meta.frame_index, meta.publish_time)
+                    return channel.entries, head
+
+                mailbox = stack.enter_context(
+                    channel.members.member(
+                        initial,
+                        limit=self._max_subscribers,
+                        counted=self._count_locked,
+                        what=_WHAT,
+                    )
+                )
+            yield mailbox
+
+    def _count_locked(self) -> int:
+        """Network subscribers of every encoding (lock held)."""
+        return len(self._subscribers) + sum(len(c.members) for c in self._channels.values())
 
     @contextmanager
     def subscribe(self) -> Iterator[FrameSubscription]:
@@ -106,7 +225,8 @@ class FramePublisher:
         with self._subscribers.member(
             lambda: (self._entries, self._meta),
             limit=self._max_subscribers,
-            what="frame subscribers (Limits.max_frame_subscribers)",
+            counted=self._count_locked,
+            what=_WHAT,
         ) as mailbox:
             yield mailbox
 
@@ -156,9 +276,13 @@ class FramePublisher:
     def subscriber_count(self) -> int:
         """How many subscribers are registered now."""
         with self._lock:
-            return len(self._subscribers)
+            return self._count_locked()
 
     def close(self) -> None:
         """Close every mailbox, so that every stream ends; later subscribers end at once."""
         self._subscribers.close()
         self._watchers.close()
+        with self._lock:
+            channels = list(self._channels.values())
+        for channel in channels:
+            channel.members.close()

@@ -37,7 +37,7 @@ from .limits import DEFAULT_LIMITS, LimitExceededError, Limits
 from .publisher import FramePublisher
 from .quota import ClientQuota
 from .sessions import SessionRegistry, TimelineRegistry
-from .state import SharedState, entry_size
+from .state import STATE_PART_BYTES, SharedState, entry_size
 
 __all__ = ["command_handler", "sessions_handler", "state_handler", "trajectory_handler"]
 
@@ -106,12 +106,6 @@ class _TrajectoryServicer:
 
     def get_frame(self, request: frame_pb2.GetFrameRequest, context: Context) -> bytes:
         return self._publisher.current_message()
-
-
-#: A state message carries at most about this many bytes of keys and values (and always
-#: at least one entry): a large snapshot goes in parts, so a client that does not read
-#: makes the server hold one part, not a serialized copy of the whole state.
-STATE_PART_BYTES = 1024 * 1024
 
 
 class _StateServicer:

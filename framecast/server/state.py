@@ -9,7 +9,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Final
 
 from .._codec import encode_json
 from .._names import check_name
@@ -17,10 +16,12 @@ from .._taps import Taps
 from ..errors import AbsentClientError, StateLockedError
 from .limits import DEFAULT_LIMITS, LimitExceededError, Limits
 from .mailbox import Mailbox, MailboxSet
+from .owners import SERVER, Owner, ServerOwner
 
 __all__ = [
     "MAX_LOCK_SECONDS",
     "SERVER",
+    "STATE_PART_BYTES",
     "Owner",
     "ServerOwner",
     "SharedState",
@@ -32,28 +33,15 @@ __all__ = [
 MAX_LOCK_SECONDS = 24 * 3600.0
 
 
-class ServerOwner:
-    """The owner of writes and locks made by Python on the server side.
-
-    An object, not a string, so that no client can present it: a client's identity is the
-    access token it sends, and no string equals this.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<the server>"
-
-
-#: The one server-side owner.
-SERVER: Final = ServerOwner()
-
-#: Who writes or holds a lock: a client's access token, or :data:`SERVER`.
-Owner = str | ServerOwner
-
 #: A pending state change: key -> encoded JSON, or None for a removal; the meta is the
 #: state version the values are as of.
 StateSubscription = Mailbox["bytes | None", int]
+
+
+#: A state message carries at most about this many bytes of keys and values (and always
+#: at least one entry): a large snapshot goes in parts, so a client that does not read
+#: makes the server hold one part, not a serialized copy of the whole state.
+STATE_PART_BYTES = 1024 * 1024
 
 
 def entry_size(key: str, value: bytes | None) -> int:
@@ -96,6 +84,9 @@ class SharedState:
         #: Called, under the state's lock, with each applied change (key to JSON bytes,
         #: None for a removed key).
         self.taps: Taps[[Mapping[str, bytes | None]]] = Taps()
+        #: Key prefix -> a check of each new value of a key with that prefix (key, decoded
+        #: value), run before a change is applied; what it raises refuses the whole change.
+        self.validators: dict[str, Callable[[str, object], None]] = {}
 
     # -- changes ----------------------------------------------------------------------------------
     def update(
@@ -131,13 +122,14 @@ class SharedState:
         encoded: Mapping[str, bytes],
         removals: Iterable[str],
         *,
-        owned: bool = False,
+        owned: bool | frozenset[str] = False,
     ) -> int:
         """Like :meth:`update` with values already encoded as validated JSON.
 
-        With ``owned``, the updated keys belong to client ``owner`` (it must be present:
-        :class:`~framecast.errors.AbsentClientError` otherwise) and are removed when it
-        leaves; a write without ``owned`` makes a key belong to no one. Raises
+        With ``owned``, the updated keys (or those of them in ``owned``, a set) belong to
+        client ``owner`` (it must be present: :class:`~framecast.errors.AbsentClientError`
+        otherwise) and are removed when it leaves; a key written and not owned belongs to
+        no one. Raises
         :class:`~framecast.server.limits.LimitExceededError`, applying nothing, when the
         change would pass ``Limits.max_state_keys`` or ``Limits.max_state_bytes``.
         """
@@ -145,6 +137,7 @@ class SharedState:
         for key in encoded:
             self._name(key, "state key")
         removed = [self._name(key, "state key") for key in removals]
+        self._validate(encoded)
         with self._lock:
             if owned:
                 self._require_present(owner, "own keys")
@@ -154,13 +147,24 @@ class SharedState:
                 if key not in encoded and key in self._encoded:
                     change[key] = None
             self._check_size(change)
-            if owned:
-                assert isinstance(owner, str)  # _require_present refused the server
-                self._owned.update(dict.fromkeys(encoded, owner))
-            else:
-                for key in encoded:
+            mine = set(encoded) if owned is True else set(owned or ()) & set(encoded)
+            for key in encoded:
+                if key in mine:
+                    assert isinstance(owner, str)  # _require_present refused the server
+                    self._owned[key] = owner
+                else:
                     self._owned.pop(key, None)
             return self._apply(change)
+
+    def _validate(self, encoded: Mapping[str, bytes]) -> None:
+        """Run :attr:`validators` on the values they check; ``ValueError`` names the key."""
+        for prefix, check in list(self.validators.items()):
+            for key, value in encoded.items():
+                if key.startswith(prefix):
+                    try:
+                        check(key, json.loads(value))
+                    except (TypeError, ValueError) as error:
+                        raise ValueError(f"{key[:64]!r}: {error}") from None
 
     def _check_size(self, change: Mapping[str, bytes | None]) -> None:
         """Refuse ``change`` (lock held) if it would pass the key count or the size limit."""

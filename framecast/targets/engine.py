@@ -22,6 +22,7 @@ import numpy as np
 from ..frame import FieldValue, FrameData
 from ..timeline import TIMELINE_KEY, TimelineBase
 from .base import Player
+from .interactions import Interaction, UserForces, box_lengths
 
 __all__ = ["LiveEngine"]
 
@@ -62,6 +63,9 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
         self._topology: dict[str, FieldValue] = {}
         self._callbacks: list[Callable[[Any], None]] = []
         self._callbacks_lock = threading.Lock()
+        self._user = UserForces()
+        self._user_lock = threading.Lock()
+        self._masses: np.ndarray[Any, np.dtype[np.float64]] | None = None
 
     # -- to implement -----------------------------------------------------------------------------
     def _engine_step(self, steps: int) -> None:
@@ -78,6 +82,15 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
 
     def _engine_load(self, state: EngineState) -> None:
         """Put the engine back in a state returned by :meth:`_engine_save`."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _engine_masses(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Every particle's mass in amu (read once, for interactive forces)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _engine_push(self, forces: np.ndarray[Any, np.dtype[np.float64]] | None) -> None:
+        """Add ``forces`` ((N, 3), kJ/(mol nm)) to the engine's own over the next steps;
+        None removes them."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     # -- setup ------------------------------------------------------------------------------------
@@ -120,8 +133,42 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
             else:
                 self._callbacks.append(callback)
 
+    # -- interactive forces -------------------------------------------------------------------
+    def set_interactions(self, interactions: Mapping[str, Interaction]) -> None:
+        """Apply these interactions (id -> :class:`~framecast.targets.interactions.Interaction`)
+        from the next frame on, replacing the previous ones; an empty mapping stops them.
+
+        The session calls this with the ``interaction.*`` keys of its shared state.
+        """
+        with self._user_lock:
+            self._user.set(interactions)
+
+    @property
+    def interactions(self) -> dict[str, Interaction]:
+        """The interactions applied now."""
+        with self._user_lock:
+            return self._user.active
+
+    def interaction_work(self, key: str) -> float | None:
+        """The work interaction ``key`` has done (kJ/mol), or None if it is not applied."""
+        with self._user_lock:
+            return self._user.work(key)
+
+    def _push_user_forces(self) -> None:
+        """Compute the interactions' forces at the current positions and hand them to the
+        engine for this frame's steps (once they stop, the engine's forces are cleared)."""
+        with self._user_lock:
+            if not self._user.active and not self._user.used:
+                return
+            if self._masses is None:
+                self._masses = np.asarray(self._engine_masses(), dtype=float)
+            positions = np.asarray(self._frame["particle.positions"], dtype=float)
+            forces = self._user.forces(positions, self._masses, box_lengths(self._frame))
+        self._engine_push(forces)
+
     # -- Player -----------------------------------------------------------------------------------
     def _advance(self) -> None:
+        self._push_user_forces()
         self._engine_step(self.steps_per_frame)
         self._frame_index += 1
         self._publish()
@@ -134,12 +181,20 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
         with self._history_lock:
             self._history.clear()
         self._engine_load(self._initial)
+        with self._user_lock:
+            self._user.reset()
         self._frame_index = 0
         self._publish()
 
     def _publish(self) -> None:
         """Read the engine, refuse a frame that is not finite, show it and keep it."""
-        fields = FrameData(self._engine_fields()).snapshot()  # validated before anything
+        engine_fields = dict(self._engine_fields())
+        with self._user_lock:
+            if self._user.used:
+                positions = np.asarray(engine_fields["particle.positions"], dtype=float)
+                self._user.account(positions, box_lengths(engine_fields))
+                engine_fields.update(self._user.fields())
+        fields = FrameData(engine_fields).snapshot()  # validated before anything
         _check_finite(type(self).__name__, self._frame_index, fields)
         if self._history.maxlen:
             kept = _Kept(self._frame_index, fields, self._engine_save())

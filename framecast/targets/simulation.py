@@ -119,6 +119,8 @@ class Simulation(LiveEngine[_State]):
         self.timestep = float(timestep)
         self.temperature_target = temperature
         self.thermostat_tau = float(thermostat_tau)
+        self._external: FloatArray | None = None  # interactive forces, kJ/(mol nm)
+        self._f: FloatArray
         v = np.zeros_like(x) if velocities is None else np.array(velocities, dtype=float)
         if v.shape != x.shape:
             raise ValueError(f"velocities must have shape {x.shape}, got {v.shape}")
@@ -185,6 +187,18 @@ class Simulation(LiveEngine[_State]):
 
     def _engine_fields(self) -> Mapping[str, object]:
         return self._frame_fields(self._x, self.kinetic_energy(), self._potential, self._steps)
+
+    def _engine_masses(self) -> FloatArray:
+        return np.full(len(self._x), self.species.mass)
+
+    def _engine_push(self, forces: FloatArray | None) -> None:
+        # Added to the force of every step from the next one on (see _forces); the force
+        # already computed for the next half-kick gets the change too.
+        previous, self._external = self._external, forces
+        if previous is not None:
+            self._f = self._f - previous
+        if forces is not None:
+            self._f = self._f + forces
 
     def _engine_save(self) -> _State:
         return _State(self._x.copy(), self._v.copy(), self._steps)
@@ -266,6 +280,8 @@ class Simulation(LiveEngine[_State]):
             forces[:, axis] = np.bincount(i, pair_forces[:, axis], minlength=n) - np.bincount(
                 j, pair_forces[:, axis], minlength=n
             )
+        if self._external is not None:
+            forces += self._external
         return forces, potential
 
     def _frame_fields(

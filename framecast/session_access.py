@@ -1,0 +1,62 @@
+"""What a client needs to reach a session: its token, and the URLs of its front doors."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from ._address import is_loopback, service_url
+from .server.app import FramecastServer
+
+__all__ = ["SessionAccess"]
+
+
+class SessionAccess:
+    """The token and URLs of a session (a base of :class:`~framecast.Session`)."""
+
+    _app: FramecastServer
+    _token: str
+    _token_generated: bool
+
+    def _announce(self, address: str, tls: bool) -> None:
+        """Warn of a token sent in clear text; print a generated token's URL, once."""
+        if self._token and not tls and not is_loopback(address):
+            warnings.warn(
+                f"serving on {address} without TLS: the token travels in clear text, so "
+                "anyone on the network path can read it; pass tls=(certfile, keyfile)",
+                UserWarning,
+                stacklevel=3,
+            )
+        if self._token_generated:
+            # As the notebook server does: the one place the token is shown is the console of
+            # whoever started the server. It never goes to a log.
+            print(f"framecast: serving at {self.url}", file=sys.stderr, flush=True)
+
+    @property
+    def token(self) -> str:
+        """The token a client must present, or ``""`` when the server asks for none."""
+        return self._token
+
+    @property
+    def token_generated(self) -> bool:
+        """True when framecast made up :attr:`token` (the only case in which it prints it)."""
+        return self._token_generated
+
+    @property
+    def url(self) -> str:
+        """``framecast://host:port``, with ``?token=...`` when a token is needed: what
+        ``framecast.Client`` and ``framecast watch`` accept. Over TLS a client also needs
+        the certificate it should trust (``tls=``)."""
+        return service_url("framecast", self._app.address, self._app.port, self._token)
+
+    @property
+    def nanover_port(self) -> int | None:
+        """The port NanoVer's clients connect to, or None when that endpoint is off."""
+        return None if self._app.nanover is None else self._app.nanover.port
+
+    @property
+    def nanover_url(self) -> str | None:
+        """``ws://host:port`` (``wss://`` over TLS, ``?token=`` when needed) for NanoVer's
+        clients (``NanoverImdClient.from_url``), or None when that endpoint is off."""
+        end = self._app.nanover
+        return None if end is None else service_url(end.scheme, end.address, end.port, self._token)
