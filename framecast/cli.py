@@ -107,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (default: %(default)s)"
     )
+    serve.add_argument(
+        "--nanover-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="also serve NanoVer's clients (iMD VR, web, Python) over its WebSocket protocol "
+        "on PORT (0 picks a free one; needs framecast[nanover])",
+    )
     serve.add_argument("--name", default="framecast", help="session name (default: %(default)s)")
     serve.add_argument(
         "--fps", type=float, default=30.0, help="frames broadcast per second (default: %(default)s)"
@@ -169,6 +177,13 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         print(f"framecast {__version__}: serving {what} at {where}", file=out)
         print(f"  watch it:   framecast watch {where}{tls}{token_note}", file=out)
         print(f"  in Python:  framecast.Client({where!r}{tls_arg})", file=out)
+        if session.nanover_url is not None:
+            nanover = (
+                session.nanover_url
+                if session.token_generated
+                else session.nanover_url.split("?")[0]
+            )
+            print(f"  NanoVer:    NanoverImdClient.from_url({nanover!r}){token_note}", file=out)
         print("  stop with Ctrl-C", file=out, flush=True)
         session.start_loop()
     except KeyboardInterrupt:
@@ -195,8 +210,9 @@ def _start_serving(args: argparse.Namespace) -> tuple[Session, str]:
             "--fps must be a finite number of frames per second, at least "
             f"{1 / MAX_INTERVAL:.6f} (one an hour), got {args.fps}"
         )
-    if not 0 <= args.port <= 65535:
-        raise _UsageError(f"--port must be in 0..65535 (0 picks a free port), got {args.port}")
+    for option, port in (("--port", args.port), ("--nanover-port", args.nanover_port)):
+        if port is not None and not 0 <= port <= 65535:
+            raise _UsageError(f"{option} must be in 0..65535 (0 picks a free port), got {port}")
     if args.files and args.trajectory:
         raise _UsageError("give FILE arguments or --trajectory, not both")
     if args.selection and not args.files:
@@ -226,6 +242,7 @@ def _start_serving(args: argparse.Namespace) -> tuple[Session, str]:
                 frame_interval=1 / args.fps,
                 token=token,
                 tls=(args.certfile, args.keyfile) if args.certfile else None,
+                nanover_port=args.nanover_port,
             )
     except (ImportError, OSError, ValueError, TypeError) as error:
         raise _UsageError(" ".join(str(error).split())) from None

@@ -122,6 +122,19 @@ def test_a_second_ctrl_c_while_stopping_does_not_break_the_shutdown(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
+def test_serve_for_nanover_clients_too() -> None:
+    msgpack = require("msgpack")
+    websockets_client = require("websockets.sync.client")
+    with Served("--particles", "30", "--nanover-port", "0") as server:
+        match = re.search(r"NanoverImdClient\.from_url\('(ws://[^']+)'\)", "".join(server.lines))
+        assert match, server.lines
+        with websockets_client.connect(match.group(1), open_timeout=10) as nanover:
+            frame = msgpack.unpackb(nanover.recv(timeout=10))["frame"]
+        assert frame["frame.index"] == 0
+        assert frame["particle.count"] == 30
+        assert server.interrupt() == 0
+
+
 def test_serve_a_trajectory_file(tmp_path: Path) -> None:
     path = tmp_path / "run.npz"
     framecast.demo.argon_trajectory(n=12, frames=5).save_npz(path)
@@ -196,6 +209,7 @@ def _write_garbage(folder: Path) -> dict[str, str]:
 
 
 _BAD_SERVE = [
+    (["--nanover-port", "70000"], "--nanover-port must be in 0..65535"),
     (["--trajectory", "{garbage.npz}"], "is not a framecast .npz trajectory"),
     (["--trajectory", "{nan.npz}"], "not finite"),
     (["--trajectory", "/no/such.npz"], "no such file"),
