@@ -45,12 +45,23 @@ from typing import Any
 
 import grpc
 import numpy as np
+from nanover_servers import (
+    ENDPOINT,
+    NANOVER,
+    EndpointUnderTest,
+    NanoverUnderTest,
+    cpu_seconds,
+)
+from nanover_servers import client_main as nanover_client_main
 
 _BARE_METHOD = "/bench.Bare/Stream"
 _STAMP = struct.Struct("<d")
 
 
 SESSION = "framecast Session"
+#: The same, with clients at the default interval (1/30 s) instead of 0: the per-client
+#: rate cap must add no latency to a 30 Hz stream.
+SESSION_CAPPED = "framecast Session, clients at 1/30 s"
 PUBLISHER = "framecast publisher"
 BARE = "bare grpcio"
 BARE_AIO = "bare grpc.aio"
@@ -71,6 +82,7 @@ class Result:
     fps: list[float]  # per client
     latencies_ms: list[float]  # all clients pooled
     payload_bytes: int
+    server_cpu: float = float("nan")  # % of one core, over the clients' window
 
 
 # -- producers ----------------------------------------------------------------------------------
@@ -322,7 +334,7 @@ def _client_main(
                 with lock:
                     arrivals.append((now, now - written))
 
-        client.subscribe_frames(record, interval=0)
+        client.subscribe_frames(record, interval=1 / 30 if implementation == SESSION_CAPPED else 0)
         closer: Any = client.close
     else:
         channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", -1)])
@@ -445,7 +457,7 @@ def run(
 ) -> Result:
     """Measure ``scenario``'s clients in other processes. ``during(server)``, if given, is
     called once the server runs and returns what to call before it closes (a recording)."""
-    if scenario.implementation == SESSION:
+    if scenario.implementation in (SESSION, SESSION_CAPPED):
         server: Any = SessionUnderTest(scenario.particles, scenario.rate)
     elif scenario.implementation == PUBLISHER:
         server = PublisherUnderTest(scenario.particles, scenario.rate)
@@ -453,23 +465,23 @@ def run(
         server = BareServerUnderTest(scenario.particles, scenario.rate, busy=True)
     elif scenario.implementation == BARE_AIO:
         server = BareAioServerUnderTest(scenario.particles, scenario.rate)
+    elif scenario.implementation == ENDPOINT:
+        frame = _initial_frame(scenario.particles)
+        server = EndpointUnderTest(scenario.particles, scenario.rate, _Producer, frame)
+    elif scenario.implementation == NANOVER:
+        server = NanoverUnderTest(scenario.particles, scenario.rate)
     else:
         server = BareServerUnderTest(scenario.particles, scenario.rate)
     context = multiprocessing.get_context("spawn")
     ready, results = context.Queue(), context.Queue()
     start = context.Event()
+    nanover = scenario.implementation in (ENDPOINT, NANOVER)
+    target: Callable[..., None] = nanover_client_main if nanover else _client_main
+    head = () if nanover else (scenario.implementation,)
     processes = [
         context.Process(
-            target=_client_main,
-            args=(
-                scenario.implementation,
-                server.address,
-                warmup,
-                seconds,
-                ready,
-                start,
-                results,
-            ),
+            target=target,
+            args=(*head, server.address, warmup, seconds, ready, start, results),
             daemon=True,
         )
         for _ in range(scenario.clients)
@@ -480,8 +492,10 @@ def run(
             process.start()
         for _ in processes:
             ready.get(timeout=120)
+        cpu_before, wall_before = cpu_seconds(server), time.monotonic()
         start.set()
         reports = [results.get(timeout=warmup + seconds + 60) for _ in processes]
+        cpu = (cpu_seconds(server) - cpu_before) / (time.monotonic() - wall_before) * 100
     finally:
         _reap(processes)
         if finish is not None:
@@ -489,7 +503,7 @@ def run(
         server.close()
     fps = [report[0] for report in reports]
     latencies = [value for report in reports for value in report[1]]
-    return Result(scenario, fps, latencies, server.payload)
+    return Result(scenario, fps, latencies, server.payload, cpu)
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -506,13 +520,15 @@ def _row(result: Result) -> str:
     return (
         f"| {s.implementation} | {s.particles:,} | {s.clients} | {_rate_name(s.rate)} | "
         f"{statistics.median(result.fps):.1f} | {min(result.fps):.1f} | {median:.1f} ms | "
-        f"{p95:.1f} ms | {total_mb:.0f} |"
+        f"{p95:.1f} ms | {total_mb:.0f} | {result.server_cpu:.0f} % |"
     )
 
 
 #: (particles, clients) measured through the user's path, and the flat-out comparisons.
 LATENCY_SHAPES = [(1_000, 1), (10_000, 8), (100_000, 1), (100_000, 8), (100_000, 32)]
 FLAT_OUT_SHAPES = [(10_000, 1), (10_000, 8), (100_000, 1), (100_000, 8)]
+#: (particles, clients) served to NanoVer-protocol clients at 30 Hz, beside the gRPC Session.
+NANOVER_SHAPES = [(10_000, 8), (100_000, 8)]
 
 
 def _shape(text: str) -> tuple[int, int]:
@@ -521,9 +537,15 @@ def _shape(text: str) -> tuple[int, int]:
 
 
 def _scenarios(
-    latency: list[tuple[int, int]], flat: list[tuple[int, int]], rates: list[float]
+    latency: list[tuple[int, int]],
+    flat: list[tuple[int, int]],
+    rates: list[float],
+    nanover: list[tuple[int, int]],
 ) -> list[Scenario]:
     out = []
+    for particles, clients in nanover:
+        for implementation in (SESSION, SESSION_CAPPED, ENDPOINT, NANOVER):
+            out.append(Scenario(implementation, particles, clients, 30.0))
     for particles, clients in latency:
         for rate in rates:
             out.append(Scenario(SESSION, particles, clients, rate))
@@ -600,6 +622,31 @@ def _flat_out_checks(results: dict[Scenario, Result]) -> list[str]:
     return rows
 
 
+def _nanover_checks(results: dict[Scenario, Result]) -> list[str]:
+    """framecast's NanoVer endpoint against nanover-server serving the same frames."""
+    rows = []
+    for particles, clients in NANOVER_SHAPES:
+        ours = results.get(Scenario(ENDPOINT, particles, clients, 30.0))
+        theirs = results.get(Scenario(NANOVER, particles, clients, 30.0))
+        if ours is None or theirs is None or not ours.latencies_ms:
+            continue
+        name = f"30 Hz, {particles:,} x {clients}"
+        slowest, their_slowest = min(ours.fps), min(theirs.fps)
+        rows.append(
+            f"| {name}: {ENDPOINT}, slowest client | {slowest:.1f} fps | >= {NANOVER} "
+            f"({their_slowest:.1f}) | {_verdict(slowest >= their_slowest)} |"
+        )
+        median = statistics.median(ours.latencies_ms)
+        their_median = (
+            statistics.median(theirs.latencies_ms) if theirs.latencies_ms else float("inf")
+        )
+        rows.append(
+            f"| {name}: {ENDPOINT}, latency median | {median:.1f} ms | <= {NANOVER} "
+            f"({their_median:.1f} ms) | {_verdict(median <= their_median)} |"
+        )
+    return rows
+
+
 def _rate_cap_check(seconds: float) -> str:
     """A producer writing at 1 kHz into a Session at the default interval: updates/s."""
     from framecast import Client, Session
@@ -644,29 +691,40 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NxK",
         help="particles x clients measured flat out against bare grpcio",
     )
+    parser.add_argument(
+        "--nanover",
+        type=_shape,
+        nargs="*",
+        default=NANOVER_SHAPES,
+        metavar="NxK",
+        help="particles x clients at 30 Hz: the gRPC Session, its NanoVer endpoint and "
+        "nanover-server",
+    )
     parser.add_argument("--rates", type=float, nargs="*", default=[25.0, 30.0])
     parser.add_argument("--listeners", type=int, nargs="*", default=[1, 8, 64])
     args = parser.parse_args(argv)
     warmup, seconds = (1.0, 2.0) if args.quick else (1.5, 5.0)
 
     results: dict[Scenario, Result] = {}
-    for scenario in _scenarios(args.latency, args.flat, args.rates):
+    for scenario in _scenarios(args.latency, args.flat, args.rates, args.nanover):
+        if scenario in results:
+            continue  # a shape in two lists is measured once
         print(f"running {scenario} ...", file=sys.stderr, flush=True)
         results[scenario] = run(scenario, warmup, seconds)
 
     print()
     print(
         "| implementation | particles | clients | producer | frames/s per client (median) "
-        "| slowest client | latency median | latency p95 | total MB/s |"
+        "| slowest client | latency median | latency p95 | total MB/s | server CPU |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for result in results.values():
         print(_row(result))
 
     print()
     print("| check | measured | target | verdict |")
     print("|---|---|---|---|")
-    for row in _latency_checks(results) + _flat_out_checks(results):
+    for row in _latency_checks(results) + _flat_out_checks(results) + _nanover_checks(results):
         print(row)
     print(_rate_cap_check(seconds))
     print(

@@ -49,23 +49,34 @@ _EPSILON = 1e-9
 
 
 class Pacer:
-    """At most one send per ``interval`` seconds in the long run (0: no limit).
+    """At most one send per ``interval`` seconds in the long run (0: no limit); with
+    ``tolerance``, at most ``tolerance`` more sends over any window.
 
     Not thread-safe: each sender owns one. Times are ``time.monotonic()`` values.
     """
 
     def __init__(
-        self, interval: float, *, slack: float = DEFAULT_SLACK, burst: float = DEFAULT_BURST
+        self,
+        interval: float,
+        *,
+        slack: float = DEFAULT_SLACK,
+        burst: float = DEFAULT_BURST,
+        tolerance: float = 0.0,
     ) -> None:
         if not interval >= 0:
             raise ValueError(f"interval must be >= 0 seconds, got {interval}")
-        if not 0 <= slack < 1:
-            raise ValueError(f"slack must be in [0, 1), got {slack}")
+        for name, value in (("slack", slack), ("tolerance", tolerance)):
+            if not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value}")
         if not burst >= 1:
             raise ValueError(f"burst must be >= 1 token, got {burst}")
         self.interval = interval
         self._min_gap = (1.0 - slack) * interval
         self._burst = burst
+        # A send may go with this much less than a whole token (a bounded debt): a sender
+        # fed at exactly the cap then absorbs an early update instead of waiting for it,
+        # and locking onto that wait (see :func:`framecast.server.mailbox.paced`).
+        self._tolerance = tolerance
         self._tokens = 1.0  # a sender that never sent may send once, at once
         self._stamp: float | None = None
         self._last_send: float | None = None
@@ -80,7 +91,7 @@ class Pacer:
         if self.interval == 0:
             return 0.0
         self._refill(now)
-        wait = max(0.0, (1.0 - self._tokens) * self.interval)
+        wait = max(0.0, (1.0 - self._tolerance - self._tokens) * self.interval)
         if self._last_send is not None:
             wait = max(wait, self._last_send + self._min_gap - now)
         return 0.0 if wait <= _EPSILON * self.interval else wait

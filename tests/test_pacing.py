@@ -5,10 +5,16 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from framecast._mailbox import Pending
 from framecast._pacing import Pacer
+from framecast.server import mailbox as mailbox_module
+from framecast.server.mailbox import paced
 
 
 def _sends(pacer: Pacer, writes: list[float], delay: float = 0.0) -> list[float]:
@@ -93,3 +99,82 @@ def test_zero_interval_never_waits_and_bad_settings_are_refused() -> None:
         Pacer(1, slack=1)
     with pytest.raises(ValueError, match="burst"):
         Pacer(1, burst=0.5)
+    with pytest.raises(ValueError, match="tolerance"):
+        Pacer(1, tolerance=1)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _SimulatedMailbox:
+    """A mailbox fed by ``writes`` (times) on a simulated clock: what ``paced`` reads."""
+
+    def __init__(self, writes: list[float], clock: _Clock) -> None:
+        self._writes = sorted(writes)
+        self._clock = clock
+        self._pending: float | None = None
+        self.closed = False
+
+    def _arrive(self) -> None:
+        while self._writes and self._writes[0] <= self._clock.now:
+            self._pending = self._writes.pop(0)  # merged, latest wins
+
+    def wait_pending(self) -> bool:
+        self._arrive()
+        if self._pending is None:
+            if not self._writes:
+                return False
+            self._clock.now = self._writes[0]
+            self._arrive()
+        return True
+
+    def wait_closed(self, seconds: float) -> bool:
+        self._clock.now += seconds
+        self._arrive()
+        return False
+
+    def take(self, timeout: float | None = None) -> Pending[float, float] | None:
+        self._arrive()
+        written, self._pending = self._pending, None
+        return None if written is None else Pending(False, {"w": written}, written, None)
+
+
+def _paced_lags(
+    monkeypatch: pytest.MonkeyPatch, writes: list[float], interval: float
+) -> list[tuple[float, float]]:
+    """(send time, lag behind the latest write it carries) of each update ``paced`` yields."""
+    clock = _Clock()
+    monkeypatch.setattr(mailbox_module, "time", SimpleNamespace(monotonic=clock))
+    box: Any = _SimulatedMailbox(writes, clock)
+    stream: Iterator[Pending[float, float]] = paced(box, interval)
+    return [(clock.now, clock.now - pending.meta) for pending in stream]
+
+
+def test_a_stream_at_exactly_the_cap_does_not_lock_onto_its_first_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The snapshot a subscriber starts with goes at a random phase; the 30 Hz updates
+    after it must still go as they arrive (charging the snapshot locked them a constant
+    fraction of an interval behind), early ones included."""
+    interval = 1 / 30
+    rng = random.Random(2)
+    writes = [0.0137] + [k * interval + rng.uniform(-0.2, 0.2) * interval for k in range(1, 600)]
+    sends = _paced_lags(monkeypatch, writes, interval)
+    lags = sorted(lag for _, lag in sends[1:])
+    assert len(sends) == len(writes)
+    assert lags[len(lags) // 2] < 1e-9
+    assert lags[int(len(lags) * 0.95)] < 0.1 * interval
+
+
+def test_a_stream_keeps_the_long_run_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    interval = 1 / 30
+    writes = [i / 1000 for i in range(10_000)]  # 1 kHz for 10 s
+    times = [t for t, _ in _paced_lags(monkeypatch, writes, interval)]
+    assert len(times) <= 10 / interval + 4  # + burst, tolerance and the free snapshot
+    for second in range(10):
+        assert sum(second <= t < second + 1 for t in times) <= 32

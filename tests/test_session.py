@@ -210,7 +210,9 @@ def test_show_swaps_the_target_and_clients_get_a_reset(session: Session, client:
     frame = FrameData({"particle.positions": np.zeros((3, 3)), "label": "a single frame"})
     session.show(frame)
     assert not old.is_running  # the previous playable is stopped
-    client.wait_for_frame(lambda f: "label" in f)
+    # The reset may arrive before a wait_for_frame call could start (it waits for later
+    # updates), and a single frame sends no more: wait on the merged frame itself.
+    wait_until(lambda: "label" in client.frame, what="the new target's reset")
     assert "particle.elements" not in client.frame  # no stale key survives
     assert client.frame["particle.positions"].shape == (3, 3)  # type: ignore[union-attr]
     assert session.target_kind == "FrameData"

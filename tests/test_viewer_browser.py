@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -429,3 +430,79 @@ def test_record_movie_writes_the_frames_the_view_draws(page: Any, lab: Lab) -> N
     first, last = (np.asarray(frames[i])[..., :3].astype(int) for i in (0, 4))
     assert (np.abs(first - 30).sum(axis=2) > 40).mean() > 0.01, "a blank frame"
     assert np.abs(first - last).sum() > 0, "the frames of the movie do not differ"
+
+
+def _kernel(page: Any, code: str) -> list[str]:
+    reply: list[str] = page.evaluate(
+        "async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext"
+        ".session.kernel; const r = await k.requestExecute({code}).done;"
+        " return [r.content.status, r.content.ename || '', r.content.evalue || '']; }",
+        code,
+    )
+    return reply
+
+
+def test_shift_drag_pulls_an_atom_of_a_live_simulation(page: Any, lab: Lab) -> None:
+    lab.write_notebook(
+        "pull.ipynb",
+        "import json, framecast\n"
+        "simulation = framecast.demo.argon(500)\n"
+        "session = framecast.Session(simulation, port=0)\n"
+        "def pulls():\n"
+        "    keys = [k for k in session.shared_state if k.startswith('interaction.')]\n"
+        "    values = [session.shared_state[k] for k in keys]\n"
+        "    open('pulls.json', 'w').write(json.dumps([list(simulation.interactions), values]))",
+        "viewer = session.view()\nviewer",
+    )
+    lab.open(page, "pull.ipynb")
+    run_all_cells(page)
+    canvas = page.locator(".fc-viewer canvas")
+    canvas.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => Number(document.querySelector('.fc-viewer').dataset.frame) > 2", timeout=30_000
+    )
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.keyboard.down("Shift")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.wait_for_selector(".fc-viewer[data-pulling]", timeout=10_000)
+    for step in range(1, 11):
+        page.mouse.move(x + 8 * step, y + 3 * step)
+        page.wait_for_timeout(60)  # pointer moves, paced like a hand's
+    pulled = lab.root / "pulls.json"
+    wait_until(
+        lambda: _kernel(page, "pulls()")[0] == "ok" and len(json.loads(pulled.read_text())[0]) == 1,
+        timeout=20,
+        what="the engine applies the viewer's pull",
+    )
+    first = json.loads(pulled.read_text())[1][0]
+    assert first["interaction_type"] == "spring"
+    page.mouse.move(x + 120, y + 45)
+    wait_until(
+        lambda: (
+            _kernel(page, "pulls()")[0] == "ok"
+            and json.loads(pulled.read_text())[1][0]["position"] != first["position"]
+        ),
+        timeout=20,
+        what="the pull follows the pointer",
+    )
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    wait_until(
+        lambda: _kernel(page, "pulls()")[0] == "ok" and json.loads(pulled.read_text()) == [[], []],
+        timeout=20,
+        what="the pull stops on release",
+    )
+    # A target that is not live: the view says why it cannot pull.
+    assert _kernel(page, "session.show(framecast.demo.argon_trajectory(n=50, frames=5))")[0] == "ok"
+    page.wait_for_function(
+        "() => document.querySelector('.fc-viewer').dataset.frame !== undefined", timeout=10_000
+    )
+    page.keyboard.down("Shift")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 20, y)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    page.wait_for_selector(".fc-viewer[data-pull-error*='not a live simulation']", timeout=10_000)

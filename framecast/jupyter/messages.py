@@ -19,6 +19,7 @@ __all__ = [
     "HelloMessage",
     "Playback",
     "PublishMessage",
+    "PullMessage",
     "ReplyMessage",
     "ScreenshotMessage",
     "ScreenshotRequest",
@@ -138,3 +139,16 @@ class ScreenshotMessage(TypedDict):
     widget: str
     shot: str
     png: str
+
+
+class PullMessage(TypedDict):
+    """Page to kernel: shift-drag pulls ``particle`` toward ``position`` (nm), ``start``
+    first; ``stop`` ends the pull."""
+
+    kind: Literal["pull"]
+    widget: str
+    request: str
+    particle: NotRequired[int]
+    position: NotRequired[list[float]]
+    start: NotRequired[bool]
+    stop: NotRequired[bool]

@@ -13,6 +13,7 @@ from typing import Any
 
 from .controls import control_request
 from .links import publish_request
+from .pulling import pull_request
 from .viewer import ack_request, screenshot_request
 
 __all__ = ["HANDLERS", "dispatch"]
@@ -25,6 +26,7 @@ HANDLERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any] | None]] = {
     "control": control_request,
     "ack": ack_request,
     "screenshot": screenshot_request,
+    "pull": pull_request,
 }
 
 

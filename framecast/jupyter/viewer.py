@@ -307,6 +307,11 @@ class Viewer(FramecastWidget):
         return {"playing": target.is_playing, "fps": target.fps, "mode": target.mode}
 
     @property
+    def client(self) -> Client | None:
+        """The client of the remote session on show (None for this kernel's session)."""
+        return self._client
+
+    @property
     def controlled_session(self) -> Session | None:
         """The session of this kernel on show: the viewer's play bar drives it too."""
         return self._session

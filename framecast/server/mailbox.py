@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from .._mailbox import Mailbox, Pending
+from .._pacing import DEFAULT_SLACK, Pacer
 from .limits import LimitExceededError
 
-__all__ = ["Mailbox", "MailboxSet", "Pending"]
+__all__ = ["Mailbox", "MailboxSet", "Pending", "paced"]
 
 V = TypeVar("V")
 M = TypeVar("M")
@@ -82,3 +84,35 @@ class MailboxSet(Generic[V, M]):
             members = list(self._members)
         for mailbox in members:
             mailbox.close()
+
+
+def paced(mailbox: Mailbox[V, M], interval: float) -> Iterator[Pending[V, M]]:
+    """The updates of ``mailbox`` as a stream to one client should send them: each the
+    latest merge of what arrived, at most one per ``interval`` seconds in the long run
+    (see :class:`~framecast._pacing.Pacer`), until the mailbox is closed.
+
+    A producer that ticks at exactly the client's interval (a 30 Hz session to a client
+    asking for 1/30 s) must not meet a wait at every update: a wait would phase-lock the
+    stream to wherever the first send fell, a constant extra latency of up to one interval.
+    So the first update (the snapshot a subscriber starts with) costs no token, a send is
+    charged at the time its update arrived, and an update up to a quarter of an interval
+    early goes at once (the pacer's ``tolerance``).
+    """
+    pacer = Pacer(interval, tolerance=DEFAULT_SLACK)
+    first = True
+    while mailbox.wait_pending():
+        arrived = time.monotonic()
+        wait = pacer.delay(arrived)
+        if wait > 0:
+            if mailbox.wait_closed(wait):
+                return
+            arrived += wait
+        pending = mailbox.take(timeout=0)
+        if pending is None:
+            if mailbox.closed:
+                return
+            continue
+        if not first:
+            pacer.spend(arrived)
+        first = False
+        yield pending

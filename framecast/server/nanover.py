@@ -30,7 +30,6 @@ import json
 import logging
 import ssl
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
@@ -43,11 +42,11 @@ import numpy as np
 
 from .._codec import encode_json
 from .._nanover_codec import frame_entry, frame_message, msgpack
-from .._pacing import Pacer
 from ..errors import StateLockedError
 from ..frame import FieldValue
 from .commands import CommandRegistry
 from .limits import LimitExceededError, Limits
+from .mailbox import paced
 from .ports import PortInUseError, bind_problem
 from .publisher import ChannelMeta, ChannelSubscription, FramePublisher
 from .state import STATE_PART_BYTES, SharedState, entry_size
@@ -267,16 +266,11 @@ class _Connection:
     # -- frames and state out -----------------------------------------------------------------
     def _send_frames(self, box: ChannelSubscription) -> None:
         codec = self._endpoint._codec
-        pacer = Pacer(self._endpoint.frame_interval)
-        while (pending := box.take()) is not None:
-            pacer.spend(time.monotonic())
+        for pending in paced(box, self._endpoint.frame_interval):
             message = pending.packed
             if message is None:
                 message = codec.message(pending.meta, pending.reset, pending.fields)
             if not self._send(message):
-                return
-            wait = pacer.delay(time.monotonic())
-            if wait > 0 and box.wait_closed(wait):
                 return
 
     def _send_state(self, box: Any) -> None:

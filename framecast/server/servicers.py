@@ -24,7 +24,7 @@ from .._codec import (
 )
 from .._events import encode_joined
 from .._names import check_name
-from .._pacing import Pacer, check_interval
+from .._pacing import check_interval
 from .._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
 from ..errors import (
     AbsentClientError,
@@ -34,6 +34,7 @@ from ..errors import (
 )
 from .commands import CommandRegistry
 from .limits import DEFAULT_LIMITS, LimitExceededError, Limits
+from .mailbox import paced
 from .publisher import FramePublisher
 from .quota import ClientQuota
 from .sessions import SessionRegistry, TimelineRegistry
@@ -93,16 +94,11 @@ class _TrajectoryServicer:
         with self._publisher.subscribe() as mailbox:
             if not context.add_callback(mailbox.close):
                 return  # the client already left
-            pacer = Pacer(interval)
-            while (pending := mailbox.take()) is not None:
-                pacer.spend(time.monotonic())
+            # The broadcaster's rule: an update goes as soon as it arrives unless the
+            # client's interval says to wait; updates arriving meanwhile merge in the
+            # mailbox (latest wins).
+            for pending in paced(mailbox, interval):
                 yield FramePublisher.message(pending)
-                # The broadcaster's rule: an update is sent as soon as it arrives if
-                # `interval` has passed since the last send, else by last send + interval.
-                # Updates arriving meanwhile merge in the mailbox (latest wins).
-                wait = pacer.delay(time.monotonic())
-                if wait > 0 and mailbox.wait_closed(wait):
-                    return
 
     def get_frame(self, request: frame_pb2.GetFrameRequest, context: Context) -> bytes:
         return self._publisher.current_message()

@@ -114,6 +114,18 @@ export interface IScreenshotMessage {
   png: string;
 }
 
+/** Page to kernel: shift-drag pulls `particle` toward `position` (nm), `start` first;
+ * `stop` ends the pull. */
+export interface IPullMessage {
+  kind: 'pull';
+  widget: string;
+  request: string;
+  particle?: number;
+  position?: number[];
+  start?: boolean;
+  stop?: boolean;
+}
+
 export type KernelMessage =
   | IFrameMessage
   | ICacheMessage
@@ -125,4 +137,5 @@ export type PageMessage =
   | IAckMessage
   | IControlMessage
   | IPublishMessage
-  | IScreenshotMessage;
+  | IScreenshotMessage
+  | IPullMessage;

@@ -5,6 +5,7 @@ import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import { COLOUR_BY, ColourBy, particleColours, radiusOf } from './colours';
 import type { Frames, IFrame, IViewOfFrames } from './frames';
 import { IModel, notify, warm } from './host';
+import { Pull } from './pull';
 
 /**
  * Above this many particles, particles are drawn as shaded point sprites (one vertex each)
@@ -130,6 +131,8 @@ export class Scene implements IViewOfFrames {
     this.scene.add(this.camera);
     this.controls = new OrbitControls(this.camera, this.renderer.domElement);
     this.controls.addEventListener('change', () => (this.dirty = true));
+    const pull = new Pull(this.model, this.el, this.renderer.domElement, this.camera, this.controls, this.frames);
+    this.cleanups.push(() => pull.remove());
 
     this.frames.node = this.el;
     this.frames.views.add(this);

@@ -1,0 +1,149 @@
+/**
+ * Shift-drag an atom to pull it: the page asks the kernel to start an interaction (a
+ * spring toward the pointer) on the live simulation, moves it as the pointer moves, and
+ * stops it on release. The kernel writes NanoVer's `interaction.<id>` state key, so every
+ * client sees the pull; it refuses one on a target that is not live, and the view says why.
+ */
+import * as THREE from 'three';
+import type { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
+
+import type { Frames } from './frames';
+import { IModel, request } from './host';
+
+/** Pixels from the pointer within which an atom is picked. */
+const PICK_PIXELS = 16;
+/** Milliseconds between two moves sent to the kernel while dragging. */
+const MOVE_EVERY = 50;
+
+export class Pull {
+  private particle = -1;
+  private plane = new THREE.Plane();
+  private lastSent = 0;
+  private readonly cleanups: (() => void)[] = [];
+
+  constructor(
+    private readonly model: IModel,
+    private readonly el: HTMLElement,
+    private readonly canvas: HTMLCanvasElement,
+    private readonly camera: THREE.PerspectiveCamera,
+    private readonly controls: OrbitControls,
+    private readonly frames: Frames
+  ) {
+    // Captured on the view's element, so a shift-press never reaches the orbit controls.
+    const down = (event: PointerEvent) => this.down(event);
+    const move = (event: PointerEvent) => this.move(event);
+    const up = () => this.up();
+    el.addEventListener('pointerdown', down, { capture: true });
+    el.addEventListener('pointermove', move, { capture: true });
+    el.addEventListener('pointerup', up, { capture: true });
+    el.addEventListener('pointercancel', up, { capture: true });
+    this.cleanups.push(() => {
+      el.removeEventListener('pointerdown', down, { capture: true });
+      el.removeEventListener('pointermove', move, { capture: true });
+      el.removeEventListener('pointerup', up, { capture: true });
+      el.removeEventListener('pointercancel', up, { capture: true });
+    });
+  }
+
+  /** The atom nearest the pointer on screen, within PICK_PIXELS, or -1. */
+  private pick(x: number, y: number): number {
+    const positions = this.frames.current().positions;
+    if (!positions) {
+      return -1;
+    }
+    const rect = this.canvas.getBoundingClientRect();
+    const point = new THREE.Vector3();
+    let best = -1;
+    let bestDistance = PICK_PIXELS * PICK_PIXELS;
+    for (let i = 0; i < positions.length / 3; i++) {
+      point.set(positions[i * 3], positions[i * 3 + 1], positions[i * 3 + 2]).project(this.camera);
+      if (point.z < -1 || point.z > 1) {
+        continue; // behind the camera or past the far plane
+      }
+      const dx = ((point.x + 1) / 2) * rect.width - x;
+      const dy = ((1 - point.y) / 2) * rect.height - y;
+      const distance = dx * dx + dy * dy;
+      if (distance < bestDistance) {
+        best = i;
+        bestDistance = distance;
+      }
+    }
+    return best;
+  }
+
+  private down(event: PointerEvent): void {
+    if (!event.shiftKey || event.button !== 0) {
+      return;
+    }
+    const rect = this.canvas.getBoundingClientRect();
+    const particle = this.pick(event.clientX - rect.left, event.clientY - rect.top);
+    if (particle < 0) {
+      return;
+    }
+    event.stopPropagation();
+    event.preventDefault();
+    this.particle = particle;
+    this.controls.enabled = false;
+    const positions = this.frames.current().positions!;
+    const atom = new THREE.Vector3(positions[particle * 3], positions[particle * 3 + 1], positions[particle * 3 + 2]);
+    // Drag in the plane through the atom, facing the camera.
+    this.plane.setFromNormalAndCoplanarPoint(this.camera.getWorldDirection(new THREE.Vector3()), atom);
+    this.el.dataset.pulling = String(particle);
+    this.send(atom, true);
+  }
+
+  private move(event: PointerEvent): void {
+    if (this.particle < 0) {
+      return;
+    }
+    event.stopPropagation();
+    const now = performance.now();
+    if (now - this.lastSent < MOVE_EVERY) {
+      return;
+    }
+    const rect = this.canvas.getBoundingClientRect();
+    const ndc = new THREE.Vector2(
+      ((event.clientX - rect.left) / rect.width) * 2 - 1,
+      -((event.clientY - rect.top) / rect.height) * 2 + 1
+    );
+    const ray = new THREE.Raycaster();
+    ray.setFromCamera(ndc, this.camera);
+    const target = new THREE.Vector3();
+    if (ray.ray.intersectPlane(this.plane, target)) {
+      this.send(target, false);
+    }
+  }
+
+  private up(): void {
+    if (this.particle < 0) {
+      return;
+    }
+    this.particle = -1;
+    this.controls.enabled = true;
+    delete this.el.dataset.pulling;
+    void this.ask({ stop: true });
+  }
+
+  private send(position: THREE.Vector3, start: boolean): void {
+    this.lastSent = performance.now();
+    void this.ask({ particle: this.particle, position: [position.x, position.y, position.z], start });
+  }
+
+  private async ask(content: Record<string, unknown>): Promise<void> {
+    const reply = await request(this.model, this.el, {
+      kind: 'pull',
+      widget: String(this.model.get('_widget_id')),
+      ...content
+    });
+    if (reply.error) {
+      this.el.dataset.pullError = reply.error;
+      this.el.title = `cannot pull: ${reply.error}`;
+    } else {
+      delete this.el.dataset.pullError;
+    }
+  }
+
+  remove(): void {
+    this.cleanups.splice(0).forEach(cleanup => cleanup());
+  }
+}
