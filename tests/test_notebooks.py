@@ -114,3 +114,20 @@ def test_record_replay_notebook_records_replays_and_exports() -> None:
     assert re.search(r"MDAnalysis reads \d+ frames of 300 atoms", text)
     assert re.search(r"argon.gif: \d+ KiB; argon.html: \d+ KiB", text)
     assert out[-1].strip() == "True"
+
+
+def test_interactive_notebook_pulls_a_peptide_and_serves_nanover() -> None:
+    out = _run("07-interactive.ipynb")
+    text = "\n".join(out)
+    match = re.search(r"end-to-end distance: ([\d.]+) nm -> ([\d.]+) nm", text)
+    assert match, text
+    assert float(match.group(2)) > float(match.group(1)) + 0.5  # pulled apart
+    assert re.search(r"work done: \d+ \+ \d+ kJ/mol", text)
+    assert "pulls left: 0" in text
+    assert "forces.user.work_done" in text
+    assert "forces.user.sparse (2, 3)" in text
+    assert "ValueError: interaction position must be finite" in text
+    assert "TypeError: cannot interact: the session shows a Trajectory" in text
+    assert re.search(r"ws://127\.0\.0\.1:\d+", text)
+    assert "frame.index 0 positions (137, 3)" in text
+    assert out[-1].strip() == "True"

@@ -138,8 +138,10 @@ export class Pull {
     if (reply.error) {
       this.el.dataset.pullError = reply.error;
       this.el.title = `cannot pull: ${reply.error}`;
-    } else {
+    } else if (!content.stop) {
+      // A pull that went: the last refusal no longer holds (a stop says nothing of it).
       delete this.el.dataset.pullError;
+      this.el.removeAttribute('title');
     }
   }
 
