@@ -52,12 +52,7 @@ def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> Non
             "open('target.txt', 'w').write(str(n))",
         ]
     )
-    reply = page.evaluate(
-        "async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext"
-        ".session.kernel; const r = await k.requestExecute({code}).done;"
-        " return [r.content.status, r.content.ename || '', r.content.evalue || '']; }",
-        code,
-    )
+    reply = _kernel(page, code)
     assert reply[0] == "ok", reply
     target_file = lab.root / "target.txt"
     wait_until(target_file.exists, timeout=20, what="the transition was published")
@@ -65,12 +60,7 @@ def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> Non
     page.wait_for_selector(f".fc-viewer[data-frame='{target}']", timeout=10_000)
 
     # viewer.screenshot() from the kernel: the view answers with a PNG over the channel.
-    reply = page.evaluate(
-        "async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext"
-        ".session.kernel; const r = await k.requestExecute({code}).done;"
-        " return [r.content.status, r.content.ename || '', r.content.evalue || '']; }",
-        "shot = viewer.screenshot()\nopen('shot.png', 'wb').write(shot.data)",
-    )
+    reply = _kernel(page, "shot = viewer.screenshot()\nopen('shot.png', 'wb').write(shot.data)")
     assert reply[0] == "ok", reply
     png = (lab.root / "shot.png").read_bytes()
     assert png.startswith(b"\x89PNG")
@@ -418,12 +408,7 @@ def test_record_movie_writes_the_frames_the_view_draws(page: Any, lab: Lab) -> N
         " === 'idle'",
         timeout=60_000,
     )
-    reply = page.evaluate(
-        "async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext"
-        ".session.kernel; const r = await k.requestExecute({code}).done;"
-        " return [r.content.status, r.content.ename || '', r.content.evalue || '']; }",
-        "viewer.record_movie('movie.gif', frames=range(0, 40, 8), fps=5)",
-    )
+    reply = _kernel(page, "viewer.record_movie('movie.gif', frames=range(0, 40, 8), fps=5)")
     assert reply[0] == "ok", reply
     frames = imageio.mimread(movie)
     assert len(frames) == 5
