@@ -61,6 +61,7 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast.elements",
         "framecast.recfile",
         "framecast._nanover_codec",
+        "framecast._compact",
     ),
     # What every layer may use: errors, records, the wire's method table, small helpers.
     (
