@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 import struct
-from importlib import import_module
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from ._extras import require
 
 __all__ = ["DEFAULT_PRECISION", "MAX_PARTICLES", "decode_positions", "encode_positions"]
 
@@ -39,13 +40,7 @@ _EXACT, _FIXED = 0, 1
 
 
 def _zstd() -> ModuleType:
-    try:
-        return import_module("zstandard")
-    except ImportError as error:
-        raise ImportError(
-            "compact positions need the optional package 'zstandard', which is not "
-            "installed: pip install 'framecast[compact]'"
-        ) from error
+    return require("zstandard", "compact", "compact positions")
 
 
 def _planes(data: npt.NDArray[Any]) -> bytes:

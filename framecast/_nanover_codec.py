@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from importlib import import_module
 from types import ModuleType
 
 import numpy as np
 
+from ._extras import require
 from .frame import FieldValue, validate_field
 
 __all__ = ["FRAME_INDEX", "PACKED", "frame_entry", "frame_message", "msgpack", "pack_value"]
@@ -42,13 +42,7 @@ PACKED: dict[str, tuple[str, tuple[int, ...]]] = {
 
 def msgpack(what: str = "NanoVer's protocol") -> ModuleType:
     """The msgpack module, or ``ImportError`` naming ``what`` and the extra to install."""
-    try:
-        return import_module("msgpack")
-    except ImportError as error:
-        raise ImportError(
-            f"{what} needs the optional package 'msgpack', which is not installed: "
-            "pip install 'framecast[nanover]'"
-        ) from error
+    return require("msgpack", "nanover", what)
 
 
 def pack_value(key: str, value: FieldValue) -> object:

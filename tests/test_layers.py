@@ -78,6 +78,7 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast._threads",
         "framecast._mailbox",
         "framecast._taps",
+        "framecast._extras",
     ),
     ("framecast._proto",),
 ]

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from importlib import import_module
-from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
 
+from .._extras import require
 from ..elements import atomic_numbers
 from ..frame import FrameData
 from ..timeline import TimelineBase
@@ -29,17 +28,6 @@ __all__ = [
 ANGSTROM = 0.1
 #: kJ/mol per eV (CODATA 2018: e * N_A / 1000).
 EV_TO_KJ_PER_MOL = 96.48533212331002
-
-
-def require(module: str, extra: str, what: str) -> ModuleType:
-    """Import ``module``, or raise ``ImportError`` naming the extra that installs it."""
-    try:
-        return import_module(module)
-    except ImportError as error:
-        raise ImportError(
-            f"{what} needs the optional package {module.split('.')[0]!r}, which is not "
-            f"installed: pip install 'framecast[{extra}]'"
-        ) from error
 
 
 def check_files(paths: Sequence[str | os.PathLike[str]]) -> list[str]:

@@ -33,7 +33,6 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
-from importlib import import_module
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -41,6 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from .._codec import encode_json
+from .._extras import require
 from .._nanover_codec import frame_entry, frame_message, msgpack
 from ..errors import StateLockedError
 from ..frame import FieldValue
@@ -67,13 +67,7 @@ CLOSE_SECONDS = 2.0
 
 
 def _websockets() -> ModuleType:
-    try:
-        return import_module("websockets.sync.server")
-    except ImportError as error:
-        raise ImportError(
-            "the NanoVer endpoint needs the optional package 'websockets', which is not "
-            "installed: pip install 'framecast[nanover]'"
-        ) from error
+    return require("websockets.sync.server", "nanover", "the NanoVer endpoint")
 
 
 class NanoverCodec:
