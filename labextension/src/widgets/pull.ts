@@ -19,6 +19,8 @@ export class Pull {
   private particle = -1;
   private plane = new THREE.Plane();
   private lastSent = 0;
+  private latest?: THREE.Vector3;
+  private timer?: number;
   private readonly cleanups: (() => void)[] = [];
 
   constructor(
@@ -97,10 +99,6 @@ export class Pull {
       return;
     }
     event.stopPropagation();
-    const now = performance.now();
-    if (now - this.lastSent < MOVE_EVERY) {
-      return;
-    }
     const rect = this.canvas.getBoundingClientRect();
     const ndc = new THREE.Vector2(
       ((event.clientX - rect.left) / rect.width) * 2 - 1,
@@ -109,8 +107,25 @@ export class Pull {
     const ray = new THREE.Raycaster();
     ray.setFromCamera(ndc, this.camera);
     const target = new THREE.Vector3();
-    if (ray.ray.intersectPlane(this.plane, target)) {
-      this.send(target, false);
+    if (!ray.ray.intersectPlane(this.plane, target)) {
+      return;
+    }
+    // At most one move per MOVE_EVERY ms; the last one of a burst is sent when its turn
+    // comes, so the pull always ends where the pointer stopped.
+    this.latest = target;
+    const wait = this.lastSent + MOVE_EVERY - performance.now();
+    if (wait <= 0) {
+      this.sendLatest();
+    } else if (this.timer === undefined) {
+      this.timer = window.setTimeout(() => this.sendLatest(), wait);
+    }
+  }
+
+  private sendLatest(): void {
+    this.timer = undefined;
+    if (this.particle >= 0 && this.latest) {
+      this.send(this.latest, false);
+      this.latest = undefined;
     }
   }
 
@@ -119,6 +134,9 @@ export class Pull {
       return;
     }
     this.particle = -1;
+    this.latest = undefined;
+    window.clearTimeout(this.timer);
+    this.timer = undefined;
     this.controls.enabled = true;
     delete this.el.dataset.pulling;
     void this.ask({ stop: true });
@@ -146,6 +164,7 @@ export class Pull {
   }
 
   remove(): void {
+    window.clearTimeout(this.timer);
     this.cleanups.splice(0).forEach(cleanup => cleanup());
   }
 }
