@@ -330,29 +330,41 @@ def test_hostile_input_closes_or_is_answered_and_others_are_served(
 
 # -- NanoVer's own client --------------------------------------------------------------------------
 NANOVER_CLIENT = r"""
-import json, sys, time
+import json, sys, threading, time
 import numpy as np
 from nanover.websocket.client.app_client import NanoverImdClient
 from nanover.imd.particle_interaction import ParticleInteraction
 
 url, what = sys.argv[1], sys.argv[2]
 client = NanoverImdClient.from_url(url)
+# Told of every message the client takes in, so waits end on news, never on a fixed sleep.
+news = threading.Condition()
+take_in = client.recv_message
+
+def recv_message(message):
+    take_in(message)
+    with news:
+        news.notify_all()
+
+client.recv_message = recv_message
+
+def wait_until(condition, what, seconds=20):
+    deadline = time.monotonic() + seconds
+    with news:
+        while not condition():
+            left = deadline - time.monotonic()
+            assert left > 0, f"timed out waiting until {what}"
+            news.wait(min(left, 1.0))
+
 out = {}
 try:
-    frame = client.wait_until_minimum_usable_frame(timeout=20)
+    wait_until(lambda: "particle.positions" in client.current_frame.frame_dict, "positions")
     if what == "basics":
-        deadline = time.monotonic() + 20
-        while "particle.positions" not in client.current_frame.frame_dict:
-            assert time.monotonic() < deadline, "no positions"
-            time.sleep(0.02)
         out["positions"] = client.current_frame.particle_positions.tolist()
         out["commands"] = sorted(client.commands)
         client.run_pause()
         client.set_shared_value("nanover.says", {"hello": [1, 2]})
-        deadline = time.monotonic() + 20
-        while client.get_shared_value("nanover.says") is None:
-            assert time.monotonic() < deadline, "no echo of the state"
-            time.sleep(0.02)
+        wait_until(lambda: client.get_shared_value("nanover.says") is not None, "the echo")
         out["state"] = client.copy_state()
     else:
         atom, point, scale = json.loads(what)
@@ -360,23 +372,23 @@ try:
                                    interaction_type="spring", scale=scale)
         key = client.start_interaction(pull)
         out["key"] = key
-        deadline = time.monotonic() + 60
-        while key not in client.copy_state():
-            assert time.monotonic() < deadline, "the interaction was not echoed"
-            time.sleep(0.02)
+        wait_until(lambda: key in client.copy_state(), "the interaction echoed", 60)
         # The raw frames since then (the merged frame's index stays 0 after a reset).
         seen, last = [], -1
-        while len(seen) < 12 and time.monotonic() < deadline:
+
+        def twelve_pulled_frames():
+            global last
             for frame in client.frames:
-                index = frame.frame_index
-                if index > last and "forces.user.work_done" in frame and (
+                if frame.frame_index > last and "forces.user.work_done" in frame and (
                     "particle.positions" in frame
                 ):
-                    last = index
+                    last = frame.frame_index
                     p = frame.particle_positions[atom]
                     seen.append(float(np.linalg.norm(p - np.array(point))))
-            time.sleep(0.01)
-        out["distances"] = seen
+            return len(seen) >= 12
+
+        wait_until(twelve_pulled_frames, "12 frames of the pull", 60)
+        out["distances"] = seen[:12]
         out["work"] = float(client.current_frame.user_work_done)
         client.stop_interaction(key)
 finally:
