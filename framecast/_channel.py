@@ -97,7 +97,7 @@ def check_access(
     except grpc.RpcError as error:
         code = rpc_code(error)
         channel.close()
-        if code == grpc.StatusCode.UNAUTHENTICATED:
+        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
             raise PermissionError(
                 f"the framecast server at {address} refused the connection: {rpc_message(error)}"
             ) from None

@@ -39,7 +39,7 @@ def connect(args: argparse.Namespace) -> Client:
     try:
         tls: bool | str | None = args.cafile or (True if args.tls else None)
         return Client(args.address, token=args.token, tls=tls, connect_timeout=args.timeout)
-    except (ConnectionError, PermissionError, ValueError) as error:
+    except (ConnectionError, PermissionError, ValueError, ImportError) as error:
         raise UsageError(str(error)) from None
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._compact import decode_positions, encode_positions
 from ._proto import frame_pb2
 from .frame import FieldValue, FrameUpdate
 
@@ -26,6 +27,7 @@ __all__ = [
     "decode_json",
     "decode_update",
     "EntryParts",
+    "encode_compact_entry",
     "encode_entry",
     "encode_entry_parts",
     "encode_field",
@@ -92,6 +94,8 @@ def decode_field(field: frame_pb2.Field) -> FieldValue:
         return field.text
     if kind == "flag":
         return field.flag
+    if kind == "compact":
+        return decode_positions(field.compact)
     raise ValueError("frame field has no value")
 
 
@@ -117,6 +121,7 @@ _TAG_INDEX = 0x08  # FrameUpdate.frame_index = 1, varint
 _TAG_RESET = 0x10  # FrameUpdate.reset = 2, varint
 _TAG_TIME = 0x19  # FrameUpdate.publish_time = 3, 64-bit
 _DOUBLE = struct.Struct("<d")
+_COMPACT = 7  # Field.compact
 
 
 #: One encoded map entry, as pieces to join: whole bytes, or a head and the array's buffer.
@@ -157,6 +162,14 @@ def encode_entry_parts(key: str, value: FieldValue) -> EntryParts:
 def encode_entry(key: str, value: FieldValue) -> bytes:
     """One field as the bytes of a ``FrameUpdate.fields`` map entry."""
     return b"".join(encode_entry_parts(key, value))
+
+
+def encode_compact_entry(key: str, positions: FieldValue, precision: float | None) -> bytes:
+    """A ``(N, 3)`` float array as a map entry in the compact position encoding (see
+    :mod:`framecast._compact`), at ``precision`` (None: exact float32). A reader gets it
+    back as a float32 array from :func:`parse_update`, as if it were an ordinary array."""
+    blob = encode_positions(positions, precision)
+    return frame_pb2.FrameUpdate(fields={key: frame_pb2.Field(compact=blob)}).SerializeToString()
 
 
 def encode_header(frame_index: int, reset: bool, publish_time: float) -> bytes:
@@ -277,9 +290,12 @@ def parse_update(data: bytes | memoryview, *, receive_time: float = 0.0) -> Fram
 
 
 def _parse_field(view: memoryview, start: int, stop: int) -> FieldValue:
-    arrays = [(s, e) for n, w, s, e in _scan(view, start, stop) if n == 1 and w == 2]
+    arrays = [(n, s, e) for n, w, s, e in _scan(view, start, stop) if n in (1, 7) and w == 2]
     if arrays:
-        return _parse_array(view, *arrays[-1])
+        number, first, last = arrays[-1]
+        if number == _COMPACT:
+            return decode_positions(view[first:last])
+        return _parse_array(view, first, last)
     # Strings and scalars are small: let protobuf decode them.
     return decode_field(frame_pb2.Field.FromString(bytes(view[start:stop])))
 

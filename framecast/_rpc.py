@@ -12,10 +12,12 @@ CALL_TIMEOUT = 10.0
 
 def rpc_message(error: grpc.RpcError) -> str:
     """The server's message of a failed call (its status details), else its text."""
-    details = error.details() if isinstance(error, grpc.Call) else None
+    # Duck-typed: NATS calls fail with errors that carry a code and details too.
+    details = error.details() if callable(getattr(error, "details", None)) else None
     return details or str(error)
 
 
 def rpc_code(error: grpc.RpcError) -> grpc.StatusCode | None:
     """The status code of a failed call, if it has one."""
-    return error.code() if isinstance(error, grpc.Call) else None
+    code = getattr(error, "code", None)
+    return code() if callable(code) else None

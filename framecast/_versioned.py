@@ -15,6 +15,9 @@ this client's own writes:
   or later (the write touched it), and that delivery is then applied.
 - A removal leaves a tombstone with its version, so an older value cannot bring the key
   back; tombstones go once the stream is complete past them.
+- A *snapshot* (a message marked so, through the next one with ``more=False``) is the
+  whole state at V: a key it does not carry and that this replica holds at V or older was
+  removed meanwhile, and goes. A replica that lost messages (a NATS link) re-syncs so.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class VersionedView:
         self.complete = 0
         self._versions: dict[str, int] = {}
         self._tombstones: set[str] = set()
+        # The keys of the snapshot being received, if one is.
+        self._snapshot: set[str] | None = None
 
     def receive(
         self,
@@ -41,8 +46,14 @@ class VersionedView:
         removals: Iterable[str],
         *,
         more: bool = False,
+        snapshot: bool = False,
     ) -> None:
-        """Apply one message of the state stream, with the version its values are as of."""
+        """Apply one message of the state stream, with the version its values are as of;
+        ``snapshot`` starts a whole snapshot (see the module's rules)."""
+        if snapshot:
+            self._snapshot = set()
+        if self._snapshot is not None:
+            self._snapshot.update(updates)
         for key, value in updates.items():
             if version >= self._versions.get(key, 0):
                 self._set(key, value, version)
@@ -50,6 +61,11 @@ class VersionedView:
             if version >= self._versions.get(key, 0):
                 self._remove(key, version)
         if not more:
+            if self._snapshot is not None:
+                carried, self._snapshot = self._snapshot, None
+                for key in [k for k in self.values if k not in carried]:
+                    if self._versions.get(key, 0) <= version:
+                        self._remove(key, version)
             self.complete = max(self.complete, version)
             self._drop_tombstones()
 

@@ -115,6 +115,20 @@ def _parser() -> argparse.ArgumentParser:
         help="also serve NanoVer's clients (iMD VR, web, Python) over its WebSocket protocol "
         "on PORT (0 picks a free one; needs framecast[nanover])",
     )
+    serve.add_argument(
+        "--relay",
+        metavar="URL",
+        help="also publish to NATS at URL (nats://host:4222; user:password@, ?creds=FILE, "
+        "tls://) for viewers on other machines (needs framecast[nats])",
+    )
+    serve.add_argument(
+        "--relay-precision",
+        type=float,
+        default=0.001,
+        metavar="NM",
+        help="positions through NATS are rounded to NM nm (default: %(default)s; 0 sends "
+        "them exactly)",
+    )
     serve.add_argument("--name", default="framecast", help="session name (default: %(default)s)")
     serve.add_argument(
         "--fps", type=float, default=30.0, help="frames broadcast per second (default: %(default)s)"
@@ -137,7 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     watch.add_argument(
         "address",
-        help="HOST:PORT of the server (e.g. 127.0.0.1:38801) or its framecast:// URL",
+        help="HOST:PORT of the server (e.g. 127.0.0.1:38801), its framecast:// URL, or "
+        "nats://host:4222/<session name> for a session relayed through NATS",
     )
     _connection_arguments(watch)
     watch.add_argument(
@@ -184,6 +199,8 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
                 else session.nanover_url.split("?")[0]
             )
             print(f"  NanoVer:    NanoverImdClient.from_url({nanover!r}){token_note}", file=out)
+        if session.relay_url is not None:
+            print(f"  via NATS:   framecast watch {session.relay_url}", file=out)
         print("  stop with Ctrl-C", file=out, flush=True)
         session.start_loop()
     except KeyboardInterrupt:
@@ -244,6 +261,16 @@ def _start_serving(args: argparse.Namespace) -> tuple[Session, str]:
                 tls=(args.certfile, args.keyfile) if args.certfile else None,
                 nanover_port=args.nanover_port,
             )
+        if args.relay:
+            precision = args.relay_precision
+            if not (math.isfinite(precision) and precision >= 0):
+                session.close()
+                raise _UsageError(f"--relay-precision must be >= 0 nm, got {precision}")
+            try:
+                session.relay(args.relay, precision=precision or None)
+            except BaseException:
+                session.close()
+                raise
     except (ImportError, OSError, ValueError, TypeError) as error:
         raise _UsageError(" ".join(str(error).split())) from None
     for warning in caught:

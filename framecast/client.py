@@ -23,7 +23,10 @@ from ._channel import check_access, connect
 from ._codec import decode_json, encode_json, parse_update
 from ._credentials import PEM, TOKEN_ENV
 from ._names import check_name
+from ._nats_channel import NatsChannel
+from ._natslink import tls_context
 from ._proto import command_pb2, frame_pb2, sessions_pb2
+from ._relay_wire import is_nats_url, parse_nats_url
 from ._rpc import CALL_TIMEOUT, rpc_code, rpc_message
 from ._threads import BackgroundTask
 from .errors import (
@@ -54,7 +57,9 @@ class Client:
     ----------
     address
         ``"host:port"`` (for example ``"127.0.0.1:38801"``) or a ``framecast://host:port``
-        URL, which may carry ``?token=...`` (``session.url``).
+        URL, which may carry ``?token=...`` (``session.url``); or a session relayed
+        through NATS, ``nats://host:4222/<session name>`` (``session.relay_url``; NATS
+        credentials and TLS go in that URL, see :func:`framecast._relay_wire.parse_nats_url`).
     token
         The server's token, if it needs one. Default: the URL's, else the
         ``FRAMECAST_TOKEN`` environment variable, else none.
@@ -78,12 +83,21 @@ class Client:
         connect_timeout: float = 5.0,
         access_token: str | None = None,
     ) -> None:
-        target, url_token = parse_address(address)
-        self.address = target
         self.access_token = access_token or uuid.uuid4().hex
-        if token is None:
-            token = url_token if url_token is not None else os.environ.get(TOKEN_ENV, "")
-        self._channel = connect(target, token, tls, connect_timeout)
+        if is_nats_url(address):
+            # A session relayed through NATS: NATS's own credentials (in the URL) guard
+            # it, so framecast's token does not apply; ``tls`` is NATS's TLS.
+            nats = parse_nats_url(address)
+            target = f"{nats.display()}/{nats.session}"
+            self._channel: Any = NatsChannel(
+                nats, connect_timeout=connect_timeout, tls=tls_context(tls)
+            )
+        else:
+            target, url_token = parse_address(address)
+            if token is None:
+                token = url_token if url_token is not None else os.environ.get(TOKEN_ENV, "")
+            self._channel = connect(target, token, tls, connect_timeout)
+        self.address = target
         # Frames and contexts arrive as raw bytes: parse_update makes arrays that are views
         # into them.
         self._subscribe_frames = wire.call(self._channel, wire.SUBSCRIBE_FRAMES, decode=False)
@@ -166,7 +180,11 @@ class Client:
     def _consume_frames(self, call: Any) -> None:
         try:
             for message in call:
-                update = parse_update(message, receive_time=time.time())
+                # NATS streams hand over updates already parsed (they merge them).
+                if isinstance(message, FrameUpdate):
+                    update = message
+                else:
+                    update = parse_update(message, receive_time=time.time())
                 with self._lock:
                     self._frame.merge(update.fields, index=update.frame_index, reset=update.reset)
                     self._updates_received += 1

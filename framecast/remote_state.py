@@ -57,7 +57,11 @@ class RemoteSharedState(MutableMapping[str, object]):
             for change in self._call:
                 with self._changed:
                     self._view.receive(
-                        change.version, change.updates, change.removals, more=change.more
+                        change.version,
+                        change.updates,
+                        change.removals,
+                        more=change.more,
+                        snapshot=change.snapshot,
                     )
                     first, self._first = self._first, False
                     if not change.more:

@@ -89,6 +89,9 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
         Also serve NanoVer's clients (VR iMD, its web and Python clients) over NanoVer's
         WebSocket protocol on this port (0: any free port; see :attr:`nanover_url`), with
         the same token, TLS and limits. Off by default; needs the ``nanover`` extra.
+    relay
+        Also publish to NATS at this URL (``nats://host:4222``), for viewers on other
+        machines: see :meth:`relay` and :attr:`relay_url`. Needs the ``nats`` extra.
 
     The traits (``playing``, ``running``, ``frame_index``, ``clients``, ``fps``,
     ``error``, ``target_kind``, ``timeline``) follow the live status; notebook widgets link
@@ -121,6 +124,7 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
         tls: TLSFiles | None = None,
         limits: Limits = DEFAULT_LIMITS,
         nanover_port: int | None = None,
+        relay: str | None = None,
     ) -> None:
         frame_interval = check_interval(float(frame_interval), "frame_interval", allow_zero=False)
         super().__init__()
@@ -144,6 +148,12 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
         self.set_trait("name", str(name))
         self.set_trait("address", self._app.address)
         self.set_trait("port", self._app.port)
+        if relay is not None:
+            try:
+                self.relay(relay)
+            except BaseException:
+                self._app.close()
+                raise
         self._target: object = None
         self._frame: FrameData | None = None
         self._unlisten: Callable[[], None] = _nothing

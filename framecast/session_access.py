@@ -6,6 +6,7 @@ import sys
 import warnings
 
 from ._address import is_loopback, service_url
+from ._compact import DEFAULT_PRECISION
 from .server.app import FramecastServer
 
 __all__ = ["SessionAccess"]
@@ -17,6 +18,7 @@ class SessionAccess:
     _app: FramecastServer
     _token: str
     _token_generated: bool
+    name: str
 
     def _announce(self, address: str, tls: bool) -> None:
         """Warn of a token sent in clear text; print a generated token's URL, once."""
@@ -60,3 +62,31 @@ class SessionAccess:
         clients (``NanoverImdClient.from_url``), or None when that endpoint is off."""
         end = self._app.nanover
         return None if end is None else service_url(end.scheme, end.address, end.port, self._token)
+
+    # -- NATS ---------------------------------------------------------------------------------
+    def relay(self, url: str | None, *, precision: float | None = DEFAULT_PRECISION) -> str | None:
+        """Publish this session to NATS at ``url`` (``nats://host:4222``; credentials,
+        TLS and clusters as :class:`~framecast.Client` takes them), as subjects
+        ``framecast.<name>.*``, so that viewers anywhere NATS reaches can watch it with
+        ``Client(session.relay_url)``; ``None`` stops. Positions travel at ``precision``
+        nm (None: exactly). Replaces an earlier relay; returns :attr:`relay_url`.
+
+        Raises ``PermissionError`` or ``ConnectionError`` when NATS refuses or does not
+        answer, ``ValueError`` when the session's name cannot name NATS subjects, and
+        names the ``nats`` extra when it is missing.
+        """
+        if url is None:
+            self._app.stop_relay()
+            return None
+        self._app.start_relay(str(url), session=self.name, precision=precision)
+        return self.relay_url
+
+    @property
+    def relay_url(self) -> str | None:
+        """``nats://host:4222/<name>``, what a viewer passes to ``framecast.Client`` or
+        ``framecast watch`` (without the relay's credentials: each viewer has its own), or
+        None when the session is not relayed."""
+        relay = self._app.relay
+        if relay is None:
+            return None
+        return f"{relay.address.display()}/{relay.session}"

@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast.cli_files",
         "framecast._cli_common",
         "framecast.testing",
+        "framecast.testing_nats",
     ),
     # Widgets, display registration, the kernel channel.
     ("framecast.jupyter",),
@@ -47,6 +48,9 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast._channel",
         "framecast._versioned",
         "framecast._rpc",
+        "framecast._natslink",
+        "framecast._nats_channel",
+        "framecast._nats_streams",
         "framecast.client_record",
     ),
     # Writing a recording, for the session and the client.
@@ -79,6 +83,7 @@ LAYERS: list[tuple[str, ...]] = [
         "framecast._mailbox",
         "framecast._taps",
         "framecast._extras",
+        "framecast._relay_wire",
     ),
     ("framecast._proto",),
 ]

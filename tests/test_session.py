@@ -421,6 +421,7 @@ def test_the_signature_lists_every_parameter() -> None:
         "tls",
         "limits",
         "nanover_port",
+        "relay",
     ]
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(parameters.values())[1:])
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66ramecast/v1/frame.proto\x12\x0c\x66ramecast.v1\"3\n\x05\x41rray\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x1d\n\x0bStringArray\x12\x0e\n\x06values\x18\x01 \x03(\t\"\xa8\x01\n\x05\x46ield\x12$\n\x05\x61rray\x18\x01 \x01(\x0b\x32\x13.framecast.v1.ArrayH\x00\x12,\n\x07strings\x18\x02 \x01(\x0b\x32\x19.framecast.v1.StringArrayH\x00\x12\x10\n\x06number\x18\x03 \x01(\x01H\x00\x12\x11\n\x07integer\x18\x04 \x01(\x12H\x00\x12\x0e\n\x04text\x18\x05 \x01(\tH\x00\x12\x0e\n\x04\x66lag\x18\x06 \x01(\x08H\x00\x42\x06\n\x04kind\"\xc2\x01\n\x0b\x46rameUpdate\x12\x13\n\x0b\x66rame_index\x18\x01 \x01(\x04\x12\r\n\x05reset\x18\x02 \x01(\x08\x12\x14\n\x0cpublish_time\x18\x03 \x01(\x01\x12\x35\n\x06\x66ields\x18\x04 \x03(\x0b\x32%.framecast.v1.FrameUpdate.FieldsEntry\x1a\x42\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.framecast.v1.Field:\x02\x38\x01\"0\n\x16SubscribeFramesRequest\x12\x16\n\x0e\x66rame_interval\x18\x01 \x01(\x01\"\x11\n\x0fGetFrameRequest2\xa8\x01\n\nTrajectory\x12T\n\x0fSubscribeFrames\x12$.framecast.v1.SubscribeFramesRequest\x1a\x19.framecast.v1.FrameUpdate0\x01\x12\x44\n\x08GetFrame\x12\x1d.framecast.v1.GetFrameRequest\x1a\x19.framecast.v1.FrameUpdateb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66ramecast/v1/frame.proto\x12\x0c\x66ramecast.v1\"3\n\x05\x41rray\x12\r\n\x05\x64type\x18\x01 \x01(\t\x12\r\n\x05shape\x18\x02 \x03(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\x1d\n\x0bStringArray\x12\x0e\n\x06values\x18\x01 \x03(\t\"\xbb\x01\n\x05\x46ield\x12$\n\x05\x61rray\x18\x01 \x01(\x0b\x32\x13.framecast.v1.ArrayH\x00\x12,\n\x07strings\x18\x02 \x01(\x0b\x32\x19.framecast.v1.StringArrayH\x00\x12\x10\n\x06number\x18\x03 \x01(\x01H\x00\x12\x11\n\x07integer\x18\x04 \x01(\x12H\x00\x12\x0e\n\x04text\x18\x05 \x01(\tH\x00\x12\x0e\n\x04\x66lag\x18\x06 \x01(\x08H\x00\x12\x11\n\x07\x63ompact\x18\x07 \x01(\x0cH\x00\x42\x06\n\x04kind\"\xc2\x01\n\x0b\x46rameUpdate\x12\x13\n\x0b\x66rame_index\x18\x01 \x01(\x04\x12\r\n\x05reset\x18\x02 \x01(\x08\x12\x14\n\x0cpublish_time\x18\x03 \x01(\x01\x12\x35\n\x06\x66ields\x18\x04 \x03(\x0b\x32%.framecast.v1.FrameUpdate.FieldsEntry\x1a\x42\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.framecast.v1.Field:\x02\x38\x01\"0\n\x16SubscribeFramesRequest\x12\x16\n\x0e\x66rame_interval\x18\x01 \x01(\x01\"\x11\n\x0fGetFrameRequest2\xa8\x01\n\nTrajectory\x12T\n\x0fSubscribeFrames\x12$.framecast.v1.SubscribeFramesRequest\x1a\x19.framecast.v1.FrameUpdate0\x01\x12\x44\n\x08GetFrame\x12\x1d.framecast.v1.GetFrameRequest\x1a\x19.framecast.v1.FrameUpdateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,15 +38,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STRINGARRAY']._serialized_start=95
   _globals['_STRINGARRAY']._serialized_end=124
   _globals['_FIELD']._serialized_start=127
-  _globals['_FIELD']._serialized_end=295
-  _globals['_FRAMEUPDATE']._serialized_start=298
-  _globals['_FRAMEUPDATE']._serialized_end=492
-  _globals['_FRAMEUPDATE_FIELDSENTRY']._serialized_start=426
-  _globals['_FRAMEUPDATE_FIELDSENTRY']._serialized_end=492
-  _globals['_SUBSCRIBEFRAMESREQUEST']._serialized_start=494
-  _globals['_SUBSCRIBEFRAMESREQUEST']._serialized_end=542
-  _globals['_GETFRAMEREQUEST']._serialized_start=544
-  _globals['_GETFRAMEREQUEST']._serialized_end=561
-  _globals['_TRAJECTORY']._serialized_start=564
-  _globals['_TRAJECTORY']._serialized_end=732
+  _globals['_FIELD']._serialized_end=314
+  _globals['_FRAMEUPDATE']._serialized_start=317
+  _globals['_FRAMEUPDATE']._serialized_end=511
+  _globals['_FRAMEUPDATE_FIELDSENTRY']._serialized_start=445
+  _globals['_FRAMEUPDATE_FIELDSENTRY']._serialized_end=511
+  _globals['_SUBSCRIBEFRAMESREQUEST']._serialized_start=513
+  _globals['_SUBSCRIBEFRAMESREQUEST']._serialized_end=561
+  _globals['_GETFRAMEREQUEST']._serialized_start=563
+  _globals['_GETFRAMEREQUEST']._serialized_end=580
+  _globals['_TRAJECTORY']._serialized_start=583
+  _globals['_TRAJECTORY']._serialized_end=751
 # @@protoc_insertion_point(module_scope)

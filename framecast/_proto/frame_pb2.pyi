@@ -23,20 +23,22 @@ class StringArray(_message.Message):
     def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Field(_message.Message):
-    __slots__ = ("array", "strings", "number", "integer", "text", "flag")
+    __slots__ = ("array", "strings", "number", "integer", "text", "flag", "compact")
     ARRAY_FIELD_NUMBER: _ClassVar[int]
     STRINGS_FIELD_NUMBER: _ClassVar[int]
     NUMBER_FIELD_NUMBER: _ClassVar[int]
     INTEGER_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     FLAG_FIELD_NUMBER: _ClassVar[int]
+    COMPACT_FIELD_NUMBER: _ClassVar[int]
     array: Array
     strings: StringArray
     number: float
     integer: int
     text: str
     flag: bool
-    def __init__(self, array: _Optional[_Union[Array, _Mapping]] = ..., strings: _Optional[_Union[StringArray, _Mapping]] = ..., number: _Optional[float] = ..., integer: _Optional[int] = ..., text: _Optional[str] = ..., flag: _Optional[bool] = ...) -> None: ...
+    compact: bytes
+    def __init__(self, array: _Optional[_Union[Array, _Mapping]] = ..., strings: _Optional[_Union[StringArray, _Mapping]] = ..., number: _Optional[float] = ..., integer: _Optional[int] = ..., text: _Optional[str] = ..., flag: _Optional[bool] = ..., compact: _Optional[bytes] = ...) -> None: ...
 
 class FrameUpdate(_message.Message):
     __slots__ = ("frame_index", "reset", "publish_time", "fields")

@@ -21,7 +21,10 @@ from .sessions import SessionRegistry, TimelineRegistry
 from .state import SharedState
 
 if TYPE_CHECKING:
+    import ssl
+
     from .nanover import NanoverEndpoint
+    from .relay import Relay
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -89,6 +92,8 @@ class FramecastServer:
         credentials = None if tls is None else server_credentials(tls)
         self.limits = limits
         self.nanover: NanoverEndpoint | None = None
+        #: The NATS relay, once :meth:`start_relay` ran.
+        self.relay: Relay | None = None
         self.frames = FramePublisher(max_subscribers=limits.max_frame_subscribers)
         self.shared_state = SharedState(limits=limits)
         self.commands = CommandRegistry()
@@ -180,6 +185,45 @@ class FramecastServer:
             frame_interval=interval,
         )
 
+    def start_relay(
+        self,
+        url: str,
+        *,
+        session: str,
+        precision: float | None = 0.001,
+        tls: ssl.SSLContext | None = None,
+    ) -> Relay:
+        """Publish to NATS at ``url`` as session ``session`` (see
+        :class:`~framecast.server.relay.Relay`), replacing an earlier relay; the relay
+        ends with the server. Imported here: NATS is an extra."""
+        from .relay import Relay
+
+        with self._close_lock:
+            if self._closed:
+                raise RuntimeError("this server is closed")
+        relay = Relay(
+            url,
+            session=session,
+            frames=self.frames,
+            state=self.shared_state,
+            commands=self.commands,
+            sessions=self.sessions,
+            timelines=self.timelines,
+            limits=self.limits,
+            precision=precision,
+            tls=tls,
+        )
+        old, self.relay = self.relay, relay
+        if old is not None:
+            old.close()
+        return relay
+
+    def stop_relay(self) -> None:
+        """Stop publishing to NATS (nothing if no relay runs)."""
+        relay, self.relay = self.relay, None
+        if relay is not None:
+            relay.close()
+
     def register_command(
         self,
         name: str,
@@ -209,6 +253,7 @@ class FramecastServer:
             self._closed = True
         if self.nanover is not None:
             self.nanover.close()
+        self.stop_relay()
         self.frames.close()
         self.shared_state.close()
         self.sessions.close()

