@@ -457,3 +457,30 @@ def test_watch_and_serve_through_nats(nats: NatsServer) -> None:
         assert missing.returncode == 2
         assert "did not answer" in missing.stderr
         assert served.interrupt() == 0
+
+
+def test_a_compute_node_leaf_dials_out_to_the_hub(no_leaks: None, tmp_path: Path) -> None:
+    """docs/scale.md's layout: the hub accepts leaf connections; the compute node's leaf
+    listens on loopback only and dials out; the origin publishes to its leaf, viewers
+    watch at the hub."""
+    hub = NatsServer(tmp_path, name="hub", config="leafnodes { listen: 127.0.0.1:-1 }\n")
+    with hub:
+        hub.wait_for_log("Listening for leafnode connections", 10.0)
+        leaf_port = next(
+            line.rsplit(":", 1)[1]
+            for line in hub.log_lines()
+            if "Listening for leafnode connections" in line
+        )
+        remotes = f'leafnodes {{ remotes = [ {{ url: "nats-leaf://127.0.0.1:{leaf_port}" }} ] }}\n'
+        with NatsServer(tmp_path, name="leaf", config=remotes) as leaf:
+            leaf.wait_for_log("Leafnode connection created", 10.0)
+            trajectory = framecast.demo.argon_trajectory(n=10, frames=4)
+            with (
+                Session(trajectory, port=0, name="hpc", relay=leaf.url, autoplay=False) as session,
+                framecast.Client(f"{hub.url}/hpc", connect_timeout=10) as viewer,
+            ):
+                viewer.subscribe_frames()
+                session.seek(2)
+                wait_until(lambda: viewer.frame.index == 2, timeout=20, what="frame 2 at the hub")
+                assert viewer.run_command("playback/step") is None
+                wait_until(lambda: viewer.frame.index == 3, timeout=20, what="a step from the hub")

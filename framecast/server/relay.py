@@ -164,11 +164,20 @@ class Relay:
                 except Exception as error:  # noqa: BLE001 - NATS away: viewers re-sync after
                     log.debug("publishing frame %d failed: %s", sequence, error)
 
-    def _send_current(self, reply: str) -> None:
-        """Answer ``frames.current``: the whole frame as of the last sequence number."""
+    def _current(self) -> tuple[int, bytes]:
+        """The last sequence number, and the whole frame as of it (a reset)."""
         with self._lock:
             sequence, meta, entries = self._sequence, self._meta, dict(self._entries)
-        body = self._codec.message(meta, True, entries)
+        return sequence, self._codec.message(meta, True, entries)
+
+    def current_body(self) -> bytes:
+        """The whole current frame as the relay sends it to a viewer that joins (the
+        ``FrameUpdate``, before it is cut into packets)."""
+        return self._current()[1]
+
+    def _send_current(self, reply: str) -> None:
+        """Answer ``frames.current``: the whole frame as of the last sequence number."""
+        sequence, body = self._current()
         self._link.publish_packets(reply, self.epoch, sequence, body)
 
     # -- state ------------------------------------------------------------------------------------
