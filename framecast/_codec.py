@@ -24,6 +24,7 @@ from .frame import FieldValue, FrameUpdate
 __all__ = [
     "assemble_update",
     "decode_field",
+    "decode_field_bytes",
     "decode_json",
     "decode_update",
     "EntryParts",
@@ -34,6 +35,7 @@ __all__ = [
     "encode_header",
     "encode_json",
     "parse_update",
+    "split_update",
 ]
 
 # Only plain numeric and boolean dtypes may arrive as raw bytes; anything else (objects,
@@ -266,9 +268,21 @@ def parse_update(data: bytes | memoryview, *, receive_time: float = 0.0) -> Fram
     array twice (into the message, then out of it). The arrays returned are read-only and
     keep ``data`` alive. Raises ``ValueError`` for a malformed message.
     """
+    frame_index, reset, publish_time, fields = split_update(data)
+    decoded = {key: decode_field_bytes(value) for key, value in fields.items()}
+    return FrameUpdate(frame_index, decoded, reset, publish_time, receive_time)
+
+
+def split_update(
+    data: bytes | memoryview,
+) -> tuple[int, bool, float, dict[str, memoryview]]:
+    """A serialized ``FrameUpdate``'s index, reset flag, publish time and each field's
+    encoded ``Field``, not decoded (:func:`decode_field_bytes` decodes one): a reader that
+    merges several updates latest-wins decodes only the values it keeps. ``ValueError``
+    for a malformed message."""
     view = memoryview(data)
     frame_index, reset, publish_time = 0, False, 0.0
-    fields: dict[str, FieldValue] = {}
+    fields: dict[str, memoryview] = {}
     for number, wire, start, stop in _scan(view, 0, len(view)):
         if number == 1 and wire == 0:
             frame_index = start
@@ -282,11 +296,17 @@ def parse_update(data: bytes | memoryview, *, receive_time: float = 0.0) -> Fram
                 if entry_number == 1 and entry_wire == 2:
                     key = bytes(view[entry_start:entry_stop]).decode()
                 elif entry_number == 2 and entry_wire == 2:
-                    value = (entry_start, entry_stop)
+                    value = view[entry_start:entry_stop]
             if value is None:
                 raise ValueError(f"frame field {key!r} has no value")
-            fields[key] = _parse_field(view, *value)
-    return FrameUpdate(frame_index, fields, reset, publish_time, receive_time)
+            fields[key] = value
+    return frame_index, reset, publish_time, fields
+
+
+def decode_field_bytes(view: memoryview) -> FieldValue:
+    """One encoded ``Field`` (from :func:`split_update`) as its value; arrays are
+    zero-copy views. ``ValueError`` for a malformed one."""
+    return _parse_field(view, 0, len(view))
 
 
 def _parse_field(view: memoryview, start: int, stop: int) -> FieldValue:

@@ -50,9 +50,14 @@ def _planes(data: npt.NDArray[Any]) -> bytes:
 
 
 def _unplanes(data: bytes, dtype: str, count: int) -> npt.NDArray[Any]:
+    """Undo :func:`_planes`: ``count`` elements of ``dtype`` from their byte planes."""
     width = np.dtype(dtype).itemsize
     planes = np.frombuffer(data, dtype=np.uint8).reshape(width, count)
-    return np.ascontiguousarray(planes.T).view(dtype).reshape(count)
+    # Row by row into a preallocated array: a third of the time of a transposed copy.
+    out = np.empty((count, width), dtype=np.uint8)
+    for place in range(width):
+        out[:, place] = planes[place]
+    return out.view(dtype).reshape(count)
 
 
 def encode_positions(
@@ -97,7 +102,7 @@ def decode_positions(blob: bytes | memoryview) -> npt.NDArray[np.float32]:
 
     ``ValueError`` names what is wrong with a malformed blob.
     """
-    data = bytes(blob)
+    data = memoryview(blob).cast("B")
     if len(data) < _HEADER.size:
         raise ValueError(f"a compact positions blob has a {_HEADER.size}-byte header")
     magic, mode, step, count = _HEADER.unpack_from(data)
@@ -122,7 +127,10 @@ def decode_positions(blob: bytes | memoryview) -> npt.NDArray[np.float32]:
         )
     if mode == _EXACT:
         return _unplanes(payload, "<f4", count * 3).reshape(count, 3)
-    deltas = _unplanes(payload, "<i4", count * 3).reshape(3, count).T
-    fixed = np.cumsum(deltas, axis=0, dtype=np.int32)
-    positions: npt.NDArray[np.float32] = (fixed.astype(np.float64) * step).astype(np.float32)
+    # Coordinate-major (x of every particle, then y, then z): sums along contiguous rows.
+    deltas = _unplanes(payload, "<i4", count * 3).reshape(3, count)
+    fixed = np.cumsum(deltas, axis=1, dtype=np.int32)
+    positions: npt.NDArray[np.float32] = np.empty((count, 3), dtype=np.float32)
+    # Multiplied in float64 (as encoded), rounded once into the float32 result.
+    np.multiply(fixed.T, step, out=positions, casting="unsafe")
     return positions

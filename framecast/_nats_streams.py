@@ -18,11 +18,11 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 
-from ._codec import parse_update
+from ._codec import decode_field_bytes, split_update
 from ._events import encode_joined
 from ._natslink import NatsLink, Subscription
 from ._proto import state_pb2
@@ -149,20 +149,69 @@ class _Stream:
         self._subscriptions = []
 
 
-class FrameStream(_Stream):
-    """Frame updates (:class:`~framecast.frame.FrameUpdate`), at most one per ``interval``
-    seconds, each the latest merge of what arrived; the first is a whole frame (reset)."""
+class _Synced(_Stream):
+    """A stream of sequence-numbered messages on ``stream`` that re-syncs by asking
+    ``whole`` for a snapshot (answered to this stream's inbox)."""
 
-    def __init__(self, link: NatsLink, subjects: Subjects, interval: float) -> None:
+    def __init__(self, link: NatsLink, subjects: Subjects, stream: str, whole: str) -> None:
         super().__init__(link, subjects)
-        self._interval = interval
+        self._whole_subject = whole
         self._epoch, self._sequence = -1, 0
         self._parts, self._answer = Reassembler(), Reassembler()
         self._waiting, self._asked = False, 0.0
         self._buffer: list[tuple[int, int, bytes]] = []
-        self._pending: FrameUpdate | None = None
-        self._listen(subjects.frames, "delta")
+        self._listen(stream, "delta")
         self._listen(self._inbox, "whole")
+
+    def _keep(self, epoch: int, sequence: int, body: bytes) -> None:
+        """Hold a message that came while a snapshot is awaited (the newest, up to
+        ``MAX_BUFFERED`` of them and ``MAX_FEED_BYTES`` in all)."""
+        self._buffer.append((epoch, sequence, body))
+        del self._buffer[:-MAX_BUFFERED]
+        total = sum(len(item[2]) for item in self._buffer)
+        while total > MAX_FEED_BYTES and len(self._buffer) > 1:
+            total -= len(self._buffer.pop(0)[2])
+
+    def _start_resync(self) -> None:
+        if not self._waiting:
+            self._waiting = True
+            self.resyncs += 1
+            self._request_whole()
+
+    def _request_whole(self) -> None:
+        self._asked = time.monotonic()
+        self._answer = Reassembler()
+        self._link.publish_soon(self._whole_subject, b"", reply=self._inbox)
+
+    def _retry_due(self) -> bool:
+        return self._waiting and time.monotonic() - self._asked >= RETRY
+
+
+class _Undecoded(NamedTuple):
+    """A frame update with its fields still encoded (see :func:`split_update`)."""
+
+    frame_index: int
+    fields: dict[str, memoryview]
+    reset: bool
+    publish_time: float
+    receive_time: float
+
+
+def _undecoded(body: bytes) -> _Undecoded:
+    index, reset, published, fields = split_update(body)
+    return _Undecoded(index, fields, reset, published, time.time())
+
+
+class FrameStream(_Synced):
+    """Frame updates (:class:`~framecast.frame.FrameUpdate`), at most one per ``interval``
+    seconds, each the latest merge of what arrived; the first is a whole frame (reset)."""
+
+    def __init__(self, link: NatsLink, subjects: Subjects, interval: float) -> None:
+        super().__init__(link, subjects, subjects.frames, subjects.current)
+        self._interval = interval
+        # Merged latest-wins as encoded fields: only what is handed on gets decoded, so a
+        # reader that fell behind decodes one frame, not every one it missed.
+        self._pending: _Undecoded | None = None
         self._start_resync()
 
     def _run(self) -> Iterator[FrameUpdate]:
@@ -182,12 +231,24 @@ class FrameStream(_Stream):
             for kind, data in items:
                 self._handle(kind, data)
             now = time.monotonic()
-            if self._waiting and now - self._asked >= RETRY:
+            if self._retry_due():
                 self._request_whole()
             if self._pending is not None and now >= next_send:
-                update, self._pending = self._pending, None
+                pending, self._pending = self._pending, None
                 next_send = now + self._interval
-                yield update
+                try:
+                    fields = {key: decode_field_bytes(v) for key, v in pending.fields.items()}
+                except ValueError as error:
+                    log.warning("malformed frame update: %s", error)
+                    self._start_resync()
+                    continue
+                yield FrameUpdate(
+                    pending.frame_index,
+                    fields,
+                    pending.reset,
+                    pending.publish_time,
+                    pending.receive_time,
+                )
 
     def _handle(self, kind: str, data: bytes) -> None:
         if kind == "resync":
@@ -203,8 +264,13 @@ class FrameStream(_Stream):
                 return
             if whole is not None and self._waiting:
                 epoch, sequence, body = whole
+                try:
+                    update = _undecoded(body)
+                except ValueError as error:
+                    log.warning("malformed frame snapshot: %s", error)
+                    return
                 self._waiting = False
-                self._apply(parse_update(body, receive_time=time.time()), epoch, sequence)
+                self._apply(update, epoch, sequence)
                 buffered, self._buffer = self._buffer, []
                 for delta in buffered:
                     self._delta(*delta)
@@ -223,19 +289,23 @@ class FrameStream(_Stream):
 
     def _delta(self, epoch: int, sequence: int, body: bytes) -> None:
         if self._waiting:
-            self._buffer.append((epoch, sequence, body))
-            del self._buffer[:-MAX_BUFFERED]
+            self._keep(epoch, sequence, body)
             return
         if epoch == self._epoch and sequence <= self._sequence:
             return  # had it already
-        update = parse_update(body, receive_time=time.time())
+        try:
+            update = _undecoded(body)
+        except ValueError as error:
+            log.warning("malformed frame update: %s", error)
+            self._start_resync()
+            return
         if (epoch == self._epoch and sequence == self._sequence + 1) or update.reset:
             self._apply(update, epoch, sequence)  # the next one, or a reset: whole anyway
             return
         self._start_resync()
-        self._buffer.append((epoch, sequence, body))
+        self._keep(epoch, sequence, body)
 
-    def _apply(self, update: FrameUpdate, epoch: int, sequence: int) -> None:
+    def _apply(self, update: _Undecoded, epoch: int, sequence: int) -> None:
         self._epoch, self._sequence = epoch, sequence
         pending = self._pending
         if pending is None or update.reset:
@@ -245,32 +315,15 @@ class FrameStream(_Stream):
             fields.update(update.fields)
             self._pending = update._replace(fields=fields, reset=pending.reset)
 
-    def _start_resync(self) -> None:
-        if not self._waiting:
-            self._waiting = True
-            self.resyncs += 1
-            self._request_whole()
 
-    def _request_whole(self) -> None:
-        self._asked = time.monotonic()
-        self._answer = Reassembler()
-        self._link.publish_soon(self._subjects.current, b"", reply=self._inbox)
-
-
-class StateStream(_Stream):
+class StateStream(_Synced):
     """Shared-state changes (``StateChange``); the first ones are a whole snapshot.
     ``on_start`` runs first on the reader's thread (it takes the client's lease; its
     error ends the stream, as a refused gRPC stream does)."""
 
     def __init__(self, link: NatsLink, subjects: Subjects, on_start: Any = None) -> None:
-        super().__init__(link, subjects)
+        super().__init__(link, subjects, subjects.state, subjects.state_current)
         self._on_start = on_start
-        self._epoch, self._sequence = -1, 0
-        self._parts, self._answer = Reassembler(), Reassembler()
-        self._waiting, self._asked = False, 0.0
-        self._buffer: list[tuple[int, int, bytes]] = []
-        self._listen(subjects.state, "delta")
-        self._listen(self._inbox, "whole")
 
     def _run(self) -> Iterator[state_pb2.StateChange]:
         if self._on_start is not None:
@@ -285,7 +338,7 @@ class StateStream(_Stream):
                 self._start_resync()
             for kind, data in items:
                 yield from self._handle(kind, data)
-            if self._waiting and time.monotonic() - self._asked >= RETRY:
+            if self._retry_due():
                 self._request_whole()
 
     def _handle(self, kind: str, data: bytes) -> Iterator[state_pb2.StateChange]:
@@ -317,24 +370,12 @@ class StateStream(_Stream):
 
     def _delta(self, epoch: int, sequence: int, body: bytes) -> Iterator[state_pb2.StateChange]:
         if self._waiting:
-            self._buffer.append((epoch, sequence, body))
-            del self._buffer[:-MAX_BUFFERED]
+            self._keep(epoch, sequence, body)
         elif epoch == self._epoch and sequence == self._sequence + 1:
             self._sequence = sequence
             yield state_pb2.StateChange.FromString(body)
         elif epoch != self._epoch or sequence > self._sequence:
             self._start_resync()
-
-    def _start_resync(self) -> None:
-        if not self._waiting:
-            self._waiting = True
-            self.resyncs += 1
-            self._request_whole()
-
-    def _request_whole(self) -> None:
-        self._asked = time.monotonic()
-        self._answer = Reassembler()
-        self._link.publish_soon(self._subjects.state_current, b"", reply=self._inbox)
 
 
 class JoinStream(_Stream):

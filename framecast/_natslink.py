@@ -209,6 +209,12 @@ class NatsLink:
                     )
             log.warning("NATS: %s", text)
             return
+        if isinstance(error, self._nats.errors.SlowConsumerError):
+            # nats-py dropped messages of a subscription whose queue was full: whatever
+            # was lost, the owner's streams re-sync.
+            log.warning("NATS: %s", text)
+            self._tell_owner()
+            return
         log.debug("NATS error: %s", text)
 
     async def _disconnected(self) -> None:
@@ -216,6 +222,10 @@ class NatsLink:
 
     async def _reconnected(self) -> None:
         log.info("NATS reconnected to %s", self.address.display())
+        self._tell_owner()
+
+    def _tell_owner(self) -> None:
+        """Messages may have been lost: the owner re-syncs."""
         if self._on_reconnect is not None:
             try:
                 self._on_reconnect()

@@ -484,3 +484,73 @@ def test_a_compute_node_leaf_dials_out_to_the_hub(no_leaks: None, tmp_path: Path
                 wait_until(lambda: viewer.frame.index == 2, timeout=20, what="frame 2 at the hub")
                 assert viewer.run_command("playback/step") is None
                 wait_until(lambda: viewer.frame.index == 3, timeout=20, what="a step from the hub")
+
+
+def test_tls_and_a_token_pass_through_to_nats(no_leaks: None, tmp_path: Path) -> None:
+    from secure import self_signed
+
+    cert, key = self_signed(tmp_path)
+    config = (
+        f'tls {{ cert_file: "{cert}", key_file: "{key}" }}\nauthorization {{ token: "s3cret" }}\n'
+    )
+    with NatsServer(tmp_path, name="tls", config=config) as server:
+        host = f"127.0.0.1:{server.port}"
+        origin = f"tls://s3cret@{host}?ca={cert}"
+        with Session(framecast.demo.argon(20), port=0, name="sec", relay=origin) as session:
+            # The CA from the URL, or from tls= as for gRPC: both speak TLS.
+            for url, tls in [
+                (f"tls://s3cret@{host}/sec?ca={cert}", None),
+                (f"tls://s3cret@{host}/sec", str(cert)),
+            ]:
+                with framecast.Client(url, tls=tls) as viewer:
+                    frame = viewer.wait_for_frame(timeout=10)
+                    assert frame.positions is not None
+            # A client that does not trust the certificate cannot connect at all.
+            with pytest.raises(ConnectionError):
+                framecast.Client(f"tls://s3cret@{host}/sec", connect_timeout=2)
+            with pytest.raises(PermissionError):
+                framecast.Client(f"tls://wrong@{host}/sec?ca={cert}", connect_timeout=5)
+            assert session.relay_url == f"tls://{host}/sec"
+
+
+def test_a_notebook_viewer_watches_through_nats(no_leaks: None, nats: NatsServer) -> None:
+    from test_viewer import _viewer
+
+    with Session(framecast.demo.argon(50), port=0, name="nb", relay=nats.url) as session:
+        viewer, sent = _viewer(f"{nats.url}/nb", listen="room")
+        try:
+            assert not viewer.in_process
+            wait_until(
+                lambda: sum("particle.positions" in c["fields"] for c, _ in sent.frames()) > 2,
+                timeout=20,
+                what="frames with positions through NATS",
+            )
+            wait_until(lambda: session.app.sessions.count("room") == 1, what="the viewer listens")
+        finally:
+            viewer.close()
+
+
+def test_positions_that_cannot_be_compact_travel_as_they_are(
+    no_leaks: None, nats: NatsServer
+) -> None:
+    """A blown-up simulation's NaN positions, or coordinates too large for the precision,
+    go as plain float32: the relay keeps running."""
+    frame = FrameData()
+    frame["particle.positions"] = np.array([[np.nan, 0, 0], [1, 2, 3], [0, 0, 0]], np.float32)
+    with Session(frame, port=0, name="odd", relay=nats.url) as session:
+        with framecast.Client(f"{nats.url}/odd") as remote:
+            got = remote.wait_for_frame(lambda f: "particle.positions" in f, timeout=10)
+            assert np.isnan(_positions(got)[0, 0])
+            assert np.array_equal(_positions(got)[1], [1, 2, 3])
+            huge = FrameData()
+            huge["particle.positions"] = np.array([[3e6, 0, 0]], np.float32)
+            session.show(huge)
+            wait_until(
+                lambda: (
+                    remote.frame.positions is not None and remote.frame.positions.shape == (1, 3)
+                ),
+                timeout=10,
+                what="the next target",
+            )
+            assert _positions(remote.frame)[0, 0] == np.float32(3e6)
+        session.health_check()

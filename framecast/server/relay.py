@@ -36,7 +36,7 @@ from ..frame import FieldValue
 from .commands import CommandRegistry
 from .limits import Limits
 from .mailbox import paced
-from .publisher import ChannelMeta, FramePublisher
+from .publisher import FrameMeta, FramePublisher
 from .relay_requests import RelayRequests
 from .servicers import unary_calls
 from .sessions import SessionRegistry, TimelineRegistry
@@ -60,11 +60,18 @@ class RelayCodec:
         self.precision = precision
 
     def entry(self, key: str, value: FieldValue) -> bytes:
-        if key == POSITIONS and getattr(value, "ndim", 0) == 2 and value.shape[1] == 3:  # type: ignore[union-attr]
-            return encode_compact_entry(key, value, self.precision)
+        """One field as a map entry: positions compact when they can be (finite, in
+        range), anything else as gRPC sends it."""
+        if key == POSITIONS and isinstance(value, np.ndarray) and value.ndim == 2:
+            try:
+                return encode_compact_entry(key, value, self.precision)
+            except ValueError:
+                pass  # NaN positions of a blown-up simulation, say: sent as they are
         return encode_entry(key, value)
 
-    def message(self, meta: ChannelMeta, reset: bool, entries: Mapping[str, bytes]) -> bytes:
+    @staticmethod
+    def message(meta: FrameMeta, reset: bool, entries: Mapping[str, bytes]) -> bytes:
+        """A whole ``FrameUpdate`` from encoded entries."""
         return assemble_update(
             meta.frame_index, reset, meta.publish_time, ((e,) for e in entries.values())
         )
@@ -107,7 +114,7 @@ class Relay:
         self._lock = threading.Lock()
         self._sequence = 0
         self._entries: dict[str, bytes] = {}
-        self._meta = ChannelMeta(0, 0, 0.0)
+        self._meta = FrameMeta(0, 0.0)
         self._state_lock = threading.Lock()
         self._state_sequence = 0
         self.published = 0
@@ -140,23 +147,24 @@ class Relay:
 
     # -- frames ---------------------------------------------------------------------------------
     def _send_frames(self, stop: threading.Event) -> None:
-        channel = f"relay:{self._codec.precision}"
-        with self._frames.subscribe_channel(channel, self._codec) as mailbox:
+        # An in-process reader of the frozen values: the fields are encoded here, on this
+        # thread (compact positions cost milliseconds at 100k particles), never on the
+        # broadcaster's, and only as often as NATS takes them (latest wins meanwhile).
+        with self._frames.watch() as mailbox:
             self._frames_mailbox = mailbox
             if stop.is_set():
                 return
             for pending in paced(mailbox, 0.0):
                 meta = pending.meta
-                body = pending.packed
-                if body is None:
-                    body = self._codec.message(meta, pending.reset, pending.fields)
+                fields = {key: self._codec.entry(key, v) for key, v in pending.fields.items()}
+                body = self._codec.message(meta, pending.reset, fields)
                 with self._lock:
                     self._sequence += 1
                     sequence = self._sequence
                     if pending.reset:
-                        self._entries = dict(pending.fields)
+                        self._entries = fields
                     else:
-                        self._entries.update(pending.fields)
+                        self._entries.update(fields)
                     self._meta = meta
                 try:
                     self._link.publish_packets(self.subjects.frames, self.epoch, sequence, body)
