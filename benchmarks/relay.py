@@ -11,8 +11,10 @@ run several to a process (``--per-process``), in other processes, each a real
 from the producer's write (a wall-clock stamp in the frame) to the decoded update.
 
 The origin's CPU is the session's process (producer, broadcaster, gRPC or the relay); the
-NATS nodes' CPU is both ``nats-server`` processes together. Through NATS the origin's cost
-must stay flat as subscribers grow: it publishes each update once.
+NATS nodes' CPU is both ``nats-server`` processes together; a subscriber's CPU per update
+is its process's CPU over the window divided by the updates its clients decoded (through
+NATS it includes decompressing positions, which a gRPC client never does). Through NATS
+the origin's cost must stay flat as subscribers grow: it publishes each update once.
 
 Usage::
 
@@ -53,6 +55,7 @@ class Result:
     origin_cpu: float
     nats_cpu: float
     bytes_per_update: int
+    client_ms: float  # subscriber processes' CPU per update received
 
 
 def _clients_main(
@@ -80,7 +83,10 @@ def _clients_main(
     ready.put(True)
     start.wait(120)
     begin = time.time() + warmup
-    threading.Event().wait(warmup + seconds)
+    threading.Event().wait(warmup)
+    cpu_begin = _cpu_seconds()
+    threading.Event().wait(seconds)
+    cpu = _cpu_seconds() - cpu_begin
     end = begin + seconds
     for client in clients:
         client.close()
@@ -88,7 +94,7 @@ def _clients_main(
         windows = [[lat for t, lat in slot if begin <= t < end] for slot in arrivals]
     fps = [len(window) / seconds for window in windows]
     latencies = [lat * 1000 for window in windows for lat in window]
-    results.put((fps, latencies))
+    results.put((fps, latencies, cpu, sum(len(window) for window in windows)))
 
 
 def run(
@@ -154,6 +160,8 @@ def run(
             node.close()
     fps = [value for report in reports for value in report[0]]
     latencies = [value for report in reports for value in report[1]]
+    updates = sum(report[3] for report in reports)
+    client_ms = sum(report[2] for report in reports) / updates * 1000 if updates else float("nan")
     return Result(
         path,
         particles,
@@ -163,6 +171,7 @@ def run(
         origin,
         nats_cpu if nodes else float("nan"),
         size,
+        client_ms,
     )
 
 
@@ -174,7 +183,7 @@ def _row(result: Result) -> str:
     return (
         f"| {result.path} | {result.particles:,} | {result.subscribers} | "
         f"{statistics.median(result.fps):.1f} | {min(result.fps):.1f} | {median:.1f} ms | "
-        f"{p95:.1f} ms | {result.origin_cpu:.0f} % | {nats} | "
+        f"{p95:.1f} ms | {result.origin_cpu:.0f} % | {nats} | {result.client_ms:.2f} ms | "
         f"{result.bytes_per_update / 1e3:,.0f} KB |"
     )
 
@@ -201,9 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "| path | particles | subscribers | fps median | fps min | latency median | "
-        "latency p95 | origin CPU | NATS nodes CPU | update |"
+        "latency p95 | origin CPU | NATS nodes CPU | subscriber CPU per update | update |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as workdir:
         for particles, subscribers in shapes:

@@ -159,11 +159,11 @@ class _Synced(_Stream):
         self._epoch, self._sequence = -1, 0
         self._parts, self._answer = Reassembler(), Reassembler()
         self._waiting, self._asked = False, 0.0
-        self._buffer: list[tuple[int, int, bytes]] = []
+        self._buffer: list[tuple[int, int, bytes | memoryview]] = []
         self._listen(stream, "delta")
         self._listen(self._inbox, "whole")
 
-    def _keep(self, epoch: int, sequence: int, body: bytes) -> None:
+    def _keep(self, epoch: int, sequence: int, body: bytes | memoryview) -> None:
         """Hold a message that came while a snapshot is awaited (the newest, up to
         ``MAX_BUFFERED`` of them and ``MAX_FEED_BYTES`` in all)."""
         self._buffer.append((epoch, sequence, body))
@@ -197,7 +197,7 @@ class _Undecoded(NamedTuple):
     receive_time: float
 
 
-def _undecoded(body: bytes) -> _Undecoded:
+def _undecoded(body: bytes | memoryview) -> _Undecoded:
     index, reset, published, fields = split_update(body)
     return _Undecoded(index, fields, reset, published, time.time())
 
@@ -287,7 +287,7 @@ class FrameStream(_Synced):
         if message is not None:
             self._delta(*message)
 
-    def _delta(self, epoch: int, sequence: int, body: bytes) -> None:
+    def _delta(self, epoch: int, sequence: int, body: bytes | memoryview) -> None:
         if self._waiting:
             self._keep(epoch, sequence, body)
             return
@@ -350,7 +350,7 @@ class StateStream(_Synced):
             whole = self._answer.add(data)
             if whole is None or not self._waiting:
                 return
-            code, message, body = decode_reply(whole[2])
+            code, message, body = decode_reply(bytes(whole[2]))
             if code:
                 raise status_error(code, message)
             self._epoch, self._sequence = _HEAD.unpack_from(body)
@@ -358,15 +358,16 @@ class StateStream(_Synced):
             for part in records(body[_HEAD.size :]):
                 yield state_pb2.StateChange.FromString(part)
             buffered, self._buffer = self._buffer, []
-            for delta in buffered:
-                yield from self._delta(*delta)
+            for epoch, sequence, kept in buffered:
+                yield from self._delta(epoch, sequence, bytes(kept))
         else:
             packet_message = self._parts.add(data)
             if self._parts.lost:
                 self._parts.lost = False
                 self._start_resync()
             if packet_message is not None:
-                yield from self._delta(*packet_message)
+                epoch, sequence, state_body = packet_message
+                yield from self._delta(epoch, sequence, bytes(state_body))
 
     def _delta(self, epoch: int, sequence: int, body: bytes) -> Iterator[state_pb2.StateChange]:
         if self._waiting:

@@ -326,7 +326,7 @@ class NatsLink:
                 future.set_exception(ConnectionError(f"malformed reply: {error}"))
             return
         if whole is not None and not future.done():
-            future.set_result(whole[2])
+            future.set_result(bytes(whole[2]))
 
     def reply_packets(self, reply: str, body: bytes) -> None:
         """Answer a request with ``body``, in packets."""

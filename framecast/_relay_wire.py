@@ -174,7 +174,7 @@ class Reassembler:
         self._size = 0
         self.lost = False
 
-    def add(self, data: bytes) -> tuple[int, int, bytes] | None:
+    def add(self, data: bytes) -> tuple[int, int, bytes | memoryview] | None:
         packet = read_packet(data)
         if packet.parts > MAX_PARTS:
             raise ValueError(f"a message of {packet.parts} parts; at most {MAX_PARTS} are taken")
@@ -187,6 +187,10 @@ class Reassembler:
             self.lost = True
             self._key, self._chunks, self._size = None, [], 0
             return None
+        if packet.parts == 1:
+            # Whole in one packet, the common case: a view, not a copy.
+            self._key, self._chunks, self._size = None, [], 0
+            return packet.epoch, packet.sequence, packet.chunk
         self._size += len(packet.chunk)
         if self._size > self._max_bytes:
             self._key, self._chunks, self._size = None, [], 0
