@@ -17,6 +17,7 @@ import logging
 import struct
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -110,7 +111,7 @@ class _Feed:
             self._ready.notify_all()
 
 
-class _Stream:
+class _Stream(ABC):
     """Subscriptions that feed one reader, a snapshot inbox, and ``cancel()``."""
 
     def __init__(self, link: NatsLink, subjects: Subjects) -> None:
@@ -129,8 +130,9 @@ class _Stream:
             self._messages = self._run()
         return next(self._messages)
 
+    @abstractmethod
     def _run(self) -> Iterator[Any]:
-        raise NotImplementedError  # each kind of stream defines its own
+        """The stream's messages, read on the caller's thread (each kind its own)."""
 
     def _listen(self, subject: str, kind: str) -> None:
         feed = self._feed
