@@ -268,10 +268,11 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
     def health_check(self) -> None:
         """Check background tasks to ensure they have not encountered an exception.
 
-        Re-raises, on the calling thread, an exception raised by the broadcaster or by the
-        target's own playback thread. A callback observing the session's traits that raised
-        (once, since the last check) gets a ``RuntimeError`` from it; it did not stop the
-        broadcast. Does nothing when all is well.
+        Re-raises, on the calling thread, an exception raised by the broadcaster, by the
+        target's own playback thread or by the NATS relay's threads. A callback observing
+        the session's traits that raised (once, since the last check) gets a
+        ``RuntimeError`` from it; it did not stop the broadcast. Does nothing when all is
+        well.
         """
         self.check_task(self._broadcaster.future)
         if (error := self._observer_error) is not None:
@@ -283,6 +284,8 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
         target_check = getattr(self._target, "health_check", None)
         if callable(target_check):
             target_check()
+        if (relay := self._app.relay) is not None:
+            relay.health_check()
 
     # -- what the broadcaster runs (see framecast.broadcaster) -------------------------------
     def _broadcast_once(self) -> bool:

@@ -31,7 +31,7 @@ from .._compact import DEFAULT_PRECISION
 from .._natslink import NatsLink
 from .._proto import state_pb2
 from .._relay_wire import Subjects, check_subject_name, join_records, parse_nats_url
-from .._threads import BackgroundTask
+from .._threads import BackgroundTask, raise_if_failed
 from ..frame import FieldValue
 from .commands import CommandRegistry
 from .limits import Limits
@@ -233,6 +233,11 @@ class Relay:
                 self._requests.expire()
 
     # -- lifecycle ------------------------------------------------------------------------------
+    def health_check(self) -> None:
+        """Re-raise an exception that ended one of the relay's threads."""
+        for task in self._tasks:
+            raise_if_failed(task.future)
+
     @property
     def viewers(self) -> int:
         """NATS clients holding a lease now (present, or listening on a named session)."""

@@ -29,7 +29,7 @@ import grpc
 
 from .._names import check_name
 from .._natslink import NatsLink, Subscription
-from .._relay_wire import Subjects, encode_reply
+from .._relay_wire import Subjects, encode_reply, packets
 from .limits import LimitExceededError, Limits
 from .servicers import UnaryCall, run_unary
 from .sessions import SessionRegistry
@@ -155,7 +155,12 @@ class RelayRequests:
         self._current_frame(reply)
 
     def _snapshot(self, subject: str, reply: str, data: bytes) -> None:
-        self._answer(reply, grpc.StatusCode.OK, "", self._state_snapshot())
+        try:
+            snapshot = self._state_snapshot()
+        except LimitExceededError as error:  # a snapshot takes a state subscriber's slot
+            self._answer(reply, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            return
+        self._answer(reply, grpc.StatusCode.OK, "", snapshot)
 
     def _rpc(self, subject: str, reply: str, data: bytes) -> None:
         name = subject.rpartition(".")[2]
@@ -281,7 +286,6 @@ class RelayRequests:
 
 
 def _single(answer: bytes) -> bytes:
-    from .._relay_wire import packets
-
+    """A short answer as its one packet (sent from the loop's thread, which cannot wait)."""
     (packet,) = packets(0, 0, answer, 64 * 1024)
     return packet
