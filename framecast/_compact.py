@@ -43,10 +43,14 @@ def _zstd() -> ModuleType:
     return require("zstandard", "compact", "compact positions")
 
 
-def _planes(data: npt.NDArray[Any]) -> bytes:
+def _planes(data: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     """The bytes of ``data`` grouped by their place in each element (byte shuffle)."""
     width = data.dtype.itemsize
-    return np.ascontiguousarray(data.view(np.uint8).reshape(-1, width).T).tobytes()
+    source = np.ascontiguousarray(data).view(np.uint8).reshape(-1, width)
+    planes = np.empty((width, len(source)), dtype=np.uint8)
+    for place in range(width):
+        planes[place] = source[:, place]
+    return planes
 
 
 def _unplanes(data: bytes, dtype: str, count: int) -> npt.NDArray[Any]:
@@ -82,8 +86,12 @@ def encode_positions(
         step = float(precision)
         if not (math.isfinite(step) and step > 0):
             raise ValueError(f"precision must be a positive number of nm, got {precision!r}")
-        scaled = np.rint(array.astype(np.float64) / step)
-        if count and np.abs(scaled).max() >= 2**30:
+        # Coordinate-major (every x, then every y, then every z), computed in place: the
+        # differences below then run along contiguous rows.
+        scaled = np.empty((3, count), dtype=np.float64)
+        np.divide(array.T, step, out=scaled, dtype=np.float64)
+        np.rint(scaled, out=scaled)
+        if count and max(scaled.max(), -scaled.min()) >= 2**30:
             raise ValueError(
                 f"a coordinate of {np.abs(array).max():g} nm is too large for a precision "
                 f"of {step:g} nm; use a coarser precision or precision=None"
@@ -91,8 +99,10 @@ def encode_positions(
         fixed = scaled.astype(np.int32)
         # Differences along the particles, so that a molecule's neighbours give small ints;
         # wraparound int32 arithmetic keeps the round trip exact.
-        deltas = np.diff(fixed, axis=0, prepend=np.zeros((1, 3), dtype=np.int32))
-        mode, payload = _FIXED, _planes(deltas.T.reshape(-1))
+        deltas = np.empty_like(fixed)
+        deltas[:, :1] = fixed[:, :1]
+        np.subtract(fixed[:, 1:], fixed[:, :-1], out=deltas[:, 1:])
+        mode, payload = _FIXED, _planes(deltas.reshape(-1))
     compressed: bytes = _zstd().ZstdCompressor(level=LEVEL).compress(payload)
     return _HEADER.pack(_MAGIC, mode, step, count) + compressed
 

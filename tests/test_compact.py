@@ -99,3 +99,15 @@ def test_malformed_blobs_are_refused_without_allocating() -> None:
     bomb = zstandard.ZstdCompressor().compress(bytes(200_000_000))
     with pytest.raises(ValueError, match=r"decompress|expected"):
         decode_positions(header.pack(b"FCP1", 1, 0.001, 100) + bomb)
+
+
+def test_fixed_point_is_computed_in_float64_as_specified() -> None:
+    """Scaling and rounding in float32 would move some values by a step; the result is
+    exactly rint(x / precision) * precision in float64, rounded once to float32."""
+    positions = np.random.default_rng(5).uniform(-40, 40, (20_000, 3)).astype(np.float32)
+    for precision in (0.001, 0.01, 0.0003):
+        decoded = decode_positions(encode_positions(positions, precision))
+        reference = (np.rint(positions.astype(np.float64) / precision) * precision).astype(
+            np.float32
+        )
+        assert np.array_equal(decoded, reference)
