@@ -554,3 +554,36 @@ def test_positions_that_cannot_be_compact_travel_as_they_are(
             )
             assert _positions(remote.frame)[0, 0] == np.float32(3e6)
         session.health_check()
+
+
+def test_a_new_origin_of_the_same_name_replaces_the_old_one_whole(
+    no_leaks: None, nats: NatsServer
+) -> None:
+    """A restarted session (a new epoch) re-syncs every viewer: frames and shared state of
+    the old one are gone, not merged with the new."""
+    old_frame = FrameData()
+    old_frame["particle.positions"] = np.ones((4, 3), np.float32)
+    old_frame["custom.old"] = "old"
+    first = Session(old_frame, port=0, name="re", relay=nats.url)
+    try:
+        first.app.shared_state["old.key"] = 1
+        viewer = framecast.Client(f"{nats.url}/re")
+        viewer.wait_for_frame(lambda f: "custom.old" in f, timeout=10)
+        state = viewer.shared_state
+        state.wait_for(lambda s: s.get("old.key") == 1)
+    finally:
+        first.close()
+    new_frame = FrameData()
+    new_frame["particle.positions"] = np.zeros((2, 3), np.float32)
+    new_frame["custom.new"] = "new"
+    try:
+        with Session(new_frame, port=0, name="re", relay=nats.url) as second:
+            second.app.shared_state["new.key"] = 2
+            wait_until(lambda: "custom.new" in viewer.frame, timeout=20, what="the new origin")
+            assert sorted(viewer.frame.keys()) == ["custom.new", "particle.positions"]
+            state.wait_for(lambda s: s == {"new.key": 2}, timeout=20)
+            # Steering reaches the new origin: the lease moved with the viewer.
+            state["from.viewer"] = 3
+            assert second.app.shared_state["from.viewer"] == 3
+    finally:
+        viewer.close()

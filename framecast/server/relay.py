@@ -192,8 +192,8 @@ class Relay:
     def _send_state(self, stop: threading.Event) -> None:
         with self._state.subscribe() as mailbox:
             self._state_mailbox = mailbox
-            # The snapshot the subscription starts with is no viewer's: skip it.
-            mailbox.take(timeout=0)
+            # The snapshot the subscription starts with goes out too (marked so): it tells
+            # the viewers of an earlier origin of this name, by its new epoch, to re-sync.
             while not stop.is_set() and mailbox.wait_pending():
                 with self._state_lock:
                     part = mailbox.take_part(STATE_PART_BYTES, entry_size)
@@ -201,7 +201,9 @@ class Relay:
                         continue
                     self._state_sequence += 1
                     sequence = self._state_sequence
-                body = _state_change(part.fields, part.meta, part.more).SerializeToString()
+                change = _state_change(part.fields, part.meta, part.more)
+                change.snapshot = part.reset
+                body = change.SerializeToString()
                 try:
                     self._link.publish_packets(self.subjects.state, self.epoch, sequence, body)
                 except Exception as error:  # noqa: BLE001 - viewers re-sync after a gap
