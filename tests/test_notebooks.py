@@ -131,3 +131,20 @@ def test_interactive_notebook_pulls_a_peptide_and_serves_nanover() -> None:
     assert re.search(r"ws://127\.0\.0\.1:\d+", text)
     assert "frame.index 0 positions (137, 3)" in text
     assert out[-1].strip() == "True"
+
+
+def test_fan_out_notebook_relays_through_a_real_nats_server() -> None:
+    out = _run("08-fan-out.ipynb")
+    text = "\n".join(out)
+    assert re.search(r"nats://127\.0\.0\.1:\d+/workshop", text)
+    assert text.count("frame ") >= 3
+    assert "(300, 3)" in text
+    match = re.search(r"largest difference: ([\d.]+) nm", text)
+    assert match
+    assert float(match.group(1)) <= 0.0005
+    assert "hello from a NATS viewer" in text
+    assert "viewer 2 sees: hello from a NATS viewer" in text
+    assert "UnknownCommandError: unknown command 'no/such/command'" in text
+    assert "anyone listening: True" in text
+    assert "viewer got transition 5" in text
+    assert out[-1].strip() == "True False"
