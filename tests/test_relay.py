@@ -590,3 +590,45 @@ def test_a_new_origin_of_the_same_name_replaces_the_old_one_whole(
             assert second.app.shared_state["from.viewer"] == 3
     finally:
         viewer.close()
+
+
+def test_hostile_requests_get_named_errors_and_change_nothing(
+    no_leaks: None, nats: NatsServer
+) -> None:
+    from framecast._relay_wire import decode_reply
+
+    with Session(framecast.demo.argon(20), port=0, name="hostile", relay=nats.url) as session:
+        link = NatsLink(parse_nats_url(nats.url), name="hostile")
+        try:
+
+            def ask(subject: str, payload: bytes) -> tuple[int, str]:
+                code, message, _ = decode_reply(link.request(subject, payload, 10.0))
+                return code, message
+
+            invalid = 3  # INVALID_ARGUMENT
+            lease = "framecast.hostile.lease"
+            for payload, problem in [
+                (b"\xff\xfe", "lease refused"),
+                (b"[1, 2]", "JSON object"),
+                (b'{"client": "x", "sessions": {"a": 40, "b": -40}}', "negative"),
+                (b'{"client": "x", "ttl": 1e9}', "ttl"),
+                (b'{"client": "x", "sessions": {"": 1}}', "must not be empty"),
+            ]:
+                code, message = ask(lease, payload)
+                assert code == invalid, message
+                assert problem in message
+            code, message = ask(lease, b'{"client": "x", "sessions": {"a": 33}}')
+            assert code == 8  # RESOURCE_EXHAUSTED
+            assert "max_streams_per_client" in message
+            assert session.app.sessions.counts().get("a", 0) == 0
+            code, message = ask("framecast.hostile.rpc.UpdateState", b"\x0a\xff\xff\xff")
+            assert code == invalid
+            assert "malformed UpdateStateRequest" in message
+            code, message = ask("framecast.hostile.rpc.NoSuchMethod", b"")
+            assert code == 12  # UNIMPLEMENTED
+            assert session.app.shared_state.to_dict() == {}
+            # Everyone else is still served.
+            with framecast.Client(f"{nats.url}/hostile") as viewer:
+                viewer.wait_for_frame(timeout=10)
+        finally:
+            link.close()

@@ -212,7 +212,13 @@ class RelayRequests:
         wanted = request.get("sessions") or {}
         if not isinstance(token, str) or not isinstance(wanted, dict):
             raise TypeError("a lease's token is a string and its sessions an object")
-        if sum(int(n) for n in wanted.values()) > self._limits.max_streams_per_client:
+        counts = {
+            check_name(name, what="session name", max_length=self._limits.max_name_length): int(n)
+            for name, n in wanted.items()
+        }
+        if any(n < 0 for n in counts.values()):
+            raise ValueError("a lease's session counts must not be negative")
+        if sum(counts.values()) > self._limits.max_streams_per_client:
             raise LimitExceededError(
                 f"a client may listen {self._limits.max_streams_per_client} times at most "
                 "(Limits.max_streams_per_client)"
@@ -229,11 +235,11 @@ class RelayRequests:
         # Leases of one client arrive in order from one thread of it; the pool may still
         # run two at once, which the registry's and the state's own locks keep consistent.
         self._present(lease, token)
-        for name, count in wanted.items():
-            self._listen(lease, check_name(name, what="session name"), int(count))
-        for name in [n for n in lease.joins if n not in wanted]:
+        for name, count in counts.items():
+            self._listen(lease, name, count)
+        for name in [n for n in lease.joins if n not in counts]:
             self._listen(lease, name, 0)
-        return {name: self._sessions.count(name) for name in wanted}
+        return {name: self._sessions.count(name) for name in counts}
 
     def _present(self, lease: _Lease, token: str) -> None:
         if token == lease.token and (lease.presence is not None) == bool(token):
