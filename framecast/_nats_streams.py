@@ -355,10 +355,14 @@ class StateStream(_Synced):
             code, message, body = decode_reply(bytes(whole[2]))
             if code:
                 raise status_error(code, message)
+            previous = self._epoch
             self._epoch, self._sequence = _HEAD.unpack_from(body)
             self._waiting = False
-            for part in records(body[_HEAD.size :]):
-                yield state_pb2.StateChange.FromString(part)
+            for index, part in enumerate(records(body[_HEAD.size :])):
+                change = state_pb2.StateChange.FromString(part)
+                # A new origin's versions start anew: the replica drops the old one's.
+                change.reset = index == 0 and previous not in (-1, self._epoch)
+                yield change
             buffered, self._buffer = self._buffer, []
             for epoch, sequence, kept in buffered:
                 yield from self._delta(epoch, sequence, bytes(kept))

@@ -69,6 +69,15 @@ class VersionedView:
             self.complete = max(self.complete, version)
             self._drop_tombstones()
 
+    def reset(self) -> None:
+        """Forget everything: the next messages come from a new origin, whose versions
+        say nothing about this replica's."""
+        self.values.clear()
+        self._versions.clear()
+        self._tombstones.clear()
+        self._snapshot = None
+        self.complete = 0
+
     def own_write(
         self, version: int, updates: Mapping[str, bytes], removals: Iterable[str]
     ) -> None:

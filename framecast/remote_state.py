@@ -56,6 +56,8 @@ class RemoteSharedState(MutableMapping[str, object]):
         try:
             for change in self._call:
                 with self._changed:
+                    if change.reset:
+                        self._view.reset()
                     self._view.receive(
                         change.version,
                         change.updates,
@@ -63,7 +65,8 @@ class RemoteSharedState(MutableMapping[str, object]):
                         more=change.more,
                         snapshot=change.snapshot,
                     )
-                    first, self._first = self._first, False
+                    # A new origin's snapshot replaces everything, for taps as at the start.
+                    first, self._first = self._first or change.reset, False
                     if not change.more:
                         self._synced = True
                     self._changed.notify_all()

@@ -570,10 +570,12 @@ def test_a_new_origin_of_the_same_name_replaces_the_old_one_whole(
     first = Session(old_frame, port=0, name="re", relay=nats.url)
     try:
         first.app.shared_state["old.key"] = 1
+        for value in range(5):  # the old origin's versions run ahead of the new one's
+            first.app.shared_state["shared"] = value
         viewer = framecast.Client(f"{nats.url}/re")
         viewer.wait_for_frame(lambda f: "custom.old" in f, timeout=10)
         state = viewer.shared_state
-        state.wait_for(lambda s: s.get("old.key") == 1)
+        state.wait_for(lambda s: s.get("old.key") == 1 and s.get("shared") == 4)
     finally:
         first.close()
     new_frame = FrameData()
@@ -582,9 +584,10 @@ def test_a_new_origin_of_the_same_name_replaces_the_old_one_whole(
     try:
         with Session(new_frame, port=0, name="re", relay=nats.url) as second:
             second.app.shared_state["new.key"] = 2
+            second.app.shared_state["shared"] = "new"
             wait_until(lambda: "custom.new" in viewer.frame, timeout=20, what="the new origin")
             assert sorted(viewer.frame.keys()) == ["custom.new", "particle.positions"]
-            state.wait_for(lambda s: s == {"new.key": 2}, timeout=20)
+            state.wait_for(lambda s: s == {"new.key": 2, "shared": "new"}, timeout=20)
             # Steering reaches the new origin: the lease moved with the viewer.
             state["from.viewer"] = 3
             assert second.app.shared_state["from.viewer"] == 3

@@ -162,3 +162,13 @@ def test_a_snapshot_removes_what_it_no_longer_carries() -> None:
     view.receive(5, {"c": b"4"}, [])
     assert view.values == {"a": b"1", "c": b"4", "mine": b"3"}
     assert view.complete == 5
+
+
+def test_a_reset_forgets_an_old_origins_versions() -> None:
+    view = VersionedView()
+    view.receive(7, {"old": b"1", "kept": b"1"}, [])
+    view.reset()
+    # The new origin counts from 1 again: its values apply, and nothing old survives.
+    view.receive(1, {"kept": b"2"}, [], snapshot=True)
+    assert view.values == {"kept": b"2"}
+    assert view.complete == 1

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66ramecast/v1/state.proto\x12\x0c\x66ramecast.v1\"\xb9\x01\n\x0bStateChange\x12\x37\n\x07updates\x18\x01 \x03(\x0b\x32&.framecast.v1.StateChange.UpdatesEntry\x12\x10\n\x08removals\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0c\n\x04more\x18\x04 \x01(\x08\x12\x10\n\x08snapshot\x18\x05 \x01(\x08\x1a.\n\x0cUpdatesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"F\n\x15SubscribeStateRequest\x12\x17\n\x0fupdate_interval\x18\x01 \x01(\x01\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"d\n\x12UpdateStateRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12)\n\x06\x63hange\x18\x02 \x01(\x0b\x32\x19.framecast.v1.StateChange\x12\r\n\x05owned\x18\x03 \x01(\x08\"L\n\x13UpdateStateResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x13\n\x0blocked_keys\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\"\xab\x01\n\x12UpdateLocksRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12>\n\x07\x61\x63quire\x18\x02 \x03(\x0b\x32-.framecast.v1.UpdateLocksRequest.AcquireEntry\x12\x0f\n\x07release\x18\x03 \x03(\t\x1a.\n\x0c\x41\x63quireEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\";\n\x13UpdateLocksResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x13\n\x0blocked_keys\x18\x02 \x03(\t2\x83\x02\n\x05State\x12R\n\x0eSubscribeState\x12#.framecast.v1.SubscribeStateRequest\x1a\x19.framecast.v1.StateChange0\x01\x12R\n\x0bUpdateState\x12 .framecast.v1.UpdateStateRequest\x1a!.framecast.v1.UpdateStateResponse\x12R\n\x0bUpdateLocks\x12 .framecast.v1.UpdateLocksRequest\x1a!.framecast.v1.UpdateLocksResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66ramecast/v1/state.proto\x12\x0c\x66ramecast.v1\"\xc8\x01\n\x0bStateChange\x12\x37\n\x07updates\x18\x01 \x03(\x0b\x32&.framecast.v1.StateChange.UpdatesEntry\x12\x10\n\x08removals\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0c\n\x04more\x18\x04 \x01(\x08\x12\x10\n\x08snapshot\x18\x05 \x01(\x08\x12\r\n\x05reset\x18\x06 \x01(\x08\x1a.\n\x0cUpdatesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\"F\n\x15SubscribeStateRequest\x12\x17\n\x0fupdate_interval\x18\x01 \x01(\x01\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\"d\n\x12UpdateStateRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12)\n\x06\x63hange\x18\x02 \x01(\x0b\x32\x19.framecast.v1.StateChange\x12\r\n\x05owned\x18\x03 \x01(\x08\"L\n\x13UpdateStateResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x13\n\x0blocked_keys\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\x04\"\xab\x01\n\x12UpdateLocksRequest\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12>\n\x07\x61\x63quire\x18\x02 \x03(\x0b\x32-.framecast.v1.UpdateLocksRequest.AcquireEntry\x12\x0f\n\x07release\x18\x03 \x03(\t\x1a.\n\x0c\x41\x63quireEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\";\n\x13UpdateLocksResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x13\n\x0blocked_keys\x18\x02 \x03(\t2\x83\x02\n\x05State\x12R\n\x0eSubscribeState\x12#.framecast.v1.SubscribeStateRequest\x1a\x19.framecast.v1.StateChange0\x01\x12R\n\x0bUpdateState\x12 .framecast.v1.UpdateStateRequest\x1a!.framecast.v1.UpdateStateResponse\x12R\n\x0bUpdateLocks\x12 .framecast.v1.UpdateLocksRequest\x1a!.framecast.v1.UpdateLocksResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,21 +36,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATELOCKSREQUEST_ACQUIREENTRY']._loaded_options = None
   _globals['_UPDATELOCKSREQUEST_ACQUIREENTRY']._serialized_options = b'8\001'
   _globals['_STATECHANGE']._serialized_start=43
-  _globals['_STATECHANGE']._serialized_end=228
-  _globals['_STATECHANGE_UPDATESENTRY']._serialized_start=182
-  _globals['_STATECHANGE_UPDATESENTRY']._serialized_end=228
-  _globals['_SUBSCRIBESTATEREQUEST']._serialized_start=230
-  _globals['_SUBSCRIBESTATEREQUEST']._serialized_end=300
-  _globals['_UPDATESTATEREQUEST']._serialized_start=302
-  _globals['_UPDATESTATEREQUEST']._serialized_end=402
-  _globals['_UPDATESTATERESPONSE']._serialized_start=404
-  _globals['_UPDATESTATERESPONSE']._serialized_end=480
-  _globals['_UPDATELOCKSREQUEST']._serialized_start=483
-  _globals['_UPDATELOCKSREQUEST']._serialized_end=654
-  _globals['_UPDATELOCKSREQUEST_ACQUIREENTRY']._serialized_start=608
-  _globals['_UPDATELOCKSREQUEST_ACQUIREENTRY']._serialized_end=654
-  _globals['_UPDATELOCKSRESPONSE']._serialized_start=656
-  _globals['_UPDATELOCKSRESPONSE']._serialized_end=715
-  _globals['_STATE']._serialized_start=718
-  _globals['_STATE']._serialized_end=977
+  _globals['_STATECHANGE']._serialized_end=243
+  _globals['_STATECHANGE_UPDATESENTRY']._serialized_start=197
+  _globals['_STATECHANGE_UPDATESENTRY']._serialized_end=243
+  _globals['_SUBSCRIBESTATEREQUEST']._serialized_start=245
+  _globals['_SUBSCRIBESTATEREQUEST']._serialized_end=315
+  _globals['_UPDATESTATEREQUEST']._serialized_start=317
+  _globals['_UPDATESTATEREQUEST']._serialized_end=417
+  _globals['_UPDATESTATERESPONSE']._serialized_start=419
+  _globals['_UPDATESTATERESPONSE']._serialized_end=495
+  _globals['_UPDATELOCKSREQUEST']._serialized_start=498
+  _globals['_UPDATELOCKSREQUEST']._serialized_end=669
+  _globals['_UPDATELOCKSREQUEST_ACQUIREENTRY']._serialized_start=623
+  _globals['_UPDATELOCKSREQUEST_ACQUIREENTRY']._serialized_end=669
+  _globals['_UPDATELOCKSRESPONSE']._serialized_start=671
+  _globals['_UPDATELOCKSRESPONSE']._serialized_end=730
+  _globals['_STATE']._serialized_start=733
+  _globals['_STATE']._serialized_end=992
 # @@protoc_insertion_point(module_scope)

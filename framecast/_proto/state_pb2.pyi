@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class StateChange(_message.Message):
-    __slots__ = ("updates", "removals", "version", "more", "snapshot")
+    __slots__ = ("updates", "removals", "version", "more", "snapshot", "reset")
     class UpdatesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -20,12 +20,14 @@ class StateChange(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MORE_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    RESET_FIELD_NUMBER: _ClassVar[int]
     updates: _containers.ScalarMap[str, bytes]
     removals: _containers.RepeatedScalarFieldContainer[str]
     version: int
     more: bool
     snapshot: bool
-    def __init__(self, updates: _Optional[_Mapping[str, bytes]] = ..., removals: _Optional[_Iterable[str]] = ..., version: _Optional[int] = ..., more: _Optional[bool] = ..., snapshot: _Optional[bool] = ...) -> None: ...
+    reset: bool
+    def __init__(self, updates: _Optional[_Mapping[str, bytes]] = ..., removals: _Optional[_Iterable[str]] = ..., version: _Optional[int] = ..., more: _Optional[bool] = ..., snapshot: _Optional[bool] = ..., reset: _Optional[bool] = ...) -> None: ...
 
 class SubscribeStateRequest(_message.Message):
     __slots__ = ("update_interval", "access_token")
