@@ -97,6 +97,7 @@ class NatsLink:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._nats = require("nats", "nats", "NATS links")
+        require("zstandard", "nats", "NATS links")  # positions arrive compact
         self.address = address
         self._on_reconnect = on_reconnect
         self._loop = asyncio.new_event_loop()

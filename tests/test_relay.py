@@ -635,3 +635,20 @@ def test_hostile_requests_get_named_errors_and_change_nothing(
                 viewer.wait_for_frame(timeout=10)
         finally:
             link.close()
+
+
+@pytest.mark.parametrize("missing", ["nats", "zstandard"])
+def test_serve_and_watch_name_the_nats_extra_when_it_is_missing(missing: str) -> None:
+    for command in (
+        "['serve', '--port', '0', '--relay', 'nats://127.0.0.1:1']",
+        "['watch', 'nats://127.0.0.1:1/demo']",
+    ):
+        code = (
+            f"import sys; sys.modules[{missing!r}] = None; "  # as if it were not installed
+            f"from framecast.cli import main; sys.exit(main({command}))"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2, result.stderr
+        assert "pip install 'framecast[nats]'" in result.stderr

@@ -28,6 +28,7 @@ import numpy as np
 
 from .._codec import assemble_update, encode_compact_entry, encode_entry
 from .._compact import DEFAULT_PRECISION
+from .._extras import require
 from .._natslink import NatsLink
 from .._proto import state_pb2
 from .._relay_wire import Subjects, check_subject_name, join_records, parse_nats_url
@@ -101,13 +102,15 @@ class Relay:
         precision: float | None = DEFAULT_PRECISION,
         tls: ssl.SSLContext | None = None,
     ) -> None:
+        # Both named by the one extra a user installs for this.
+        for module in ("nats", "zstandard"):
+            require(module, "nats", "the NATS relay")
         address = parse_nats_url(url)
         self.session = check_subject_name(address.session or session)
         self.subjects = Subjects(self.session)
         self.url = url
         self.address = address
         self._codec = RelayCodec(precision)
-        self._codec.entry(POSITIONS, _PROBE)  # fails now, naming the extra, if zstd is missing
         self._frames, self._state, self._sessions = frames, state, sessions
         # Random per link: a viewer never takes a new origin's numbers for the old one's.
         self.epoch = secrets.randbits(63)
@@ -280,6 +283,3 @@ def _state_change(
 
 def _nothing() -> None:
     pass
-
-
-_PROBE = np.zeros((1, 3), dtype=np.float32)
