@@ -96,8 +96,8 @@ class NatsLink:
         on_reconnect: Callable[[], None] | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        self._nats = require("nats", "nats", "NATS links")
-        require("zstandard", "nats", "NATS links")  # positions arrive compact
+        self._nats = require("nats", "nats", "a NATS link")
+        require("zstandard", "nats", "a NATS link")  # positions arrive compact
         self.address = address
         self._on_reconnect = on_reconnect
         self._loop = asyncio.new_event_loop()
