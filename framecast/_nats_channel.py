@@ -88,13 +88,31 @@ class LeaseKeeper:
         self._lock = threading.Lock()
         self._tokens: Counter[str] = Counter()
         self._sessions: Counter[str] = Counter()
+        self._frames = 0  # open frame streams: the origin counts this client as a viewer
         self._task: BackgroundTask | None = None
 
+    def _held(self) -> bool:
+        return bool(self._tokens or self._sessions or self._frames)
+
     def _payload(self) -> bytes:
+        """The lease as it stands (lock held); giving it back when nothing is held."""
+        if not self._held():
+            return json.dumps({"client": self.client, "leave": True}).encode()
         token = next(iter(self._tokens), "")
-        return json.dumps(
-            {"client": self.client, "ttl": self._ttl, "token": token, "sessions": self._sessions}
-        ).encode()
+        lease = {
+            "client": self.client,
+            "ttl": self._ttl,
+            "token": token,
+            "sessions": self._sessions,
+            "frames": self._frames,
+        }
+        return json.dumps(lease).encode()
+
+    def _start(self) -> None:
+        """Start renewing (lock held)."""
+        if self._task is None:
+            self._task = BackgroundTask("framecast-nats-lease", self._renew)
+            self._task.start()
 
     def _send(self) -> dict[str, int]:
         with self._lock:
@@ -109,9 +127,7 @@ class LeaseKeeper:
             counter[key] += step
             if counter[key] <= 0:
                 del counter[key]
-            if self._task is None:
-                self._task = BackgroundTask("framecast-nats-lease", self._renew)
-                self._task.start()
+            self._start()
         try:
             return self._send()
         except RelayRpcError:
@@ -140,18 +156,26 @@ class LeaseKeeper:
         except RelayRpcError as error:
             log.debug("lease update failed: %s", error)  # it expires by itself
 
-    def renew_now(self) -> None:
-        """Renew at once (after a reconnection), from the loop's thread: not waiting."""
+    def watch(self, step: int) -> None:
+        """A frame stream opened (1) or ended (-1); told without waiting for an answer."""
         with self._lock:
-            if not (self._tokens or self._sessions):
-                return
+            self._frames = max(self._frames + step, 0)
+            self._start()
+        self.renew_now()
+
+    def renew_now(self) -> None:
+        """Renew at once (a change, or after a reconnection) without waiting: from any
+        thread, the loop's too."""
+        with self._lock:
+            if self._task is None:
+                return  # never held anything
             payload = self._payload()
         self._link.publish_soon(self._subjects.lease, payload, reply=self._link.inbox())
 
     def _renew(self, stop: threading.Event) -> None:
         while not stop.wait(self._ttl / 3):
             with self._lock:
-                held = bool(self._tokens or self._sessions)
+                held = self._held()
             if held:
                 try:
                     self._send()
@@ -231,7 +255,17 @@ class NatsChannel:
         return stream
 
     def _frames(self, request: frame_pb2.SubscribeFramesRequest) -> FrameStream:
-        return self._track(FrameStream(self.link, self.subjects, request.frame_interval))
+        stream = FrameStream(self.link, self.subjects, request.frame_interval)
+        leases = self.leases
+        leases.watch(1)
+        original = stream.cancel
+
+        def cancel() -> None:
+            original()
+            leases.watch(-1)
+
+        stream.cancel = cancel  # type: ignore[method-assign]
+        return self._track(stream)
 
     def _state(self, request: state_pb2.SubscribeStateRequest) -> StateStream:
         token = request.access_token

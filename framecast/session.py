@@ -104,7 +104,7 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
     playing = Bool(False, read_only=True, help="True while the target plays.")
     running = Bool(False, read_only=True, help="True while the target's loop exists.")
     frame_index = Int(0, read_only=True, help="Frame index of the last broadcast.")
-    clients = Int(0, read_only=True, help="Clients subscribed to frames now.")
+    clients = Int(0, read_only=True, help="Clients subscribed to frames now (NATS's too).")
     fps = Float(0.0, read_only=True, help="Frames broadcast per second, measured.")
     target_kind = Unicode("none", read_only=True, help="Class name of the target, or 'none'.")
     timeline = Unicode("", read_only=True, help="Timeline id of the target, or ''.")
@@ -320,7 +320,7 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
                 self.set_trait("playing", playing)
                 self.set_trait("running", running)
                 self.set_trait("frame_index", 0 if frame is None else frame.index)
-                self.set_trait("clients", self._app.frames.subscriber_count)
+                self.set_trait("clients", self._client_count())
                 self.set_trait("fps", round(self._broadcaster.fps, 1))
                 self.set_trait("error", self._failure_text())
         except Exception as error:  # a user's observer must not stop the broadcast

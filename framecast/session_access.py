@@ -81,6 +81,11 @@ class SessionAccess:
         self._app.start_relay(str(url), session=self.name, precision=precision)
         return self.relay_url
 
+    def _client_count(self) -> int:
+        """Frame subscribers: gRPC and NanoVer clients, and NATS viewers by their leases."""
+        relay = self._app.relay
+        return self._app.frames.subscriber_count + (0 if relay is None else relay.viewers)
+
     @property
     def relay_url(self) -> str | None:
         """``nats://host:4222/<name>``, what a viewer passes to ``framecast.Client`` or

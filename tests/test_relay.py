@@ -652,3 +652,25 @@ def test_serve_and_watch_name_the_nats_extra_when_it_is_missing(missing: str) ->
         )
         assert result.returncode == 2, result.stderr
         assert "pip install 'framecast[nats]'" in result.stderr
+
+
+def test_the_session_counts_its_nats_viewers(no_leaks: None, nats: NatsServer) -> None:
+    with Session(framecast.demo.argon(20), port=0, name="count", relay=nats.url) as session:
+        relay = session.app.relay
+        assert relay is not None
+        viewers = [framecast.Client(f"{nats.url}/count") for _ in range(3)]
+        try:
+            for viewer in viewers:
+                viewer.subscribe_frames()
+            wait_until(lambda: relay.viewers == 3, timeout=10, what="three NATS viewers")
+            wait_until(lambda: session.clients == 3, timeout=10, what="the clients trait")
+            # A client that only steers (no frame stream) is not a viewer.
+            steering = framecast.Client(f"{nats.url}/count")
+            steering.run_command("playback/pause")
+            viewers[0].close()
+            wait_until(lambda: relay.viewers == 2, timeout=10, what="one viewer left")
+            steering.close()
+        finally:
+            for viewer in viewers:
+                viewer.close()
+        wait_until(lambda: session.clients == 0, timeout=10, what="every viewer left")

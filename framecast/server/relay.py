@@ -245,8 +245,10 @@ class Relay:
 
     @property
     def viewers(self) -> int:
-        """NATS clients holding a lease now (present, or listening on a named session)."""
-        return 0 if self._requests is None else self._requests.lease_count
+        """NATS clients with a frame stream open, as their leases say (a viewer that
+        vanished without closing is counted until its lease runs out, 10 s)."""
+        requests = self._requests
+        return 0 if requests is None else requests.watchers
 
     def close(self) -> None:
         """Stop publishing and answering, end every lease and close the link. Idempotent."""

@@ -45,6 +45,9 @@ MAX_QUEUED = 256
 #: Lease durations a client may ask for, in seconds, and the default.
 LEASE_TTL = 10.0
 _TTL_RANGE = (1.0, 120.0)
+#: NATS clients a session keeps leases of. What a lease holds (presence, listening) is
+#: bounded by the server's own limits; this bounds the table itself.
+MAX_LEASES = 10_000
 #: Longest client id of a lease.
 _MAX_ID = 128
 
@@ -71,6 +74,7 @@ def _status(code: grpc.StatusCode) -> int:
 class _Lease:
     expires: float
     token: str = ""
+    frames: int = 0
     presence: ExitStack | None = None
     joins: dict[str, list[ExitStack]] = field(default_factory=dict)
 
@@ -210,6 +214,7 @@ class RelayRequests:
             raise ValueError(f"ttl must be in {_TTL_RANGE[0]:g}..{_TTL_RANGE[1]:g} s, got {ttl}")
         token = request.get("token") or ""
         wanted = request.get("sessions") or {}
+        frames = int(request.get("frames") or 0)
         if not isinstance(token, str) or not isinstance(wanted, dict):
             raise TypeError("a lease's token is a string and its sessions an object")
         counts = {
@@ -226,12 +231,11 @@ class RelayRequests:
         with self._lock:
             lease = self._leases.get(client)
             if lease is None:
-                if len(self._leases) >= self._limits.streams:
-                    raise LimitExceededError(
-                        f"this session has {self._limits.streams} NATS clients already"
-                    )
+                if len(self._leases) >= MAX_LEASES:
+                    raise LimitExceededError(f"this session has {MAX_LEASES} NATS clients already")
                 lease = self._leases[client] = _Lease(0.0)
             lease.expires = time.monotonic() + ttl
+            lease.frames = max(frames, 0)
         # Leases of one client arrive in order from one thread of it; the pool may still
         # run two at once, which the registry's and the state's own locks keep consistent.
         self._present(lease, token)
@@ -275,8 +279,15 @@ class RelayRequests:
 
     @property
     def lease_count(self) -> int:
+        """NATS clients holding a lease now."""
         with self._lock:
             return len(self._leases)
+
+    @property
+    def watchers(self) -> int:
+        """NATS clients with a frame stream open, as of their last lease."""
+        with self._lock:
+            return sum(1 for lease in self._leases.values() if lease.frames)
 
     def close(self) -> None:
         """Stop answering, and end every lease."""
