@@ -438,9 +438,10 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("playing" if self.playing else "paused")
+        relayed = f", relayed to {url}" if (url := self.relay_url) else ""
         return (
-            f"<Session {self.name!r} at {self._app.target}, target={self.target_kind}, "
-            f"{state}, {self.clients} client(s)>"
+            f"<Session {self.name!r} at {self._app.target}{relayed}, "
+            f"target={self.target_kind}, {state}, {self.clients} client(s)>"
         )
 
 

@@ -417,6 +417,7 @@ def test_bad_relays_are_refused_by_name(no_leaks: None, nats: NatsServer) -> Non
             session.relay("nats://127.0.0.1:1")
         assert session.relay_url is None
         assert session.relay(nats.url) == f"{nats.url}/fine"
+        assert f"relayed to {nats.url}/fine" in repr(session)
         assert session.relay(None) is None
         assert session.app.relay is None
     with pytest.raises(ValueError, match="names the session"):
