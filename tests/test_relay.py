@@ -675,3 +675,27 @@ def test_the_session_counts_its_nats_viewers(no_leaks: None, nats: NatsServer) -
             for viewer in viewers:
                 viewer.close()
         wait_until(lambda: session.clients == 0, timeout=10, what="every viewer left")
+
+
+def test_an_nkey_login_passes_through_from_the_url(no_leaks: None, tmp_path: Path) -> None:
+    import os
+
+    import nkeys
+
+    seeds = {}
+    for role in ("origin", "viewer"):
+        seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+        path = tmp_path / f"{role}.nk"
+        path.write_bytes(seed)
+        seeds[role] = (path, nkeys.from_seed(seed).public_key.decode())
+    users = ", ".join(f'{{nkey: "{public}"}}' for _, public in seeds.values())
+    with NatsServer(
+        tmp_path, name="nk", config=f"authorization {{ users = [ {users} ] }}\n"
+    ) as server:
+        host = f"127.0.0.1:{server.port}"
+        origin = f"nats://{host}?nkey={seeds['origin'][0]}"
+        with Session(framecast.demo.argon(20), port=0, name="nk", relay=origin):
+            with framecast.Client(f"nats://{host}/nk?nkey={seeds['viewer'][0]}") as viewer:
+                assert viewer.wait_for_frame(timeout=10).positions is not None
+            with pytest.raises(PermissionError):
+                framecast.Client(f"nats://{host}/nk", connect_timeout=5)
