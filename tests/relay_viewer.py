@@ -6,13 +6,21 @@ Usage: ``python relay_viewer.py nats://host:port/<session>``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import threading
+from typing import Any
 
 import numpy as np
 
 import framecast
+
+
+def digest(value: Any) -> str:
+    """A field's dtype, shape and bytes, as one string to compare with another client's."""
+    array = np.asarray(value)
+    return f"{array.dtype.str} {array.shape} {hashlib.sha256(array.tobytes()).hexdigest()}"
 
 
 def main() -> None:
@@ -28,6 +36,11 @@ def main() -> None:
                 "reset": update.reset,
                 "keys": sorted(frame.keys()),
                 "positions": None if positions is None else np.asarray(positions).tolist(),
+                "digests": {
+                    key: digest(value)
+                    for key, value in frame.items()
+                    if key != "particle.positions"
+                },
                 "resyncs": getattr(client._frame_call, "resyncs", 0),
             }
             with lock:

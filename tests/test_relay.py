@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from relay_viewer import digest
 from test_cli import Served, _framecast
 
 import framecast
@@ -141,6 +142,13 @@ def test_viewers_in_other_processes_get_what_a_grpc_client_gets(
                 for viewer in viewers:
                     line = viewer.wait(_at(index), f"frame {index}")
                     assert line["keys"] == sorted(expected.keys())
+                    # Every field but the positions is exactly the gRPC client's.
+                    assert line["digests"] == {
+                        key: digest(value)
+                        for key, value in expected.items()
+                        if key != "particle.positions"
+                    }
+                    assert len(line["digests"]) >= 2  # elements and the box, at least
                     got = np.array(line["positions"], dtype=np.float32)
                     assert np.abs(got - _positions(expected)).max() <= TOLERANCE
             # A late joiner converges to the same frame, with nothing played meanwhile.
