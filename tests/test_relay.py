@@ -707,3 +707,22 @@ def test_an_nkey_login_passes_through_from_the_url(no_leaks: None, tmp_path: Pat
                 assert viewer.wait_for_frame(timeout=10).positions is not None
             with pytest.raises(PermissionError):
                 framecast.Client(f"nats://{host}/nk", connect_timeout=5)
+
+
+def test_record_a_session_through_nats(no_leaks: None, nats: NatsServer, tmp_path: Path) -> None:
+    path = tmp_path / "relayed.fcrec"
+    with Session(framecast.demo.argon(50), port=0, name="rec", relay=nats.url):
+        result = subprocess.run(
+            _framecast("record", f"{nats.url}/rec", str(path), "--duration", "1.5"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert f"recording {nats.url}/rec" in result.stdout
+    replay = framecast.Replay(str(path))
+    try:
+        assert replay.frame_count >= 10
+        assert _positions(replay.frame).shape == (50, 3)
+    finally:
+        replay.close()
