@@ -26,6 +26,14 @@ def digest(value: Any) -> str:
 def main() -> None:
     url = sys.argv[1]
     lock = threading.Lock()
+
+    def say(line: dict[str, Any]) -> None:
+        # One write per line, under the lock: print() writes the newline apart, so two
+        # threads printing at once could run their lines together.
+        with lock:
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+
     with framecast.Client(url, connect_timeout=20) as client:
 
         def report(update: framecast.FrameUpdate) -> None:
@@ -43,11 +51,10 @@ def main() -> None:
                 },
                 "resyncs": getattr(client._frame_call, "resyncs", 0),
             }
-            with lock:
-                print(json.dumps(line), flush=True)
+            say(line)
 
         client.subscribe_frames(report, interval=0)
-        print(json.dumps({"connected": client.address}), flush=True)
+        say({"connected": client.address})
         sys.stdin.read()
 
 
