@@ -164,7 +164,11 @@ class NatsLink:
         errors = self._nats.errors
         refused = PermissionError(f"NATS at {address.display()} refused these credentials")
         self._refused = asyncio.Event()
-        connecting = asyncio.ensure_future(self._nats.connect(**options))
+        self._last_error = ""
+        # Made here (not by nats.connect) so that a failed attempt can be closed whole: no
+        # socket or task of it is left for the garbage collector to complain of.
+        nc = self._nats.aio.client.Client()
+        connecting = asyncio.ensure_future(nc.connect(**options))
         # nats-py retries refused credentials without end (reconnection is on): its error
         # callback tells, and the attempt is given up at once.
         watching = asyncio.ensure_future(self._refused.wait())
@@ -172,26 +176,28 @@ class NatsLink:
             {connecting, watching}, timeout=timeout + 1.0, return_when=asyncio.FIRST_COMPLETED
         )
         watching.cancel()
-        if connecting not in done:
-            connecting.cancel()
-            # Cancelled on purpose; what went wrong is reported below.
-            with contextlib.suppress(BaseException):
-                await connecting
-            if self._refused.is_set():
-                raise refused
-            raise ConnectionError(f"cannot reach NATS at {address.display()} within {timeout:g} s")
-        try:
-            return connecting.result()
-        except errors.AuthorizationError:
-            raise refused from None
-        except (TimeoutError, errors.NoServersError, OSError) as error:
-            text = str(error) or type(error).__name__
-            if "authorization" in text.lower():
-                raise refused from None
-            raise ConnectionError(f"cannot reach NATS at {address.display()}: {text}") from None
+        if connecting in done and connecting.exception() is None:
+            return nc
+        connecting.cancel()
+        # Cancelled or failed on purpose; what went wrong is reported below.
+        with contextlib.suppress(BaseException):
+            await connecting
+        with contextlib.suppress(BaseException):
+            await nc.close()
+        error = None if connecting.cancelled() else connecting.exception()
+        text = (str(error) or type(error).__name__) if error is not None else self._last_error
+        if self._refused.is_set() or isinstance(error, errors.AuthorizationError):
+            raise refused
+        if "authorization" in text.lower():
+            raise refused
+        reason = f": {text}" if text else ""
+        raise ConnectionError(
+            f"cannot reach NATS at {address.display()} within {timeout:g} s{reason}"
+        )
 
     async def _on_error(self, error: Exception) -> None:
-        text = str(error)
+        text = str(error) or type(error).__name__
+        self._last_error = text
         if (
             isinstance(error, self._nats.errors.AuthorizationError)
             or "authorization" in text.lower()
@@ -350,6 +356,16 @@ class NatsLink:
         self._stop_loop()
 
     def _stop_loop(self) -> None:
+        """Cancel what still runs on the loop (nats-py's own tasks), then end it."""
+
+        async def finish() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(finish(), self._loop).result(5.0)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5.0)
         if not self._thread.is_alive():

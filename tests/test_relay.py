@@ -518,7 +518,7 @@ def test_tls_and_a_token_pass_through_to_nats(no_leaks: None, tmp_path: Path) ->
                     frame = viewer.wait_for_frame(timeout=10)
                     assert frame.positions is not None
             # A client that does not trust the certificate cannot connect at all.
-            with pytest.raises(ConnectionError):
+            with pytest.raises(ConnectionError, match="certificate verify failed"):
                 framecast.Client(f"tls://s3cret@{host}/sec", connect_timeout=2)
             with pytest.raises(PermissionError):
                 framecast.Client(f"tls://wrong@{host}/sec?ca={cert}", connect_timeout=5)
