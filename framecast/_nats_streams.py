@@ -185,6 +185,17 @@ class _Synced(_Stream):
         self._answer = Reassembler()
         self._link.publish_soon(self._whole_subject, b"", reply=self._inbox)
 
+    def _take(self, timeout: float | None) -> list[tuple[str, bytes]] | None:
+        """What the feed holds (after up to ``timeout`` s), re-syncing if some of it was
+        dropped; None once the stream is cancelled."""
+        taken = self._feed.take(timeout)
+        if taken is None:
+            return None
+        items, overflowed = taken
+        if overflowed:
+            self._start_resync()
+        return items
+
     def _retry_due(self) -> bool:
         return self._waiting and time.monotonic() - self._asked >= RETRY
 
@@ -224,12 +235,9 @@ class FrameStream(_Synced):
                 timeout: float | None = max(0.0, next_send - now)
             else:
                 timeout = RETRY if self._waiting else None
-            taken = self._feed.take(timeout)
-            if taken is None:
+            items = self._take(timeout)
+            if items is None:
                 return
-            items, overflowed = taken
-            if overflowed:
-                self._start_resync()
             for kind, data in items:
                 self._handle(kind, data)
             now = time.monotonic()
@@ -332,12 +340,9 @@ class StateStream(_Synced):
             self._on_start()
         self._start_resync()
         while True:
-            taken = self._feed.take(RETRY if self._waiting else None)
-            if taken is None:
+            items = self._take(RETRY if self._waiting else None)
+            if items is None:
                 return
-            items, overflowed = taken
-            if overflowed:
-                self._start_resync()
             for kind, data in items:
                 yield from self._handle(kind, data)
             if self._retry_due():
