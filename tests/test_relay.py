@@ -365,7 +365,9 @@ def test_a_slow_viewer_resyncs_to_the_latest_frame(
                 direct.close()
 
 
-def test_nats_credentials_and_permissions_are_nats_own(tmp_path: Path, no_leaks: None) -> None:
+def test_nats_credentials_and_permissions_are_nats_own(
+    tmp_path: Path, no_leaks: None, caplog: pytest.LogCaptureFixture
+) -> None:
     config = """
     authorization {
       users = [
@@ -377,7 +379,8 @@ def test_nats_credentials_and_permissions_are_nats_own(tmp_path: Path, no_leaks:
                     "framecast.*.rpc.>", "framecast.*.lease"],
           subscribe: ["framecast.>", "_INBOX.>"]}}
         {user: watcher, password: watcher-secret, permissions: {
-          publish: ["framecast.*.frames.current", "framecast.*.rpc.ListSessions"],
+          publish: ["framecast.*.frames.current", "framecast.*.rpc.ListSessions",
+                "framecast.*.lease"],
           subscribe: ["framecast.*.frames", "_INBOX.>"]}}
       ]
     }
@@ -408,11 +411,17 @@ def test_nats_credentials_and_permissions_are_nats_own(tmp_path: Path, no_leaks:
                 finally:
                     listen.close()
             # A watch-only account gets frames but cannot run commands or write state.
+            caplog.clear()
             with framecast.Client(f"nats://watcher:watcher-secret@{host}/secure") as watcher:
                 watcher.wait_for_frame(timeout=10)
+                wait_until(lambda: session.clients == 1, timeout=10, what="counted as a viewer")
                 with pytest.raises(CommandFailedError) as refused:
                     watcher.run_command("playback/play")
                 assert refused.value.code == "PERMISSION_DENIED"
+            # The README's watch-only account covers all that watching publishes.
+            refusals = [r.getMessage() for r in caplog.records if "violation" in r.getMessage()]
+            assert refusals
+            assert all("rpc.runcommand" in message.lower() for message in refusals)
 
 
 def test_bad_relays_are_refused_by_name(no_leaks: None, nats: NatsServer) -> None:
