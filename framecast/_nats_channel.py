@@ -258,13 +258,7 @@ class NatsChannel:
         stream = FrameStream(self.link, self.subjects, request.frame_interval)
         leases = self.leases
         leases.watch(1)
-        original = stream.cancel
-
-        def cancel() -> None:
-            original()
-            leases.watch(-1)
-
-        stream.cancel = cancel  # type: ignore[method-assign]
+        stream.on_cancel.append(lambda: leases.watch(-1))
         return self._track(stream)
 
     def _state(self, request: state_pb2.SubscribeStateRequest) -> StateStream:
@@ -274,13 +268,7 @@ class NatsChannel:
             self.link, self.subjects, (lambda: leases.present(token)) if token else None
         )
         if token:
-            original = stream.cancel
-
-            def cancel() -> None:
-                original()
-                leases.absent(token)
-
-            stream.cancel = cancel  # type: ignore[method-assign]
+            stream.on_cancel.append(lambda: leases.absent(token))
         return self._track(stream)
 
     def _join(

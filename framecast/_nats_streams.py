@@ -120,6 +120,9 @@ class _Stream(ABC):
         self._subscriptions: list[Subscription] = []
         self._inbox = link.inbox()
         self._messages: Iterator[Any] | None = None
+        self._cancelled = False
+        #: Called once when the stream is cancelled (its owner gives back what it took).
+        self.on_cancel: list[Callable[[], None]] = []
         self.resyncs = 0
 
     def __iter__(self) -> _Stream:
@@ -145,10 +148,16 @@ class _Stream(ABC):
         self._feed.put("resync", b"")
 
     def cancel(self) -> None:
+        """End the stream (idempotent): the reader's iteration stops."""
+        if self._cancelled:
+            return
+        self._cancelled = True
         self._feed.close()
         for subscription in self._subscriptions:
             subscription.unsubscribe()
         self._subscriptions = []
+        for hook in self.on_cancel:
+            hook()
 
 
 class _Synced(_Stream):

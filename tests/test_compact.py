@@ -82,7 +82,7 @@ def test_malformed_blobs_are_refused_without_allocating() -> None:
     with pytest.raises(ValueError, match="header"):
         decode_positions(good[:5])
     with pytest.raises(ValueError, match="magic"):
-        decode_positions(b"XXXX" + good[4:])
+        decode_positions(b"NOPE" + good[4:])
     with pytest.raises(ValueError, match="mode"):
         decode_positions(header.pack(b"FCP1", 9, 0.001, 100) + good[header.size :])
     with pytest.raises(ValueError, match="precision"):
