@@ -106,7 +106,11 @@ def test_real_data_notebook_loads_files_and_steers_openmm() -> None:
 def test_record_replay_notebook_records_replays_and_exports() -> None:
     out = _run("06-record-replay.ipynb")
     text = "\n".join(out)
-    assert re.search(r"\d+ frames, \d+ keyframes, 0 merged", text), text
+    written = re.search(r"(\d+) frames, \d+ keyframes, (\d+) merged", text)
+    assert written, text
+    # The recorder keeps up: on a loaded machine one update may merge into the next (it
+    # is never lost), but not a tenth of them. Its speed is benchmarks/recording.py's.
+    assert int(written.group(2)) <= int(written.group(1)) // 10, text
     assert re.search(r"<Replay 'argon.fcrec': \d+ frames", text)
     assert "state      {'note': 'the moment worth a look'}" in text
     assert re.search(r"transition +\d+", text)
