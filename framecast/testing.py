@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import socket
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any, TypedDict
 __all__ = [
     "ClientReport",
     "ListenerProcess",
+    "in_ci",
     "one_key_race",
     "port_is_listening",
     "threads_started_since",
@@ -26,11 +28,24 @@ __all__ = [
 ]
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float = 5.0, what: str = "") -> None:
+#: Values of the ``CI`` variable that mean "not CI" (any other non-empty value means CI).
+_NOT_CI = frozenset({"", "0", "false", "no", "off"})
+
+
+def in_ci() -> bool:
+    """True when the ``CI`` environment variable is set to anything but an empty, ``0``,
+    ``false``, ``no`` or ``off`` value (any case): ``CI=true`` and ``CI=1`` alike. In CI a
+    missing browser, extra or NanoVer is a failure, not a skip."""
+    return os.environ.get("CI", "").strip().lower() not in _NOT_CI
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float = 30.0, what: str = "") -> None:
     """Poll ``condition`` until it is true; ``TimeoutError`` after ``timeout`` seconds.
 
     For conditions that no event signals (a thread ending, a port closing). The poll
-    interval grows from 1 ms to 50 ms, so a fast condition costs almost nothing.
+    interval grows from 1 ms to 50 ms, so a fast condition costs almost nothing. The
+    default deadline is generous: it only matters when the condition never comes true,
+    and a busy machine must not fail a test that is right.
     """
     deadline = time.monotonic() + timeout
     pause = 0.001

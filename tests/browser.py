@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from framecast.testing import wait_until
+from framecast.testing import in_ci, wait_until
 
 TOKEN = "framecast-browser-tests"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -63,7 +63,7 @@ def chromium_path() -> str:
         "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
     )
     if path is None:
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail("Chromium is missing: .ci/run installs it with apt-get install chromium")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     return path

@@ -7,10 +7,11 @@ them, the tests that need one are skipped with the command that installs it.
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
 import pytest
+
+from framecast.testing import in_ci
 
 
 def require(module: str) -> Any:
@@ -18,7 +19,7 @@ def require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        if os.environ.get("CI"):
+        if in_ci():
             raise
         pytest.skip(f"{module} is not installed (pip install '.[test,all]')")
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from framecast.testing import in_ci
+
 NANOVER_VERSION = "0.1.3018"
 NANOVER_PYTHON = Path(
     os.environ.get(
@@ -29,7 +31,7 @@ def nanover_python() -> Path:
             f"NanoVer's Python is missing at {NANOVER_PYTHON}: bash .ci/run makes it "
             f"(python3.13 -m venv, pip install nanover-server=={NANOVER_VERSION})"
         )
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
     return NANOVER_PYTHON

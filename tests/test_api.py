@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import framecast
 
 PUBLIC = {
@@ -23,3 +25,16 @@ def test_the_public_api_is_what_we_mean_to_export() -> None:
     assert len(framecast.__all__) == len(PUBLIC)  # no name twice
     for name in framecast.__all__:
         assert getattr(framecast, name) is not None
+
+
+def test_one_rule_says_what_ci_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    from framecast.testing import in_ci
+
+    for value in ("true", "1", "yes", "TRUE", "github"):
+        monkeypatch.setenv("CI", value)
+        assert in_ci(), value
+    for value in ("", "0", "false", "No", "off"):
+        monkeypatch.setenv("CI", value)
+        assert not in_ci(), value
+    monkeypatch.delenv("CI")
+    assert not in_ci()

@@ -42,6 +42,11 @@ def test_locks_between_two_clients(session: Session) -> None:
         assert "paper" not in session.shared_state  # refused whole
         with pytest.raises(StateLockedError):
             bob.shared_state.lock("pen", 5.0)
+        with pytest.raises(StateLockedError, match="'pen'"):
+            bob.shared_state.change(removals=["pen"])
+        with pytest.raises(StateLockedError, match="'pen'"):
+            del bob.shared_state["pen"]
+        assert session.shared_state.get("pen") == "alice"  # neither removal went through
         alice.shared_state.unlock("pen")
         bob.shared_state["pen"] = "bob"
         assert session.shared_state["pen"] == "bob"

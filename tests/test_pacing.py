@@ -59,6 +59,20 @@ def test_a_producer_far_faster_than_the_cap_gets_one_send_per_interval() -> None
     assert min(gaps) >= 0.75 / 30 - 1e-9
 
 
+def test_sends_saved_up_while_idle_are_capped_at_the_burst() -> None:
+    """An hour idle banks no more than ``burst`` sends: then a flat-out producer gets one
+    per interval again, not the hour's worth at the minimum gap."""
+    interval = 0.1
+    pacer = Pacer(interval, burst=2.0)
+    pacer.spend(0.0)
+    start = 3600.0
+    writes = [start + i / 1000 for i in range(10_000)]  # 1 kHz for 10 s after the idle hour
+    sent = _sends(pacer, writes)
+    # 100 intervals in the window, plus the two banked: uncapped, the 0.75-interval minimum
+    # gap alone would let 133 through.
+    assert len(sent) <= 10 / interval + 2 + 1, len(sent)
+
+
 def _lags(sent: list[float], writes: list[float]) -> list[float]:
     return [send - writes[bisect.bisect_right(writes, send) - 1] for send in sent]
 

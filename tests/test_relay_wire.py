@@ -44,6 +44,27 @@ def test_a_lost_part_drops_the_message_and_says_so() -> None:
     assert joiner.lost
 
 
+@pytest.mark.parametrize(
+    ("epoch", "sequence"), [(1, 2), (2, 1)], ids=["next message", "another origin"]
+)
+def test_a_part_of_another_message_is_never_joined(epoch: int, sequence: int) -> None:
+    """Message 1's first part, then the second part of another message (of the next
+    sequence number, or of another origin's epoch): the two are not joined."""
+    mine = packets(1, 1, b"a" * 5000, 2048)
+    other = packets(epoch, sequence, b"b" * 5000, 2048)
+    joiner = Reassembler()
+    assert joiner.add(mine[0]) is None
+    assert joiner.add(other[1]) is None
+    assert joiner.lost
+    # Nor does the rest of either message make a whole one from the mix.
+    assert joiner.add(other[2]) is None
+    assert joiner.add(mine[1]) is None
+    assert joiner.add(mine[2]) is None
+    joiner.lost = False
+    assert [joiner.add(part) for part in other] == [None, None, (epoch, sequence, b"b" * 5000)]
+    assert not joiner.lost
+
+
 def test_a_part_out_of_order_is_a_gap() -> None:
     parts = packets(1, 1, b"x" * 5000, 2048)
     joiner = Reassembler()

@@ -88,6 +88,45 @@ def test_every_rpc_refuses_a_call_without_the_token_or_with_a_wrong_one(
     assert guarded.shared_state.to_dict() in ({}, {"k": 1})
 
 
+#: Near misses of ``Bearer TOKEN``: each must be refused as the wrong token, or as none.
+NEAR_MISSES = [
+    f"Bearer {TOKEN}x",  # the token and a suffix (a trailing space is not one: HTTP
+    # drops the whitespace around a header's value, so that is the token itself)
+    f"Bearer {TOKEN[:-1]}",  # a prefix of it
+    "Bearer s",
+    "Bearer ",  # empty
+    "Bearer",
+    "",
+    TOKEN,  # without the scheme
+    f"bearer {TOKEN}",
+    f"Bearer  {TOKEN}",
+    f"Bearer {TOKEN.upper()}",
+]
+
+
+@pytest.mark.parametrize("given", NEAR_MISSES)
+def test_a_near_miss_of_the_token_is_refused(guarded: Session, given: str) -> None:
+    method = "/framecast.v1.State/UpdateState"
+    with grpc.insecure_channel(guarded.app.target) as channel:
+        code, message = call(channel, method, _request(method), metadata=[("authorization", given)])
+    assert code == grpc.StatusCode.UNAUTHENTICATED, (given, message)
+    assert guarded.shared_state.to_dict() == {}
+
+
+def test_a_near_miss_of_the_token_is_refused_by_the_nanover_endpoint(no_leaks: None) -> None:
+    with Session(_frame(), port=0, token=TOKEN, nanover_port=0) as session:
+        base = f"ws://127.0.0.1:{session.nanover_port}"
+        for given in NEAR_MISSES:
+            headers = {"Authorization": given} if given else {}
+            with pytest.raises(Exception, match="401"):
+                websockets_client.connect(base, additional_headers=headers, open_timeout=60)
+        for query in (f"{TOKEN}x", TOKEN[:-1], "", TOKEN.upper()):
+            with pytest.raises(Exception, match="401"):
+                websockets_client.connect(f"{base}?token={query}", open_timeout=60)
+        with websockets_client.connect(f"{base}?token={TOKEN}", open_timeout=60) as nanover:
+            assert b"frame" in nanover.recv(timeout=60)  # the token itself is let in
+
+
 def test_a_refused_update_changes_nothing(guarded: Session) -> None:
     with grpc.insecure_channel(guarded.app.target) as channel:
         method = "/framecast.v1.State/UpdateState"

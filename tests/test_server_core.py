@@ -227,6 +227,21 @@ def test_update_refused_whole_when_any_key_is_locked_by_someone_else() -> None:
         assert state["a"] == 4
 
 
+def test_a_removal_of_a_key_locked_by_someone_else_is_refused_whole() -> None:
+    clock = FakeClock()
+    state = SharedState(clock=clock)
+    with state.client("alice"), state.client("bob"):
+        state.update("alice", {"a": 1, "b": 1, "c": 1})
+        state.update_locks("alice", {"a": 10.0})
+        with pytest.raises(StateLockedError, match="'a'"):
+            state.update("bob", removals=["a"])
+        with pytest.raises(StateLockedError, match="'a'"):
+            state.update("bob", {"c": 2}, removals=["b", "a"])
+        assert state.to_dict() == {"a": 1, "b": 1, "c": 1}  # nothing removed or written
+        state.update("alice", removals=["a"])  # the holder may remove it
+        assert "a" not in state
+
+
 def test_malformed_update_is_refused_whole() -> None:
     state = SharedState()
     state.update("alice", {"a": 1})
