@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from ._address import host_port
 from ._credentials import TOKEN_ENV
 from .client import Client
 from .recfile import RECORDING_SUFFIX
+from .server.app import DEFAULT_PORT
 from .targets.replay import Replay
 from .targets.trajectory import Trajectory
 
-__all__ = ["UsageError", "connect", "connection_arguments", "open_files"]
+__all__ = ["UsageError", "connect", "connection_arguments", "describe", "open_files", "with_port"]
 
 
 class UsageError(Exception):
@@ -34,13 +36,41 @@ def connection_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def with_port(address: str) -> tuple[str, bool]:
+    """``address``, with ``framecast serve``'s default port when it names a host alone
+    (``127.0.0.1``, ``localhost``, ``[::1]``); and whether the port was added."""
+    if "://" in address:
+        return address, False
+    bare_ipv6 = address.count(":") > 1 and not address.startswith("[")
+    has_port = address.rsplit("]", 1)[-1].count(":") == 1 if not bare_ipv6 else False
+    if has_port or not address:
+        return address, False
+    return host_port(address.strip("[]"), DEFAULT_PORT), True
+
+
 def connect(args: argparse.Namespace) -> Client:
     """The client that ``args`` describe; ``UsageError`` if it cannot connect."""
+    address, defaulted = with_port(args.address)
     try:
         tls: bool | str | None = args.cafile or (True if args.tls else None)
-        return Client(args.address, token=args.token, tls=tls, connect_timeout=args.timeout)
+        return Client(address, token=args.token, tls=tls, connect_timeout=args.timeout)
     except (ConnectionError, PermissionError, ValueError, ImportError) as error:
-        raise UsageError(str(error)) from None
+        said = " ".join(str(error).split())
+        if defaulted:
+            said += f" (no port given: tried {DEFAULT_PORT}, where framecast serve listens)"
+        raise UsageError(said) from None
+
+
+def describe(error: BaseException) -> str:
+    """One line for a user: a file that exists or is missing named as ``serve`` names it,
+    not as ``[Errno 17] File exists: ...``."""
+    if isinstance(error, FileExistsError) and error.filename:
+        return f"{error.filename} exists: pass --overwrite or another name"
+    if isinstance(error, FileNotFoundError) and error.filename:
+        return f"no such file or folder: {error.filename}"
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        return f"{error.strerror.rstrip('.')}: {error.filename}"
+    return " ".join(str(error).split())
 
 
 def open_files(files: Sequence[str], selection: str | None) -> Trajectory | Replay:

@@ -21,6 +21,7 @@ import numpy as np
 from ._cli_common import UsageError as _UsageError
 from ._cli_common import connect as _connect
 from ._cli_common import connection_arguments as _connection_arguments
+from ._cli_common import describe as _describe_error
 from ._cli_common import open_files as _open_files
 from ._credentials import TOKEN_ENV
 from ._pacing import MAX_INTERVAL
@@ -28,11 +29,12 @@ from ._version import __version__
 from .cli_files import add_file_commands, movie, record
 from .client import FrameUpdate
 from .demo import argon
-from .frame import FieldValue
+from .frame import FieldValue, FrameData
 from .messages import SessionEvent, TransitionEvent
 from .server.app import DEFAULT_ADDRESS, DEFAULT_PORT
 from .session import Session
 from .targets.trajectory import Trajectory
+from .timeline import TIMELINE_KEY
 
 __all__ = ["main"]
 
@@ -240,8 +242,13 @@ def _start_serving(args: argparse.Namespace) -> tuple[Session, str]:
         raise _UsageError(f"--particles must be at least 2, got {args.particles}")
     try:
         if args.files:
-            target: object = _open_files(args.files, args.selection)
-            what = f"{' + '.join(args.files)}: {target}"
+            target: object = _still(_open_files(args.files, args.selection))
+            described = (
+                f"one frame of {target.particle_count} particles"
+                if isinstance(target, FrameData)
+                else str(target)
+            )
+            what = f"{' + '.join(args.files)}: {described}"
         elif args.trajectory:
             target = Trajectory.from_npz(args.trajectory)
             what = f"{args.trajectory}: {target}"
@@ -272,10 +279,20 @@ def _start_serving(args: argparse.Namespace) -> tuple[Session, str]:
                 session.close()
                 raise
     except (ImportError, OSError, ValueError, TypeError) as error:
-        raise _UsageError(" ".join(str(error).split())) from None
+        raise _UsageError(_describe_error(error)) from None
     for warning in caught:
         print(f"framecast serve: warning: {warning.message}", file=sys.stderr, flush=True)
     return session, what
+
+
+def _still(target: object) -> object:
+    """A trajectory of one frame is that frame: served once, not replayed 30 times a
+    second."""
+    if isinstance(target, Trajectory) and target.frame_count == 1:
+        fields = target.frame.snapshot()
+        fields.pop(TIMELINE_KEY, None)
+        return FrameData(fields)
+    return target
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any, TextIO
 
-from ._cli_common import UsageError, connect, connection_arguments, open_files
+from ._cli_common import UsageError, connect, connection_arguments, describe, open_files
 
 __all__ = ["add_file_commands", "movie", "record"]
 
@@ -21,6 +21,9 @@ def add_file_commands(commands: Any) -> None:
     )
     record.add_argument("address", help="HOST:PORT of the server, or its framecast:// URL")
     record.add_argument("file", help="the recording to write (it must not exist)")
+    record.add_argument(
+        "--overwrite", action="store_true", help="replace FILE if it exists already"
+    )
     record.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     record.add_argument(
         "--session",
@@ -50,9 +53,11 @@ def record(args: argparse.Namespace, out: TextIO) -> int:
     client = connect(args)
     with client:
         try:
-            recorder = client.record(args.file, sessions=args.session or ["default"])
+            recorder = client.record(
+                args.file, sessions=args.session or ["default"], overwrite=args.overwrite
+            )
         except (OSError, ValueError) as error:
-            raise UsageError(str(error)) from None
+            raise UsageError(describe(error)) from None
         print(f"recording {client.address} into {args.file}", file=out, flush=True)
         deadline = None if args.duration is None else time.monotonic() + args.duration
         try:
@@ -89,6 +94,6 @@ def movie(args: argparse.Namespace, out: TextIO) -> int:
         frames = list(target.frame_range)[:: args.every]
         path = write_movie(target, args.out, frames=frames, fps=args.fps, size=(width, height))
     except (ImportError, OSError, ValueError, TypeError) as error:
-        raise UsageError(" ".join(str(error).split())) from None
+        raise UsageError(describe(error)) from None
     print(f"wrote {len(frames)} frames to {path}", file=out, flush=True)
     return 0

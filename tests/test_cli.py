@@ -97,29 +97,37 @@ def test_serve_prints_how_to_connect_and_stops_cleanly_on_ctrl_c(served: Served)
     assert not port_is_listening(port)
 
 
-def test_a_second_ctrl_c_while_stopping_does_not_break_the_shutdown(
-    monkeypatch: pytest.MonkeyPatch, no_leaks: None
-) -> None:
-    # In this process (pytest runs tests on the main thread, where signals arrive): the
-    # first Ctrl-C ends the loop, and a real second SIGINT lands in the middle of close().
-    from framecast import cli
+# In a child process, never the test runner: the first Ctrl-C ends the loop, and a real
+# second SIGINT, which the child sends itself, lands in the middle of close().
+SECOND_CTRL_C = """
+import os, signal, sys, threading
+from framecast import Session, cli
 
-    def first_ctrl_c(self: Session) -> None:
-        """start_loop as it returns on the first Ctrl-C."""
+def first_ctrl_c(self):
+    pass  # start_loop as it returns on the first Ctrl-C
 
-    close = Session.close
+close = Session.close
 
-    def close_with_a_second_ctrl_c(self: Session) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
-        threading.Event().wait(0.05)  # a Python signal handler would run by now
-        close(self)
+def close_with_a_second_ctrl_c(self):
+    os.kill(os.getpid(), signal.SIGINT)
+    threading.Event().wait(0.05)  # a Python signal handler would run by now
+    close(self)
 
-    monkeypatch.setattr(Session, "start_loop", first_ctrl_c)
-    monkeypatch.setattr(Session, "close", close_with_a_second_ctrl_c)
-    out = io.StringIO()
-    assert cli.main(["serve", "--port", "0", "--particles", "20"], out) == 0
-    assert "framecast: stopped" in out.getvalue()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+Session.start_loop = first_ctrl_c
+Session.close = close_with_a_second_ctrl_c
+code = cli.main(["serve", "--port", "0", "--particles", "20"], sys.stdout)
+assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "not restored"
+sys.exit(code)
+"""
+
+
+def test_a_second_ctrl_c_while_stopping_does_not_break_the_shutdown() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SECOND_CTRL_C], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "framecast: stopped" in result.stdout
+    assert "Traceback" not in result.stderr
 
 
 def test_serve_for_nanover_clients_too() -> None:
@@ -284,7 +292,6 @@ def test_help_explains_each_command(command: str) -> None:
 
 def test_main_in_process_watch(no_leaks: None) -> None:
     """`main()` is also callable from Python (what the console script runs)."""
-    import io
 
     from framecast.cli import main
 
@@ -399,7 +406,12 @@ def test_record_a_server_then_serve_the_recording(tmp_path: Path, no_leaks: None
         )
     assert result.returncode == 0, result.stderr
     assert "recording 127.0.0.1:" in result.stdout
-    assert re.search(r"recorded \d+ frames \(\d+ keyframes, 0 merged\)", result.stdout)
+    # Some updates may merge into the next on a busy machine (latest wins, nothing lost):
+    # the recording is complete either way, as its replay below shows.
+    counts = re.search(r"recorded (\d+) frames \((\d+) keyframes, (\d+) merged\)", result.stdout)
+    assert counts, result.stdout
+    assert int(counts[1]) >= 1
+    assert int(counts[2]) >= 1
     with Served(str(path)) as server, framecast.Client(server.address) as client:
         assert "demo.fcrec" in "".join(server.lines)
         frame = client.wait_for_frame()
@@ -453,3 +465,45 @@ def test_movie_draws_a_recording_or_a_trajectory_headlessly(tmp_path: Path) -> N
     )
     assert bad.returncode == 2
     assert "--size must be WIDTHxHEIGHT, got 'big'" in bad.stderr
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_framecast(*args), capture_output=True, text=True, timeout=120)
+
+
+def test_file_and_address_mistakes_read_as_sentences(tmp_path: Path, no_leaks: None) -> None:
+    """No ``[Errno N]``, no traceback: what is wrong and what to do, with exit status 2."""
+    source = tmp_path / "run.npz"
+    framecast.demo.argon_trajectory(n=10, frames=3).save_npz(source)
+    existing = tmp_path / "taken.fcrec"
+    existing.write_bytes(b"")
+    with Session(framecast.demo.argon(20), port=0) as session:
+        address = f"127.0.0.1:{session.port}"
+        cases = [
+            (
+                ("record", address, str(existing), "--duration", "0.5"),
+                f"{existing} exists: pass --overwrite or another name",
+            ),
+            (
+                ("record", address, str(tmp_path / "no" / "x.fcrec"), "--duration", "0.5"),
+                f"no such file or folder: {tmp_path / 'no' / 'x.fcrec'}",
+            ),
+            (
+                ("movie", str(source), str(tmp_path / "out.avi2")),
+                "name it .gif, or .mp4",
+            ),
+            (("movie", str(source), str(tmp_path / "no" / "out.gif")), "no such folder"),
+            (
+                ("watch", "127.0.0.1", "--timeout", "0.5"),
+                "no port given: tried 38801, where framecast serve listens",
+            ),
+        ]
+        for args, said in cases:
+            result = _run_cli(*args)
+            assert result.returncode == 2, (args, result.stderr)
+            assert said in result.stderr, (args, result.stderr)
+            assert "Errno" not in result.stderr
+            assert "Traceback" not in result.stderr
+        again = _run_cli("record", address, str(existing), "--duration", "0.5", "--overwrite")
+        assert again.returncode == 0, again.stderr
+        assert existing.stat().st_size > 0

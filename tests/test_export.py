@@ -116,8 +116,19 @@ def test_a_movie_drawn_headlessly_is_a_gif_and_an_mp4_of_every_frame(tmp_path: P
     assert mean[2] > mean[0]
     assert mean[1] > mean[0]
     gif = write_movie(trajectory, tmp_path / "argon.gif", fps=10, size=(160, 120))
-    assert imageio.mimread(gif)[0].shape[:2] == (120, 160)
-    assert len(imageio.mimread(gif)) == 12
+    shown = imageio.mimread(gif)
+    assert len(shown) == 12
+    assert shown[0].shape[:2] == (120, 160)
+    # Later frames carry their changes only; read back, each is the frame drawn (within the
+    # one palette's rounding), the last as well as the first.
+    for index, drawn in ((0, first), (11, last)):
+        error = np.abs(np.asarray(shown[index])[..., :3].astype(int) - drawn.astype(int)).mean()
+        assert error < 6, (index, error)
+    for bad in ("x.avi2", "x"):
+        with pytest.raises(ValueError, match=r"name it \.gif, or \.mp4"):
+            write_movie(trajectory, tmp_path / bad)
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        write_movie(trajectory, tmp_path / "nowhere" / "x.gif")
     mp4 = write_movie(trajectory, tmp_path / "argon.mp4", frames=range(0, 12, 2), fps=10)
     reader: Any = imageio.get_reader(mp4)
     with reader:

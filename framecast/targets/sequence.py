@@ -133,6 +133,8 @@ class SequencePlayer(Player, TimelineBase):
         self._show(0)
 
     def _show(self, index: int, *, topology: bool = False) -> None:
+        if index == self._index and not topology:
+            return  # on show already: nothing changed, nothing to send again
         fields = self._fields(index)
         if topology:
             fields.update(self._topology)

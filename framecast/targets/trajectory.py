@@ -289,6 +289,12 @@ class Trajectory(SequencePlayer):
     def __repr__(self) -> str:
         how = ", streamed" if self.streamed else ""
         return (
-            f"Trajectory({self.frame_count} frames, {self.particle_count} particles, "
+            f"Trajectory({_count(self.frame_count, 'frame')}, "
+            f"{_count(self.particle_count, 'particle')}, "
             f"fps={self.fps:g}, mode={self._mode!r}{how})"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 frame``, ``2 frames``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
