@@ -26,7 +26,13 @@ class PlaybackControls:
     health_check: Callable[[], None]  # re-raise a background thread's exception
 
     # -- the controls ------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        """Raise ``RuntimeError`` once the session is closed: it has no target any more."""
+        if self._closed.is_set():
+            raise RuntimeError("the session is closed: start a new framecast.Session")
+
     def _playable(self) -> Playable:
+        self._check_open()
         target = self.target
         if not isinstance(target, Playable):
             kind = "no target" if target is None else f"the target ({type(target).__name__})"
@@ -85,6 +91,7 @@ class PlaybackControls:
         Raises ``RuntimeError`` for a target that cannot seek, and ``IndexError`` for a
         frame it does not have.
         """
+        self._check_open()
         target = self.target
         seek = getattr(target, "seek", None)
         if not callable(seek):

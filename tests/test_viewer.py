@@ -87,24 +87,31 @@ def test_the_kernel_merges_updates_to_at_most_max_rate(session: Session) -> None
     viewer, sent = _viewer(session, max_rate=10)
     try:
         start = time.monotonic()
-        wait_until(lambda: time.monotonic() - start > 1.5, what="1.5 s of playing")
+        first = session.frame_index
+        wait_until(lambda: len(sent.frames()) >= 6, timeout=60, what="six frames sent")
         elapsed = time.monotonic() - start
-        count = len(sent.frames())
+        frames = sent.frames()
+        broadcast = session.frame_index - first
     finally:
         viewer.close()
-    assert session.fps > 40  # the session broadcast far more often than the viewer sent
-    assert 3 <= count <= 10 * elapsed + 2
+    # At most 10 a second, however the machine keeps up (load only makes it fewer)...
+    assert len(frames) <= 10 * elapsed + 2, (len(frames), elapsed)
+    # ...and each one the latest: the frames broadcast in between were merged, not queued.
+    indices = [content["index"] for content, _ in frames]
+    assert indices == sorted(indices)
+    assert broadcast > len(frames), (broadcast, len(frames))
 
 
-def test_the_viewer_is_a_client_of_the_notebook_session(session: Session) -> None:
+def test_the_viewer_is_a_client_of_the_default_session(session: Session) -> None:
     viewer, sent = _viewer(session)
     try:
-        assert repr(list(session.sessions.active())) == "[Session('notebook', 1)]"
+        # It listens where the session publishes from the start: no setup.
+        assert repr(list(session.sessions.active())) == "[Session('default', 1)]"
+        assert repr(session.sessions.tracked) == "[Session('default', 1)]"
         simulation = session.target
         assert isinstance(simulation, framecast.Simulation)
         wait_until(lambda: simulation.transition_count > 5, what="some history")
         session.pause()
-        session.sessions.tracked = "notebook"
         n = simulation.last_transition.id - 2
         assert session.sessions.publish_transition(simulation.transition(n))
         wait_until(
@@ -118,7 +125,20 @@ def test_the_viewer_is_a_client_of_the_notebook_session(session: Session) -> Non
         )
     finally:
         viewer.close()
-    wait_until(lambda: session.sessions["notebook"].clients == 0, what="left on close")
+    wait_until(lambda: session.sessions["default"].clients == 0, what="left on close")
+
+
+def test_a_viewer_says_when_its_session_closes(no_leaks: None) -> None:
+    session = Session(framecast.demo.argon(20, density=5.0), port=0)
+    viewer, _ = _viewer(session)
+    try:
+        assert not viewer.session_closed
+        session.close()
+        assert viewer.session_closed  # the page shows "the session is closed"
+    finally:
+        viewer.close()
+    with pytest.raises(RuntimeError, match="the session is closed"):
+        Viewer(session)
 
 
 def test_an_in_kernel_viewer_is_not_a_network_client(no_leaks: None) -> None:
@@ -289,19 +309,19 @@ def test_bad_cache_budgets_are_refused() -> None:
 
 
 def test_a_page_that_does_not_keep_up_gets_the_latest_frame_not_a_backlog(
-    session: Session,
+    session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from framecast.jupyter.viewer import ACK_TIMEOUT, MAX_UNACKED
+    from framecast.jupyter import viewer as viewer_module
 
+    # No unacknowledged frame is resent for the test's length, however slow the machine.
+    monkeypatch.setattr(viewer_module, "ACK_TIMEOUT", 600.0)
     viewer, sent = _viewer(session, acknowledge=False)
     try:
-        start = time.monotonic()
-        wait_until(lambda: len(sent.frames()) >= MAX_UNACKED, what="the first frames")
-        wait_until(lambda: time.monotonic() - start > 1.0, what="a second with no acks")
-        if time.monotonic() - start < ACK_TIMEOUT:
-            assert len(sent.frames()) == MAX_UNACKED  # the session played on meanwhile
-        held = len(sent.frames())
+        wait_until(lambda: len(sent.frames()) >= viewer_module.MAX_UNACKED, what="the first frames")
         last = sent.frames()[-1][0]["index"]
+        wait_until(lambda: session.frame_index > last + 20, what="the session played on")
+        held = len(sent.frames())
+        assert held == viewer_module.MAX_UNACKED  # nothing more went while none was acked
 
         viewer._receive(
             {"kind": "ack", "widget": viewer._widget_id}
@@ -341,7 +361,6 @@ def test_a_transition_of_another_timeline_shows_without_resending_the_cache(
         wait_until(lambda: viewer.cached_frames == 40, what="the trajectory cached")
         chunks = len(_cache_chunks(sent))
         other = framecast.demo.argon_trajectory(n=20, frames=9)
-        trajectory_session.sessions.tracked = "notebook"
         assert trajectory_session.sessions.publish_transition(other.transition(4))
         wait_until(
             lambda: any(c["jump"] and c["timeline"] == other.timeline_id for c, _ in sent.frames()),

@@ -48,7 +48,6 @@ def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> Non
     code = "\n".join(
         [
             "n = max(simulation.first_transition.id, simulation.last_transition.id - 5)",
-            "session.sessions.tracked = 'notebook'",
             "assert session.sessions.publish_transition(simulation.transition(n))",
             "open('target.txt', 'w').write(str(n))",
         ]
@@ -187,7 +186,6 @@ def test_a_cached_trajectory_plays_and_scrubs_while_the_kernel_is_frozen(
     page.wait_for_selector(".fc-controls[data-playing='true']", timeout=10_000)
     code = "\n".join(
         [
-            "session.sessions.tracked = 'notebook'",
             f"assert session.sessions.publish_transition(trajectory.transition({jump}))",
             "start, moved, deadline = trajectory.frame_index, 0, time.monotonic() + 20",
             "while moved < 75 and time.monotonic() < deadline:",
@@ -496,3 +494,130 @@ def test_shift_drag_pulls_an_atom_of_a_live_simulation(page: Any, lab: Lab) -> N
         except PlaywrightTimeout:
             continue
     page.wait_for_selector(refused, timeout=10_000)
+
+
+# The JavaScript side of what a view draws: every visible control, by its label.
+VISIBLE_CONTROLS = """(root) => [...root.querySelectorAll('button, input, select')]
+  .filter((node) => node.offsetParent !== null && getComputedStyle(node).display !== 'none')
+  .map((node) => node.getAttribute('aria-label') || node.className)"""
+
+
+def test_show_replaces_the_old_target_in_the_page(page: Any, lab: Lab) -> None:
+    """A protein cached in the page, then ``session.show(argon)``: nothing of the protein is
+    left (particles, sprites, box, play bar), and the camera frames the new target."""
+    lab.write_notebook(
+        "show.ipynb",
+        "import framecast\n"
+        "from MDAnalysisTests.datafiles import DCD, PSF\n"
+        "protein = framecast.from_mdanalysis([PSF, DCD])\n"
+        "session = framecast.Session(protein, port=0)\n"
+        "session.pause()",
+        "viewer = session.view()\nviewer",
+    )
+    lab.open(page, "show.ipynb")
+    run_all_cells(page)
+    view = page.locator(".fc-viewer")
+    view.wait_for(timeout=60_000)
+    page.wait_for_selector(".fc-viewer[data-local='true'][data-particles='3341']", timeout=60_000)
+    assert page.locator(".fc-viewer .fc-playbar").is_visible()  # the page plays the protein
+
+    assert _kernel(page, "session.show(framecast.demo.argon(60))")[0] == "ok"
+    page.wait_for_selector(".fc-viewer[data-particles='60'][data-style='spheres']", timeout=10_000)
+    # The old play bar is gone, not merely emptied, and no other control is dead.
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('.fc-viewer .fc-playbar')).display"
+        " === 'none'",
+        timeout=10_000,
+    )
+    assert view.evaluate(VISIBLE_CONTROLS) == ["Reset camera", "Colour by"]
+    # The camera frames the new system: it fills a fair part of the view.
+    page.wait_for_function(
+        f"(c) => {{ const [lit, , total] = ({PIXELS})(c); return lit > 0.02 * total; }}",
+        arg=page.locator(".fc-viewer canvas").element_handle(),
+        timeout=10_000,
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    view.screenshot(path=str(ARTIFACTS / "viewer-after-show.png"))
+
+
+def test_a_link_moves_the_viewer_beside_it_with_no_setup(page: Any, lab: Lab) -> None:
+    """Three cells as a new user writes them: a session, its viewer, a range of links."""
+    lab.write_notebook(
+        "links.ipynb",
+        "import framecast\n"
+        "trajectory = framecast.demo.argon_trajectory(n=50, frames=60)\n"
+        "session = framecast.Session(trajectory, port=0)",
+        "session.view()",
+        "trajectory.transitions(20, 24)",
+    )
+    lab.open(page, "links.ipynb")
+    run_all_cells(page)
+    page.wait_for_selector(".fc-viewer[data-particles='50']", timeout=60_000)
+    link = page.locator(".fc-transition-table a[data-transition='22']")
+    link.wait_for(timeout=60_000)
+    link.click()
+    status = page.locator(".fc-transition-table .fc-link-status").nth(2)
+    page.wait_for_function(
+        "(node) => /^\\d+ clients?$/.test(node.textContent)",
+        arg=status.element_handle(),
+        timeout=20_000,
+    )
+    assert status.inner_text() == "1 client"
+    page.wait_for_selector(".fc-viewer[data-frame='22']", timeout=10_000)
+
+    # Nobody on the tracked sessions: the link says how to reach someone.
+    assert _kernel(page, "session.sessions.tracked = 'empty-room'")[0] == "ok"
+    link.click()
+    page.wait_for_function(
+        "(node) => node.textContent.startsWith('no listeners: nobody listens on')"
+        " && node.textContent.includes('session.view()')",
+        arg=status.element_handle(),
+        timeout=20_000,
+    )
+
+
+def test_a_live_simulation_draws_no_control_that_cannot_act(page: Any, lab: Lab) -> None:
+    """The bar and viewer of a live engine: no play bar, no scrub, no speed; step back only
+    while a kept frame is behind, and it goes there; an error stays until the next action."""
+    lab.write_notebook(
+        "live.ipynb",
+        "import framecast\n"
+        "simulation = framecast.demo.argon(60, history=200)\n"
+        "session = framecast.Session(simulation, port=0)",
+        "session",
+        "session.view()",
+    )
+    lab.open(page, "live.ipynb")
+    run_all_cells(page)
+    bar = page.locator(".fc-controls")
+    view = page.locator(".fc-viewer")
+    page.wait_for_selector(".fc-viewer[data-particles='60']", timeout=60_000)
+    page.wait_for_function(
+        "() => Number(document.querySelector('.fc-controls').dataset.frame) > 3", timeout=30_000
+    )
+    assert view.evaluate(VISIBLE_CONTROLS) == ["Reset camera", "Colour by"]
+    bar.locator(".fc-pause").click()
+    page.wait_for_selector(".fc-controls[data-playing='false']", timeout=10_000)
+    assert bar.evaluate(VISIBLE_CONTROLS) == [
+        "Step back",
+        "Play",
+        "Pause",
+        "Step forward",
+        "Restart",
+        "Stop",
+    ]
+    frame = int(bar.get_attribute("data-frame"))
+    bar.locator(".fc-step-back").click()
+    page.wait_for_selector(f".fc-controls[data-frame='{frame - 1}']", timeout=10_000)
+    assert bar.locator(".fc-notice").inner_text() == ""
+
+    # At the first kept frame there is nothing behind: the button goes.
+    bar.locator(".fc-restart").click()
+    page.wait_for_selector(".fc-controls[data-frame='0']", timeout=10_000)
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('.fc-controls .fc-step-back')).display"
+        " === 'none'",
+        timeout=10_000,
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    bar.screenshot(path=str(ARTIFACTS / "live-bar.png"))

@@ -98,7 +98,11 @@ class SessionControls(FramecastWidget):
         target = session.target
         values: dict[str, Any] = {name: getattr(session, name) for name in _MIRRORED}
         values["frame_count"] = int(getattr(target, "frame_count", 0) or 0)
-        values["can_step_back"] = callable(getattr(target, "step_back", None))
+        # A control that cannot act is not drawn: a live engine steps back only through
+        # the frames it keeps.
+        values["can_step_back"] = callable(getattr(target, "step_back", None)) and bool(
+            getattr(target, "can_step_back", True)
+        )
         values["speed"] = float(getattr(target, "fps", 0.0) or 0.0)
         values["mode"] = str(getattr(target, "mode", "") or "")
         return values

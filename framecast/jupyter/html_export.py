@@ -78,8 +78,8 @@ const emit = (message, buffers) => (handlers['msg:custom'] || []).forEach(f => f
 viewer.initialize({{ model }});
 const el = document.getElementById('fc-viewer');
 viewer.render({{ model, el }});
-emit(data.cache, [bytes(data.positions)]);
 emit(data.frame, data.buffers.map(bytes));
+emit(data.cache, [bytes(data.positions)]);
 if (data.autoplay) el.querySelector('.fc-playbar .fc-toggle')?.click();
 document.body.dataset.ready = 'true';
 </script>

@@ -109,7 +109,20 @@ def publish_request(data: Mapping[str, Any]) -> dict[str, Any]:
     sessions = _sessions_for(timeline)
     if not sessions:
         return {"error": "no open framecast.Session in this kernel to publish through"}
-    return {"received": sum(session.sessions.publish(transition) for session in sessions)}
+    received = sum(session.sessions.publish(transition) for session in sessions)
+    if received:
+        return {"received": received}
+    return {"received": 0, "hint": _nobody_hint(sessions)}
+
+
+def _nobody_hint(sessions: list[Session]) -> str:
+    """How to reach someone, when nobody listens on the tracked sessions."""
+    tracked = sorted({name for s in sessions for name in s.sessions.tracked.names()})
+    where = ", ".join(repr(name) for name in tracked) or "no session (tracked is empty)"
+    return (
+        f"nobody listens on {where}: show a viewer (session.view()), or track the session "
+        "your viewers listen on (session.sessions.tracked.append(name))"
+    )
 
 
 def _sessions_for(timeline: TimelineBase) -> list[Session]:

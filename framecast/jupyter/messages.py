@@ -88,6 +88,8 @@ class ReplyMessage(TypedDict):
     type: Literal["reply"]
     request: str
     received: NotRequired[int]
+    #: With ``received`` 0: how to reach someone.
+    hint: NotRequired[str]
     error: NotRequired[str]
     done: NotRequired[str]
     #: After a control: the session's frame and whether it plays.

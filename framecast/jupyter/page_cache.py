@@ -109,7 +109,11 @@ class PageCache:
             trajectory, frames = plan
             particles = trajectory.particle_count
             per_chunk = max(1, CACHE_CHUNK_BYTES // max(particles * 3 * 4, 1))
+            replaced = False
             for first in range(0, frames, per_chunk):
+                if self._target() is not trajectory:
+                    replaced = True  # the session shows another target: its cache, if any
+                    break
                 count = min(per_chunk, frames - first)
                 block = trajectory.frame_positions(first, first + count)
                 content = {
@@ -126,6 +130,10 @@ class PageCache:
                         return
                 if stop.wait(CACHE_CHUNK_PAUSE):
                     return
+            if replaced:
+                with self._lock:
+                    self._again = False  # this pass starts over with the new target
+                continue
             with self._lock:
                 if self._again:
                     self._again = False

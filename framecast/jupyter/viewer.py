@@ -2,9 +2,9 @@
 
 The viewer subscribes to a session's frames, in-process when the session lives in this
 kernel (through the server's transport-free cores) and over gRPC otherwise. It joins a
-named session (``"notebook"`` by default), so a published transition moves it to that
-frame and a published selection highlights those particles; ``sessions.active()`` then
-lists it.
+named session (``"default"`` by default, the one a session tracks from the start), so a
+published transition, or a click on a link in the notebook, moves it to that frame, and a
+published selection highlights those particles; ``sessions.active()`` then lists it.
 
 Frames reach the browser as binary buffers (never base64 or JSON arrays), only the changed
 fields after the first, and at most ``max_rate`` times a second. The page acknowledges each
@@ -87,7 +87,7 @@ class Viewer(FramecastWidget):
 
     _esm = STATIC / "viewer.js"
 
-    listen = Unicode("notebook", help="The named session this viewer listens on.").tag(sync=True)
+    listen = Unicode("default", help="The named session this viewer listens on.").tag(sync=True)
     frame_index = Int(0, help="The frame index of the last frame sent.").tag(sync=True)
     particle_count = Int(0).tag(sync=True)
     height = Int(420, help="Height of the view in pixels.").tag(sync=True)
@@ -102,11 +102,14 @@ class Viewer(FramecastWidget):
     cached_frames = Int(
         0, help="Frames of the trajectory on show sent to the page's cache so far."
     ).tag(sync=True)
+    session_closed = Bool(
+        False, help="True once the session on show is closed: the view says so and stops."
+    ).tag(sync=True)
 
     def __init__(
         self,
         source: Session | str,
-        listen: str = "notebook",
+        listen: str = "default",
         *,
         max_rate: float = 30.0,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
@@ -160,7 +163,11 @@ class Viewer(FramecastWidget):
 
     # -- in-process: the server's cores, no socket ------------------------------------------------
     def _start_in_process(self, session: Session) -> None:
+        if session.closed:
+            raise RuntimeError("the session is closed: start a new framecast.Session")
         self._session = session
+        session.on_close(self._on_session_closed)
+        self._exits.callback(session.on_close, self._on_session_closed, remove=True)
         app = session.app
         # The publisher's own values, merged latest-wins: nothing is encoded or parsed,
         # and this view is not one of the session's network clients.
@@ -190,6 +197,12 @@ class Viewer(FramecastWidget):
 
         self._start_task("framecast-viewer-frames", pump_frames, self._closing(frames.close))
         self._start_task("framecast-viewer-events", pump_events, events.close)
+
+    def _on_session_closed(self) -> None:
+        """The session on show was closed: the page says so and stops playing its cache."""
+        with self._send_lock:
+            if not self._closed:
+                self.session_closed = True
 
     # -- remote: a framecast.Client ---------------------------------------------------------------
     def _start_remote(self, address: str, token: str | None, tls: bool | PEM | None) -> None:
@@ -274,8 +287,6 @@ class Viewer(FramecastWidget):
             if (update.reset or timeline is not None) and not pin:
                 self._timeline = timeline
             cached = not update.reset and self._cache.holds(self._timeline, update.frame_index)
-        if new_timeline and timeline is not None:
-            self._offer_cache(None)  # the session shows another target
         meta, buffers = drawn_buffers(update.fields, skip_positions=cached)
         content = {
             "type": "frame",
@@ -297,6 +308,10 @@ class Viewer(FramecastWidget):
             with self._flow:
                 self._unacked += 1
             self.send(content, buffers=buffers)
+        if new_timeline and timeline is not None:
+            # The session shows another target. Its frame went first: the page follows its
+            # timeline from that frame on, and takes only cache chunks of that timeline.
+            self._offer_cache(None)
 
     def _playback(self) -> dict[str, Any] | None:
         """How the target plays, so that the page's clock can go on while the kernel is

@@ -218,6 +218,29 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
             self._frame_index = frame
             self._frame.merge(kept.fields, index=frame)
 
+    def step_back(self) -> None:
+        """Pause, then resume from the kept frame before the one on show; later frames
+        leave the history, as with :meth:`seek`.
+
+        Raises ``IndexError`` when no earlier frame is kept (``history=0``, or the first
+        kept frame is on show).
+        """
+        self.pause()
+        with self._advance_lock:
+            try:
+                self.seek(self._frame_index - 1)
+            except IndexError as error:
+                raise IndexError(
+                    f"cannot step back from frame {self._frame_index}: {error} "
+                    f"(history={self.history_size} frames)"
+                ) from None
+
+    @property
+    def can_step_back(self) -> bool:
+        """True when an earlier frame is kept, so :meth:`step_back` can go to it."""
+        with self._history_lock:
+            return bool(self._history) and self._history[0].frame < self._frame_index
+
     def _kept(self, frame: int) -> _Kept[EngineState]:
         with self._history_lock:
             first = self._history[0].frame if self._history else 0

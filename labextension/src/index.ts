@@ -10,14 +10,14 @@
  *   widgets use when it reaches their notebook, so clicks work while another cell is busy.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 
 import { channel } from './links';
 import { TransitionLink, TransitionTable, TRANSITION_MIME, TRANSITIONS_MIME } from './renderers';
 import { VERSION } from './version';
-import { shared } from './widgets/host';
+import { announceKernelLost, shared } from './widgets/host';
 
 /** Above the widget view (-10): in a notebook, a saved link renders without its model. */
 const IN_NOTEBOOKS = -20;
@@ -37,6 +37,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     channel.tracker = tracker;
     shared().channel = channel;
+    if (tracker) {
+      // A restarted (or stopped, or replaced) kernel takes the widgets' models with it: the
+      // widgets say so instead of looking alive.
+      const watch = (panel: NotebookPanel) => {
+        panel.sessionContext.statusChanged.connect((_, status) => {
+          if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
+            announceKernelLost(panel.node);
+          }
+        });
+        panel.sessionContext.kernelChanged.connect((_, change) => {
+          if (change.oldValue) {
+            announceKernelLost(panel.node);
+          }
+        });
+      };
+      tracker.forEach(watch);
+      tracker.widgetAdded.connect((_, panel) => watch(panel));
+    }
     const rank = tracker ? IN_NOTEBOOKS : ELSEWHERE;
     const factory = (
       mimeType: string,

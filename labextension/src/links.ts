@@ -20,6 +20,7 @@ import type { IPublishTarget } from './widgets/linkview';
 export interface IReply {
   request?: string;
   received?: number;
+  hint?: string;
   error?: string;
 }
 

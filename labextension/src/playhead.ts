@@ -147,16 +147,23 @@ export class Playhead {
     this.detached = true;
   }
 
+  /** Play at `fps` (and in `mode`); every bar of the timeline shows the new speed. */
   setRate(fps: number, mode?: string): void {
+    let changed = false;
     if (fps > 0 && fps !== this.fps) {
       this.fps = fps;
+      changed = true;
       if (this.timer) {
         this.halt(false);
         this.start();
       }
     }
-    if (mode === 'loop' || mode === 'bounce' || mode === 'once') {
+    if ((mode === 'loop' || mode === 'bounce' || mode === 'once') && mode !== this.mode) {
       this.mode = mode;
+      changed = true;
+    }
+    if (changed) {
+      this.notify();
     }
   }
 

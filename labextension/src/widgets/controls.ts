@@ -9,7 +9,7 @@ import { element, ICONS, setIcon } from '../dom';
 import { Playhead, playheadFor, releasePlayhead } from '../playhead';
 import { versionProblem } from '../version';
 import { act } from './act';
-import { describeReply, IModel, listenForReplies, warm } from './host';
+import { describeReply, IModel, KERNEL_LOST_TEXT, listenForReplies, warm, whenKernelLost } from './host';
 
 type Action = 'play' | 'pause' | 'step' | 'step_back' | 'restart' | 'stop';
 
@@ -42,12 +42,17 @@ class Bar {
   private readonly mode = element('select', 'fc-mode');
   private readonly status = element('span', 'fc-status');
   private readonly errorBox = element('details', 'fc-error');
+  /** What the last action could not do: stays until the next action. */
+  private readonly notice = element('span', 'fc-notice');
   private scrubbing = false;
   /** The page's playhead of the session's timeline (shared with its viewers). */
   private playhead: Playhead | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly update = () => this.show();
   private readonly toPlayhead = () => this.kernelMoved();
+  /** The kernel restarted or stopped: the session is gone with it. */
+  private lost = false;
+  private readonly unwatch: () => void;
 
   constructor(
     private readonly model: IModel,
@@ -79,6 +84,7 @@ class Bar {
     });
     this.scrub.addEventListener('change', () => {
       this.scrubbing = false;
+      this.acted();
       this.local()?.seek(Number(this.scrub.value));
       this.send('seek', Number(this.scrub.value));
     });
@@ -90,12 +96,14 @@ class Bar {
     this.speed.step = '1';
     this.speed.title = 'Playback speed in frames per second';
     this.speed.setAttribute('aria-label', 'Speed');
-    this.speed.addEventListener('change', () => {
-      const value = Number(this.speed.value);
-      if (value > 0) {
-        this.local()?.setRate(value);
-        this.model.set('speed', value);
-        this.model.save_changes();
+    this.speed.addEventListener('change', () => this.applySpeed());
+    // JupyterLab takes Enter for its own commands before a field's change event: apply the
+    // speed on Enter here, and keep the key from the notebook.
+    this.speed.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        event.stopPropagation();
+        this.applySpeed();
       }
     });
     speedLabel.appendChild(this.speed);
@@ -109,6 +117,7 @@ class Bar {
       this.mode.appendChild(option);
     }
     this.mode.addEventListener('change', () => {
+      this.acted();
       const local = this.local();
       local?.setRate(local.fps, this.mode.value);
       this.model.set('mode', this.mode.value);
@@ -118,7 +127,8 @@ class Bar {
 
     this.status.setAttribute('aria-live', 'polite');
     this.status.setAttribute('role', 'status');
-    bar.appendChild(this.status);
+    this.notice.setAttribute('role', 'alert');
+    bar.append(this.status, this.notice);
     bar.addEventListener('keydown', event => this.key(event));
     el.appendChild(bar);
     el.appendChild(this.errorBox);
@@ -130,12 +140,17 @@ class Bar {
     for (const name of ['frame_index', 'playing', 'speed', 'mode']) {
       model.on(`change:${name}`, this.toPlayhead);
     }
+    this.unwatch = whenKernelLost(el, () => {
+      this.lost = true;
+      this.show();
+    });
     this.show();
     // Open the extension's channel once the bar is in the page, before the kernel is busy.
     warm(el);
   }
 
   remove(): void {
+    this.unwatch();
     for (const name of SHOWN) {
       this.model.off(`change:${name}`, this.update);
     }
@@ -150,7 +165,12 @@ class Bar {
    * viewer cached it): then the bar plays it in the page, and tells the kernel too.
    */
   private local(): Playhead | null {
-    return this.playhead?.local && !this.model.get('closed') ? this.playhead : null;
+    return this.playhead?.local && !this.ended() ? this.playhead : null;
+  }
+
+  /** True once the session cannot act: closed, or gone with its kernel. */
+  private ended(): boolean {
+    return this.lost || Boolean(this.model.get('closed'));
   }
 
   private attachPlayhead(): void {
@@ -185,7 +205,7 @@ class Bar {
   }
 
   private key(event: KeyboardEvent): void {
-    if ((event.target as HTMLElement).tagName === 'INPUT' || this.model.get('closed')) {
+    if ((event.target as HTMLElement).tagName === 'INPUT' || this.ended()) {
       return; // the slider and the speed field keep their own keys
     }
     const playing = this.local()?.playing ?? Boolean(this.model.get('playing'));
@@ -201,8 +221,28 @@ class Bar {
     event.preventDefault();
   }
 
+  /** A new action: the notice of the previous one goes. */
+  private acted(): void {
+    this.notice.textContent = '';
+  }
+
+  private applySpeed(): void {
+    const value = Number(this.speed.value);
+    if (!(value > 0)) {
+      this.notice.textContent = `speed must be above 0 frames per second, got ${this.speed.value || 'nothing'}`;
+      return;
+    }
+    this.acted();
+    this.local()?.setRate(value);
+    if (Number(this.model.get('speed')) !== value) {
+      this.model.set('speed', value);
+      this.model.save_changes();
+    }
+  }
+
   /** A button: done in the page at once when it holds the trajectory, and in the kernel. */
   private press(action: Action): void {
+    this.acted();
     const local = this.local();
     if (local && action === 'play') {
       local.play();
@@ -219,7 +259,7 @@ class Bar {
   private send(action: string, frame?: number): void {
     void act(this.model, this.el, this.local(), action, { frame }).then(reply => {
       if (reply.error) {
-        this.status.textContent = describeReply(reply).replace('not published', `${action} failed`);
+        this.notice.textContent = describeReply(reply).replace('not published', `${action} failed`);
       }
     });
   }
@@ -227,7 +267,7 @@ class Bar {
   private show(): void {
     const get = (key: string): any => this.model.get(key);
     this.attachPlayhead();
-    const closed = Boolean(get('closed'));
+    const closed = this.ended();
     const local = this.local();
     const playing = !closed && (local ? local.playing : Boolean(get('playing')));
     const frameCount = Number(get('frame_count'));
@@ -247,7 +287,8 @@ class Bar {
       this.scrub.value = String(frame);
       this.frameLabel.textContent = `frame ${frame}`;
     }
-    const speed = Number(get('speed'));
+    // Where the page plays the timeline, its playhead has the speed a viewer's bar set.
+    const speed = local ? local.fps : Number(get('speed'));
     this.speed.parentElement!.hidden = speed <= 0;
     if (document.activeElement !== this.speed) {
       this.speed.value = String(Math.round(speed * 100) / 100);
@@ -257,10 +298,17 @@ class Bar {
 
     const clients = Number(get('clients'));
     const state = playing ? 'playing' : get('running') ? 'paused' : 'stopped';
-    this.status.textContent = closed
-      ? `${get('address')} \u00b7 session closed`
-      : `${get('address')} \u00b7 ${clients} client${clients === 1 ? '' : 's'} \u00b7 ` +
-        `${shownFps(Number(get('fps')))} fps \u00b7 ${state}`;
+    this.status.textContent = this.lost
+      ? `${get('address')} \u00b7 ${KERNEL_LOST_TEXT}`
+      : closed
+        ? `${get('address')} \u00b7 session closed`
+        : `${get('address')} \u00b7 ${clients} client${clients === 1 ? '' : 's'} \u00b7 ` +
+          // The measured rate while playing; paused, the last second's rate is stale news.
+          (playing ? `${shownFps(Number(get('fps')))} fps \u00b7 ` : '') +
+          state;
+    if (closed) {
+      this.notice.textContent = ''; // what failed before the end is no longer the news
+    }
 
     const error = String(get('error') || '');
     this.errorBox.hidden = !error;

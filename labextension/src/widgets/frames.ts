@@ -45,6 +45,11 @@ export class Frames {
   playhead: Playhead | null = null;
   /** Frames received from the kernel. */
   received = 0;
+  /**
+   * Counts the targets shown: a reset from the session's stream (not a published
+   * transition) replaces every key, so views drop everything they built for the old one.
+   */
+  generation = 0;
   /** A drawn view's element: acknowledgements go by the route of its page. */
   node: HTMLElement | null = null;
   readonly views = new Set<IViewOfFrames>();
@@ -104,7 +109,13 @@ export class Frames {
   }
 
   private onCache(message: ICacheMessage, buffer: DataView): void {
-    this.attach(message.timeline);
+    if (this.received === 0) {
+      this.attach(message.timeline); // a page that is sent its cache first (none does now)
+    } else if (this.playhead?.timeline !== message.timeline) {
+      // A chunk of a trajectory the session no longer shows (the kernel sends the frame
+      // of a new target before its cache): it must not bring the old timeline back.
+      return;
+    }
     const playhead = this.playhead!;
     const cache = playhead.cache;
     if (!cache || cache.frameCount !== message.frame_count || cache.particles !== message.particles) {
@@ -157,6 +168,12 @@ export class Frames {
     this.foreign = foreign ? frame : null;
     if (!foreign) {
       this.frame = frame;
+    }
+    if (message.reset && !message.jump) {
+      // Another target (or the first frame): nothing of the old one survives in the page,
+      // its highlighted particles included.
+      this.generation += 1;
+      this.selection = [];
     }
     this.received += 1;
     // The kernel keeps at most two frames in flight: say this one is in. Fire and forget.

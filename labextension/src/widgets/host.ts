@@ -48,6 +48,32 @@ export function shared(): IShared {
   return root.__framecast__;
 }
 
+/** The event the JupyterLab extension sends each framecast widget of a notebook whose
+ * kernel restarted or stopped: its models are gone with the kernel. */
+export const KERNEL_LOST = 'framecast-kernel-lost';
+/** What a widget of a lost kernel says. */
+export const KERNEL_LOST_TEXT = 'the kernel restarted: run the cells again';
+
+/**
+ * Mark `el` as a framecast widget's view, and call `lost()` when its kernel restarts or
+ * stops (where the JupyterLab extension can tell); returns the undo. Requests from it are
+ * answered with `KERNEL_LOST_TEXT` from then on.
+ */
+export function whenKernelLost(el: HTMLElement, lost: () => void): () => void {
+  el.classList.add('fc-widget');
+  const listener = () => {
+    el.dataset.kernelLost = 'true';
+    lost();
+  };
+  el.addEventListener(KERNEL_LOST, listener);
+  return () => el.removeEventListener(KERNEL_LOST, listener);
+}
+
+/** Tell every framecast widget inside `root` that its kernel is gone. */
+export function announceKernelLost(root: HTMLElement): void {
+  root.querySelectorAll<HTMLElement>('.fc-widget').forEach(el => el.dispatchEvent(new CustomEvent(KERNEL_LOST)));
+}
+
 /** Milliseconds a request over the widget's comm waits for the kernel's answer. */
 const REPLY_TIMEOUT = 15000;
 
@@ -74,6 +100,9 @@ export function request(
   node: HTMLElement,
   payload: Omit<PageMessage, 'request'> & Record<string, unknown>
 ): Promise<Reply> {
+  if (node.closest('[data-kernel-lost]')) {
+    return Promise.resolve({ error: KERNEL_LOST_TEXT });
+  }
   const channel = shared().channel;
   if (channel?.reaches(node)) {
     return channel.request(node, payload);
@@ -88,7 +117,14 @@ export function request(
       clearTimeout(timer);
       resolve(reply);
     });
-    model.send({ ...payload, request: id });
+    try {
+      model.send({ ...payload, request: id });
+    } catch {
+      // The widget's comm is gone with its kernel (a restart, or a kernel that stopped).
+      clearTimeout(timer);
+      pending.delete(id);
+      resolve({ error: `the kernel is gone (restarted or stopped): run the cells again` });
+    }
   });
 }
 
@@ -96,10 +132,17 @@ export function request(
  * while no view of it is drawn, `node` null). */
 export function notify(model: IModel, node: HTMLElement | null, payload: PageMessage): void {
   const channel = shared().channel;
+  if (node?.closest('[data-kernel-lost]')) {
+    return; // nobody to tell
+  }
   if (node && channel?.reaches(node)) {
     channel.notify(node, payload as unknown as Record<string, unknown>);
   } else {
-    model.send(payload);
+    try {
+      model.send(payload);
+    } catch {
+      // fire and forget: a lost kernel hears nothing
+    }
   }
 }
 
@@ -115,7 +158,7 @@ export function describeReply(reply: Reply): string {
   }
   const received = reply.received ?? 0;
   if (received === 0) {
-    return 'no listeners';
+    return reply.hint ? `no listeners: ${reply.hint}` : 'no listeners';
   }
   return received === 1 ? '1 client' : `${received} clients`;
 }

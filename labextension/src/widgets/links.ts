@@ -3,7 +3,7 @@
  * in one widget model however many rows it has. A click publishes through the kernel and
  * the link says how many clients received it.
  */
-import { IModel, listenForReplies, request, warm } from './host';
+import { IModel, KERNEL_LOST_TEXT, listenForReplies, request, warm, whenKernelLost } from './host';
 import { ILinkData, IPublishTarget, ITableData, renderLink, renderTable } from './linkview';
 
 function initialize({ model }: { model: IModel }): void {
@@ -22,8 +22,18 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   };
   model.on('change:data', draw);
   draw();
+  const unwatch = whenKernelLost(el, () => {
+    const note = document.createElement('div');
+    note.className = 'fc-notice';
+    note.setAttribute('role', 'alert');
+    note.textContent = KERNEL_LOST_TEXT;
+    el.appendChild(note);
+  });
   warm(el);
-  return () => model.off('change:data', draw);
+  return () => {
+    unwatch();
+    model.off('change:data', draw);
+  };
 }
 
 export default { initialize, render };

@@ -64,6 +64,8 @@ export interface IReplyMessage {
   type: 'reply';
   request: string;
   received?: number;
+  /** With `received` 0: how to reach someone. */
+  hint?: string;
   error?: string;
   done?: string;
   /** After a control: the session's frame and whether it plays. */

@@ -23,7 +23,9 @@ export class PlayBar implements IViewOfFrames {
 
   constructor(
     private readonly frames: Frames,
-    private readonly send: SendControl
+    private readonly send: SendControl,
+    /** True once nothing can be played here any more (the session is closed). */
+    private readonly ended: () => boolean = () => false
   ) {
     this.el.setAttribute('role', 'toolbar');
     this.el.setAttribute('aria-label', 'Trajectory playback');
@@ -50,16 +52,27 @@ export class PlayBar implements IViewOfFrames {
       this.frames.playhead?.seek(Number(this.scrub.value));
       this.send('seek', { frame: Number(this.scrub.value) });
     });
-    this.speed.addEventListener('change', () => {
-      const fps = Number(this.speed.value);
-      if (fps > 0) {
-        this.frames.playhead?.setRate(fps);
-        this.send('speed', { fps });
+    this.speed.addEventListener('change', () => this.applySpeed());
+    // JupyterLab takes Enter for its own commands before the field's change event.
+    this.speed.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        event.stopPropagation();
+        this.applySpeed();
       }
     });
     this.el.addEventListener('keydown', event => this.key(event));
     frames.views.add(this);
     this.frame();
+  }
+
+  private applySpeed(): void {
+    const fps = Number(this.speed.value);
+    const playhead = this.frames.playhead;
+    if (fps > 0 && playhead && fps !== playhead.fps) {
+      playhead.setRate(fps);
+      this.send('speed', { fps });
+    }
   }
 
   private playOrPause(): void {
@@ -92,10 +105,10 @@ export class PlayBar implements IViewOfFrames {
     event.preventDefault();
   }
 
-  /** Shown only while the page holds the whole trajectory. */
+  /** Shown only while the page holds the whole trajectory of a session still open. */
   frame(): void {
     const playhead = this.frames.playhead;
-    const local = Boolean(playhead?.local);
+    const local = Boolean(playhead?.local) && !this.ended();
     this.el.hidden = !local;
     if (!local || !playhead) {
       return;

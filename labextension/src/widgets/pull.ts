@@ -2,13 +2,29 @@
  * Shift-drag an atom to pull it: the page asks the kernel to start an interaction (a
  * spring toward the pointer) on the live simulation, moves it as the pointer moves, and
  * stops it on release. The kernel writes NanoVer's `interaction.<id>` state key, so every
- * client sees the pull; it refuses one on a target that is not live, and the view says why.
+ * client sees the pull; it refuses one on a target that is not live, and the view says why
+ * in its toolbar. While pulling, the view draws the spring from the atom to the pointer and
+ * rings the atom.
  */
 import * as THREE from 'three';
 import type { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 
+import { radiusOf } from './colours';
 import type { Frames } from './frames';
 import { IModel, request } from './host';
+
+/** What a pull needs of the view that shows it. */
+export interface IPullView {
+  /** The three.js scene the spring is drawn in. */
+  scene: THREE.Scene;
+  /** The scene changed: draw it again. */
+  redraw(): void;
+  /** Say something where the user looks (the toolbar); '' clears it. */
+  say(text: string): void;
+}
+
+/** The spring's colour: bright against the dark background and every element colour. */
+const SPRING_COLOUR = 0xffd54f;
 
 /** Pixels from the pointer within which an atom is picked. */
 const PICK_PIXELS = 16;
@@ -21,7 +37,12 @@ export class Pull {
   private lastSent = 0;
   private latest?: THREE.Vector3;
   private timer?: number;
+  /** Where the pointer pulls to, while pulling. */
+  private pointer?: THREE.Vector3;
   private readonly cleanups: (() => void)[] = [];
+  /** The spring from the atom to the pointer, and the ring around the atom. */
+  private readonly spring: THREE.Line;
+  private readonly ring: THREE.Mesh;
 
   constructor(
     private readonly model: IModel,
@@ -29,8 +50,26 @@ export class Pull {
     private readonly canvas: HTMLCanvasElement,
     private readonly camera: THREE.PerspectiveCamera,
     private readonly controls: OrbitControls,
-    private readonly frames: Frames
+    private readonly frames: Frames,
+    private readonly view: IPullView
   ) {
+    const points = new THREE.BufferGeometry();
+    points.setAttribute('position', new THREE.BufferAttribute(new Float32Array(6), 3));
+    this.spring = new THREE.Line(points, new THREE.LineBasicMaterial({ color: SPRING_COLOUR }));
+    this.ring = new THREE.Mesh(
+      new THREE.SphereGeometry(1, 12, 8),
+      new THREE.MeshBasicMaterial({ color: SPRING_COLOUR, wireframe: true })
+    );
+    this.spring.frustumCulled = this.ring.frustumCulled = false;
+    this.spring.visible = this.ring.visible = false;
+    view.scene.add(this.spring, this.ring);
+    this.cleanups.push(() => {
+      view.scene.remove(this.spring, this.ring);
+      this.spring.geometry.dispose();
+      (this.spring.material as THREE.Material).dispose();
+      this.ring.geometry.dispose();
+      (this.ring.material as THREE.Material).dispose();
+    });
     // Captured on the view's element, so a shift-press never reaches the orbit controls.
     const down = (event: PointerEvent) => this.down(event);
     const move = (event: PointerEvent) => this.move(event);
@@ -91,7 +130,32 @@ export class Pull {
     // Drag in the plane through the atom, facing the camera.
     this.plane.setFromNormalAndCoplanarPoint(this.camera.getWorldDirection(new THREE.Vector3()), atom);
     this.el.dataset.pulling = String(particle);
+    const frame = this.frames.current();
+    const radius = radiusOf(frame.elements ? frame.elements[particle] : 0, Boolean(frame.bonds?.length));
+    this.ring.scale.setScalar(radius * 1.8);
+    this.pointer = atom.clone();
+    this.spring.visible = this.ring.visible = true;
+    this.follow();
+    this.view.say('');
     this.send(atom, true);
+  }
+
+  /**
+   * Draw the spring from the atom, where the frame on show has it, to the pointer. The view
+   * calls this on every frame, so the spring stretches as the atom follows.
+   */
+  follow(): void {
+    const positions = this.frames.current().positions;
+    if (this.particle < 0 || !this.pointer || !positions || this.particle * 3 + 2 >= positions.length) {
+      return;
+    }
+    const i = this.particle * 3;
+    const ends = this.spring.geometry.getAttribute('position') as THREE.BufferAttribute;
+    ends.setXYZ(0, positions[i], positions[i + 1], positions[i + 2]);
+    ends.setXYZ(1, this.pointer.x, this.pointer.y, this.pointer.z);
+    ends.needsUpdate = true;
+    this.ring.position.set(positions[i], positions[i + 1], positions[i + 2]);
+    this.view.redraw();
   }
 
   private move(event: PointerEvent): void {
@@ -110,6 +174,8 @@ export class Pull {
     if (!ray.ray.intersectPlane(this.plane, target)) {
       return;
     }
+    this.pointer = target.clone();
+    this.follow();
     // At most one move per MOVE_EVERY ms; the last one of a burst is sent when its turn
     // comes, so the pull always ends where the pointer stopped.
     this.latest = target;
@@ -138,6 +204,9 @@ export class Pull {
     window.clearTimeout(this.timer);
     this.timer = undefined;
     this.controls.enabled = true;
+    this.pointer = undefined;
+    this.spring.visible = this.ring.visible = false;
+    this.view.redraw();
     delete this.el.dataset.pulling;
     void this.ask({ stop: true });
   }
@@ -155,11 +224,13 @@ export class Pull {
     });
     if (reply.error) {
       this.el.dataset.pullError = reply.error;
-      this.el.title = `cannot pull: ${reply.error}`;
+      this.view.say(`cannot pull: ${reply.error}`);
+      // Refused: no spring stays drawn as if the atom were pulled.
+      this.spring.visible = this.ring.visible = false;
+      this.view.redraw();
     } else if (!content.stop) {
       // A pull that went: the last refusal no longer holds (a stop says nothing of it).
       delete this.el.dataset.pullError;
-      this.el.removeAttribute('title');
     }
   }
 

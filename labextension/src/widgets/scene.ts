@@ -40,6 +40,10 @@ function softwareRenderer(renderer: THREE.WebGLRenderer): boolean {
   return /swiftshader|llvmpipe|software/i.test(name);
 }
 
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  return a === b || (a.length === b.length && a.every((value, i) => value === b[i]));
+}
+
 /** A three.js view: instanced spheres by element, bonds, the box, orbit controls. */
 export class Scene implements IViewOfFrames {
   private renderer?: THREE.WebGLRenderer;
@@ -57,6 +61,10 @@ export class Scene implements IViewOfFrames {
   private bondsFor?: Int32Array;
   private box?: THREE.LineSegments;
   private label!: HTMLSpanElement;
+  /** What the user must know now (a refused pull, a closed session): stays until the next
+   * action. */
+  private notice!: HTMLSpanElement;
+  private pull?: Pull;
   private animation = 0;
   private drawn = 0;
   /** Frames whose positions were placed in the scene: what the user sees move. */
@@ -65,6 +73,10 @@ export class Scene implements IViewOfFrames {
   private fitted = false;
   /** The positions last placed in the scene. */
   private placed?: Float32Array;
+  /** The target (``Frames.generation``) the scene was built for. */
+  private builtFor = -1;
+  /** The box vectors the box was drawn for. */
+  private boxFor?: Float32Array;
   private readonly cleanups: (() => void)[] = [];
 
   constructor(
@@ -110,7 +122,13 @@ export class Scene implements IViewOfFrames {
     });
     this.el.dataset.colourBy = colourBy.value;
     this.label.setAttribute('aria-live', 'polite');
-    toolbar.append(reset, colourBy, this.label);
+    const hint = document.createElement('span');
+    hint.className = 'fc-viewer-hint';
+    hint.textContent = 'drag to turn \u00b7 scroll to zoom \u00b7 shift-drag an atom to pull it';
+    this.notice = document.createElement('span');
+    this.notice.className = 'fc-notice';
+    this.notice.setAttribute('role', 'alert');
+    toolbar.append(reset, colourBy, this.label, hint, this.notice);
 
     this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
     if (softwareRenderer(this.renderer)) {
@@ -131,7 +149,12 @@ export class Scene implements IViewOfFrames {
     this.scene.add(this.camera);
     this.controls = new OrbitControls(this.camera, this.renderer.domElement);
     this.controls.addEventListener('change', () => (this.dirty = true));
-    const pull = new Pull(this.model, this.el, this.renderer.domElement, this.camera, this.controls, this.frames);
+    const pull = new Pull(this.model, this.el, this.renderer.domElement, this.camera, this.controls, this.frames, {
+      scene: this.scene,
+      redraw: () => (this.dirty = true),
+      say: text => this.say(text)
+    });
+    this.pull = pull;
     this.cleanups.push(() => pull.remove());
 
     this.frames.node = this.el;
@@ -193,6 +216,12 @@ export class Scene implements IViewOfFrames {
       const cached = cache ? ` \u00b7 ${cache.count}/${cache.frameCount} frames cached` : '';
       this.label.textContent = `frame ${frame.index}${cached}`;
     }
+    if (this.builtFor !== model.generation) {
+      // Another target: drop the old particles, bonds, colours and box, and frame the new
+      // one when its positions come.
+      this.builtFor = model.generation;
+      this.clear();
+    }
     if (!frame.positions || frame.positions === this.placed) {
       return; // nothing new to place (a cache chunk, or the same frame again)
     }
@@ -201,14 +230,20 @@ export class Scene implements IViewOfFrames {
     this.el.dataset.shown = String(this.shown);
     const count = frame.positions.length / 3;
     if (count > this.spritesAbove) {
+      this.removeSpheres();
       this.placeSprites(frame, count);
     } else {
+      this.removeSprites();
       if (!this.spheres || this.spheres.count !== count) {
         this.buildSpheres(count);
       }
       this.placeSpheres(frame);
     }
     this.el.dataset.style = count > this.spritesAbove ? 'sprites' : 'spheres';
+    // What the scene draws now, whatever drew it before: a test (and a curious user in the
+    // inspector) can tell that nothing of an old target is left.
+    const sprites = this.sprites ? (this.sprites.geometry.getAttribute('position') as THREE.BufferAttribute).count : 0;
+    this.el.dataset.particles = String((this.spheres?.count ?? 0) + sprites);
     if (this.colouredFor !== frame.elements || this.colouredResidues !== frame.residues) {
       // A new topology of the same size (another target): colour it afresh.
       this.colouredFor = frame.elements;
@@ -219,17 +254,75 @@ export class Scene implements IViewOfFrames {
     }
     this.drawBonds(frame);
     this.drawBox(frame);
+    this.pull?.follow();
     if (!this.fitted) {
       this.fit();
     }
     this.dirty = true;
   }
 
-  private buildSpheres(count: number): void {
+  /** Show `text` in the toolbar until the next action ('' clears it). */
+  say(text: string): void {
+    if (this.notice) {
+      this.notice.textContent = text;
+    }
+  }
+
+  /** Take everything of the old target out of the scene. */
+  private clear(): void {
+    this.removeSpheres();
+    this.removeSprites();
+    this.removeBonds();
+    this.removeBox();
+    this.colouredFor = undefined;
+    this.colouredResidues = undefined;
+    this.placed = undefined;
+    this.fitted = false;
+    this.dirty = true;
+  }
+
+  private removeSpheres(): void {
     if (this.spheres) {
       this.scene.remove(this.spheres);
       this.spheres.geometry.dispose();
+      (this.spheres.material as THREE.Material).dispose();
+      this.spheres = undefined;
     }
+  }
+
+  private removeSprites(): void {
+    if (this.sprites) {
+      this.scene.remove(this.sprites);
+      this.sprites.geometry.dispose();
+      const material = this.sprites.material as THREE.PointsMaterial;
+      material.map?.dispose();
+      material.dispose();
+      this.sprites = undefined;
+    }
+  }
+
+  private removeBonds(): void {
+    if (this.bonds) {
+      this.scene.remove(this.bonds);
+      this.bonds.geometry.dispose();
+      (this.bonds.material as THREE.Material).dispose();
+      this.bonds = undefined;
+    }
+    this.bondsFor = undefined;
+  }
+
+  private removeBox(): void {
+    if (this.box) {
+      this.scene.remove(this.box);
+      this.box.geometry.dispose();
+      (this.box.material as THREE.Material).dispose();
+      this.box = undefined;
+    }
+    this.boxFor = undefined;
+  }
+
+  private buildSpheres(count: number): void {
+    this.removeSpheres();
     const detail = count > 5000 ? [8, 6] : [14, 10];
     const geometry = new THREE.SphereGeometry(1, detail[0], detail[1]);
     const material = new THREE.MeshStandardMaterial({ roughness: 0.5, metalness: 0.1 });
@@ -243,10 +336,7 @@ export class Scene implements IViewOfFrames {
   private placeSprites(frame: IFrame, count: number): void {
     const positions = frame.positions!;
     if (!this.sprites || (this.sprites.geometry.getAttribute('position') as THREE.BufferAttribute).count !== count) {
-      if (this.sprites) {
-        this.scene.remove(this.sprites);
-        this.sprites.geometry.dispose();
-      }
+      this.removeSprites();
       const geometry = new THREE.BufferGeometry();
       geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(count * 3), 3));
       geometry.setAttribute('color', new THREE.BufferAttribute(new Float32Array(count * 3), 3));
@@ -336,20 +426,12 @@ export class Scene implements IViewOfFrames {
   private drawBonds(frame: IFrame): void {
     const pairs = frame.bonds;
     if (!pairs || !frame.positions || pairs.length === 0) {
-      if (this.bonds) {
-        this.scene.remove(this.bonds);
-        this.bonds.geometry.dispose();
-        this.bonds = undefined;
-      }
-      this.bondsFor = undefined;
+      this.removeBonds();
       return;
     }
     const positions = frame.positions;
     if (this.bondsFor !== pairs || !this.bonds) {
-      if (this.bonds) {
-        this.scene.remove(this.bonds);
-        this.bonds.geometry.dispose();
-      }
+      this.removeBonds();
       const geometry = new THREE.BufferGeometry();
       geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(pairs.length * 6), 3));
       const atomColours = this.colours(positions.length / 3);
@@ -383,10 +465,17 @@ export class Scene implements IViewOfFrames {
     attribute.needsUpdate = true;
   }
 
+  /** The box, drawn again when its vectors change, taken away when a frame has none. */
   private drawBox(frame: IFrame): void {
-    if (!frame.box || this.box) {
+    if (!frame.box) {
+      this.removeBox();
       return;
     }
+    if (this.box && this.boxFor && sameValues(this.boxFor, frame.box)) {
+      return;
+    }
+    this.removeBox();
+    this.boxFor = frame.box;
     const [a, b, c] = [0, 3, 6].map(i => new THREE.Vector3(frame.box![i], frame.box![i + 1], frame.box![i + 2]));
     const corners = [0, 1, 2, 3, 4, 5, 6, 7].map(k =>
       new THREE.Vector3()

@@ -6,7 +6,7 @@
 import { VERSION, versionProblem } from '../version';
 import { act } from './act';
 import { Frames } from './frames';
-import { IModel, listenForReplies } from './host';
+import { IModel, KERNEL_LOST_TEXT, listenForReplies, whenKernelLost } from './host';
 import { PlayBar } from './playbar';
 import { Scene } from './scene';
 
@@ -48,13 +48,40 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   const scene = new Scene(model, frames, el);
   scene.render(toolbar);
   // A session of this kernel follows the play bar; a remote one is another's to drive.
-  const bar = new PlayBar(frames, (action, extra) => {
-    if (model.get('in_process')) {
-      void act(model, el, frames.playhead, action, extra);
-    }
-  });
+  let lost = false;
+  const closed = () => lost || Boolean(model.get('session_closed'));
+  const bar = new PlayBar(
+    frames,
+    (action, extra) => {
+      if (model.get('in_process') && !closed()) {
+        void act(model, el, frames.playhead, action, extra).then(reply => {
+          if (reply.error) {
+            scene.say(`${action} failed: ${reply.error}`);
+          }
+        });
+      }
+    },
+    closed
+  );
   el.appendChild(bar.el);
+  const onClosed = () => {
+    el.dataset.sessionClosed = String(closed());
+    if (closed()) {
+      frames.playhead?.pause(); // nothing plays on as if the session were alive
+      scene.say('the session is closed: start a new framecast.Session and view it');
+    }
+    bar.frame();
+  };
+  model.on('change:session_closed', onClosed);
+  onClosed();
+  const unwatch = whenKernelLost(el, () => {
+    lost = true;
+    onClosed();
+    scene.say(KERNEL_LOST_TEXT);
+  });
   return () => {
+    unwatch();
+    model.off('change:session_closed', onClosed);
     bar.remove();
     scene.remove();
   };
