@@ -99,10 +99,26 @@ class TimelineBase:
         return Transition(self, self._check(n), self._transition_label(n))
 
     def transitions(self, start: int | None = None, stop: int | None = None) -> TransitionRange:
-        """Transitions ``start`` (default: the first) up to ``stop`` (excluded; default: all)."""
+        """Transitions ``start`` (default: the first) up to ``stop`` (excluded; default: all).
+
+        Raises ``IndexError`` when ``start`` or ``stop`` lies outside the timeline, as
+        :meth:`transition` does for one id: a range never quietly holds fewer rows than
+        asked. ``stop <= start`` is an empty range.
+        """
         valid = self._transition_range()
-        low = valid.start if start is None else max(start, valid.start)
-        high = valid.stop if stop is None else min(stop, valid.stop)
+        for bound, value, last in (("start", start, valid.stop - 1), ("stop", stop, valid.stop)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{bound} is a transition id (an int), got {value!r}")
+            if not valid.start <= value <= last:
+                have = f"ids {valid.start}..{valid.stop - 1}" if valid else "no transition yet"
+                raise IndexError(
+                    f"transitions({start}, {stop}): {bound} {value} is out of range "
+                    f"(this timeline has {have})"
+                )
+        low = valid.start if start is None else start
+        high = valid.stop if stop is None else stop
         return TransitionRange(self, range(low, max(low, high)))
 
     @property

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 import framecast
@@ -73,7 +74,8 @@ def test_a_click_publishes_through_the_session_showing_the_timeline(
     reply = handle_click(click)
     assert reply["received"] == 0
     assert reply["request"] == "r1"
-    assert "nobody listens on 'default'" in reply["hint"]  # and how to reach someone
+    # Where nobody listens, and how to reach someone.
+    assert reply["hint"] == "on 'default', nor anywhere: show a viewer with session.view()"
     with framecast.Client(f"127.0.0.1:{session.port}") as viewer:
         listener = viewer.join("default")
         assert handle_click(click) == {"request": "r1", "received": 1}
@@ -142,9 +144,15 @@ def test_controls_perform_every_action(session: Session, trajectory: Trajectory)
         assert controls.mode == "loop"
         assert controls.can_step_back
         assert controls.timeline == session.timeline == trajectory.timeline_id
+        assert controls.state == "paused"  # autoplay=False: waiting for play, not stopped
         controls.handle("play")
         assert session.playing
+        assert controls.state == "playing"
+        controls.handle("stop")
+        assert controls.state == "stopped"
+        controls.handle("play")
         controls.handle("pause")
+        assert controls.state == "paused"
         frame = trajectory.frame_index
         controls.handle("step")
         assert trajectory.frame_index == frame + 1
@@ -170,6 +178,8 @@ def test_controls_perform_every_action(session: Session, trajectory: Trajectory)
         other = framecast.demo.argon_trajectory(n=10, frames=5)
         session.show(other)
         wait_until(lambda: controls.timeline == other.timeline_id, what="the new timeline")
+        session.show(framecast.FrameData({"particle.positions": np.zeros((2, 3), np.float32)}))
+        wait_until(lambda: controls.state == "one frame", what="a frame: nothing plays")
         session.show(trajectory)
     finally:
         controls.close()

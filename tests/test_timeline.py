@@ -28,7 +28,12 @@ def test_trajectory_is_a_timeline(trajectory: Trajectory) -> None:
     assert trajectory.context_before(2).index == 2
     assert [t.id for t in trajectory.transitions(1, 3)] == [1, 2]
     assert [t.id for t in trajectory.transitions()] == [0, 1, 2, 3]
-    assert len(trajectory.transitions(2, 100)) == 2
+    assert len(trajectory.transitions(2, 4)) == 2
+    # A range past the end says so, as one transition past it does.
+    with pytest.raises(IndexError, match=r"stop 100 is out of range \(.* has ids 0\.\.3\)"):
+        trajectory.transitions(2, 100)
+    with pytest.raises(IndexError, match="start 4 is out of range"):
+        trajectory.transitions(4)
     with pytest.raises(IndexError, match=r"valid ids are 0\.\.3"):
         trajectory.transition(4)
     with pytest.raises(TypeError, match="int"):

@@ -132,13 +132,26 @@ def test_a_viewer_says_when_its_session_closes(no_leaks: None) -> None:
     session = Session(framecast.demo.argon(20, density=5.0), port=0)
     viewer, _ = _viewer(session)
     try:
-        assert not viewer.session_closed
+        assert viewer.ended == ""
         session.close()
-        assert viewer.session_closed  # the page shows "the session is closed"
+        assert viewer.ended.startswith("the session is closed")  # what the page shows
     finally:
         viewer.close()
     with pytest.raises(RuntimeError, match="the session is closed"):
         Viewer(session)
+
+
+def test_a_viewer_of_a_remote_server_says_when_it_goes(no_leaks: None) -> None:
+    session = Session(framecast.demo.argon(20, density=5.0), port=0)
+    viewer, sent = _viewer(f"127.0.0.1:{session.port}")
+    try:
+        wait_until(lambda: len(sent.frames()) > 0, what="a frame over gRPC")
+        assert viewer.ended == ""
+        session.close()
+        wait_until(lambda: viewer.ended != "", what="the viewer told")
+        assert viewer.ended.startswith(f"the server at 127.0.0.1:{session.port} went away")
+    finally:
+        viewer.close()
 
 
 def test_an_in_kernel_viewer_is_not_a_network_client(no_leaks: None) -> None:

@@ -450,7 +450,9 @@ def test_shift_drag_pulls_an_atom_of_a_live_simulation(page: Any, lab: Lab) -> N
     page.keyboard.down("Shift")
     page.mouse.move(x, y)
     page.mouse.down()
-    page.wait_for_selector(".fc-viewer[data-pulling]", timeout=10_000)
+    page.wait_for_selector(".fc-viewer[data-pulling][data-spring='shown']", timeout=10_000)
+    hint = page.locator(".fc-viewer .fc-viewer-hint").inner_text()
+    assert "shift-drag an atom to pull it" in hint
     page.mouse.move(x + 80, y + 30, steps=10)  # a burst: the last move is sent last
     pulled = lab.root / "pulls.json"
     wait_until(
@@ -469,6 +471,8 @@ def test_shift_drag_pulls_an_atom_of_a_live_simulation(page: Any, lab: Lab) -> N
         timeout=20,
         what="the pull follows the pointer",
     )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".fc-viewer").screenshot(path=str(ARTIFACTS / "pull.png"))
     page.mouse.up()
     page.keyboard.up("Shift")
     wait_until(
@@ -494,6 +498,12 @@ def test_shift_drag_pulls_an_atom_of_a_live_simulation(page: Any, lab: Lab) -> N
         except PlaywrightTimeout:
             continue
     page.wait_for_selector(refused, timeout=10_000)
+    # Said where the user looks, in the toolbar, not only in a tooltip.
+    notice = page.locator(".fc-viewer .fc-notice")
+    assert notice.inner_text().startswith("cannot pull:"), notice.inner_text()
+    assert "not a live simulation" in notice.inner_text()
+    assert notice.is_visible()
+    assert page.locator(".fc-viewer[data-spring]").count() == 0  # no spring left drawn
 
 
 # The JavaScript side of what a view draws: every visible control, by its label.
@@ -569,11 +579,13 @@ def test_a_link_moves_the_viewer_beside_it_with_no_setup(page: Any, lab: Lab) ->
     assert _kernel(page, "session.sessions.tracked = 'empty-room'")[0] == "ok"
     link.click()
     page.wait_for_function(
-        "(node) => node.textContent.startsWith('no listeners: nobody listens on')"
-        " && node.textContent.includes('session.view()')",
+        "(node) => node.textContent === \"no listeners on 'empty-room'; viewers listen on"
+        " 'default': session.sessions.tracked.append('default')\"",
         arg=status.element_handle(),
         timeout=20_000,
     )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".fc-transition-table").screenshot(path=str(ARTIFACTS / "no-listeners.png"))
 
 
 def test_a_live_simulation_draws_no_control_that_cannot_act(page: Any, lab: Lab) -> None:
@@ -621,3 +633,114 @@ def test_a_live_simulation_draws_no_control_that_cannot_act(page: Any, lab: Lab)
     )
     ARTIFACTS.mkdir(exist_ok=True)
     bar.screenshot(path=str(ARTIFACTS / "live-bar.png"))
+
+
+# Pixels of the colour of "no element" (deep pink, shaded): none may be drawn for TIP4P.
+PINK = """(canvas) => {
+  const copy = document.createElement('canvas');
+  copy.width = canvas.width; copy.height = canvas.height;
+  const g = copy.getContext('2d'); g.drawImage(canvas, 0, 0);
+  const d = g.getImageData(0, 0, copy.width, copy.height).data;
+  let pink = 0, lit = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    const [r, gr, b] = [d[i], d[i + 1], d[i + 2]];
+    if (Math.abs(r - 30) + Math.abs(gr - 30) + Math.abs(b - 30) > 40) lit++;
+    if (r > 120 && b > 0.4 * r && gr < 0.35 * r) pink++;
+  }
+  return [pink, lit];
+}"""
+
+TIP4P = """\
+import numpy as np
+import framecast
+
+def waters(n):
+    # TIP4P: O, H, H and the massless site MW (element 0), on a grid 0.31 nm apart.
+    grid = np.stack(np.meshgrid(*[np.arange(int(np.ceil(n ** (1 / 3))))] * 3), -1)
+    centres = grid.reshape(-1, 3)[:n] * 0.31
+    offsets = np.array([[0, 0, 0], [0.0957, 0, 0], [-0.024, 0.0927, 0], [0.009, 0.0125, 0]])
+    positions = (centres[:, None, :] + offsets[None]).reshape(-1, 3).astype(np.float32)
+    elements = np.tile([8, 1, 1, 0], n)
+    bonds = [[4 * i, 4 * i + h] for i in range(n) for h in (1, 2)]
+    return framecast.FrameData(
+        {"particle.positions": positions, "particle.elements": elements, "bond.pairs": bonds}
+    )
+
+session = framecast.Session(waters(27), port=0)
+"""
+
+
+def test_tip4p_virtual_sites_are_not_drawn(page: Any, lab: Lab) -> None:
+    """A particle with no element among ones that have one (TIP4P's MW) is not drawn, as
+    spheres (a few waters) or as sprites (many)."""
+    lab.write_notebook("tip4p.ipynb", TIP4P, "session.view()")
+    lab.open(page, "tip4p.ipynb")
+    run_all_cells(page)
+    canvas = page.locator(".fc-viewer canvas")
+    for waters, style in ((27, "spheres"), (1000, "sprites")):
+        if waters != 27:
+            assert _kernel(page, f"session.show(waters({waters}))")[0] == "ok"
+        page.wait_for_selector(
+            f".fc-viewer[data-particles='{4 * waters}'][data-style='{style}']"
+            f"[data-hidden='{waters}']",
+            timeout=60_000,
+        )
+        page.wait_for_function(
+            f"(c) => ({PINK})(c)[1] > 1000", arg=canvas.element_handle(), timeout=10_000
+        )
+        pink, lit = canvas.evaluate(PINK)
+        assert pink < 0.001 * lit, (style, pink, lit)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".fc-viewer").screenshot(path=str(ARTIFACTS / "tip4p.png"))
+
+
+def test_enter_applies_a_speed_and_a_restart_says_so(page: Any, lab: Lab) -> None:
+    """In JupyterLab, which takes Enter for its own commands: a speed typed into the bar
+    applies on Enter, and the viewer's bar shows it too. After Kernel > Restart, the bar,
+    the viewer and a link say so instead of looking alive."""
+    lab.write_notebook(
+        "speed.ipynb",
+        "import framecast\n"
+        "trajectory = framecast.demo.argon_trajectory(n=40, frames=60)\n"
+        "session = framecast.Session(trajectory, port=0)\n"
+        "session.pause()",
+        "session",
+        "session.view()",
+        "trajectory.transition(10)",
+    )
+    lab.open(page, "speed.ipynb")
+    run_all_cells(page)
+    page.wait_for_selector(".fc-viewer[data-local='true']", timeout=60_000)
+    field = page.locator(".fc-controls .fc-speed")
+    field.click()
+    field.fill("12")
+    field.press("Enter")
+    wait_until(
+        lambda: _kernel(page, "assert trajectory.fps == 12")[0] == "ok",
+        timeout=20,
+        what="the kernel's trajectory plays at 12 fps",
+    )
+    assert page.locator(".fc-controls .fc-speed").input_value() == "12"  # still focused
+    assert page.locator(".fc-viewer .fc-playbar .fc-speed").input_value() == "12"
+
+    page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()"
+    )
+    page.wait_for_selector(".fc-controls[data-kernel-lost]", timeout=30_000)
+    assert (
+        "the kernel restarted: run the cells again"
+        in page.locator(".fc-controls .fc-status").inner_text()
+    )
+    assert page.locator(".fc-controls .fc-play").is_disabled()
+    notice = page.locator(".fc-viewer .fc-notice")
+    assert notice.inner_text() == "the kernel restarted: run the cells again"
+    assert not page.locator(".fc-viewer .fc-playbar").is_visible()
+    page.locator("a.fc-transition-link[data-transition='10']").click()
+    status = page.locator(".fc-link-status").first
+    page.wait_for_function(
+        "(node) => node.textContent.includes('the kernel restarted: run the cells again')",
+        arg=status.element_handle(),
+        timeout=10_000,
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".jp-Notebook").screenshot(path=str(ARTIFACTS / "kernel-restarted.png"))

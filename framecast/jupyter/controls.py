@@ -19,6 +19,7 @@ from typing import Any
 from traitlets import Bool, Float, Int, Unicode
 
 from ..session import Session
+from ..targets.base import Playable
 from . import channel
 from .widget import STATIC, FramecastWidget
 
@@ -67,6 +68,9 @@ class SessionControls(FramecastWidget):
         sync=True
     )
     closed = Bool(False, help="True once the session is closed.").tag(sync=True)
+    state = Unicode(
+        "", help="What the bar says of playback: playing, paused, stopped, or one frame."
+    ).tag(sync=True)
 
     def __init__(self, session: Session, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -105,6 +109,7 @@ class SessionControls(FramecastWidget):
         )
         values["speed"] = float(getattr(target, "fps", 0.0) or 0.0)
         values["mode"] = str(getattr(target, "mode", "") or "")
+        values["state"] = _state(session)
         return values
 
     def _on_session_change(self, change: Mapping[str, Any]) -> None:
@@ -175,6 +180,17 @@ class SessionControls(FramecastWidget):
         if timer is not None:
             timer.cancel()
         super().close()
+
+
+def _state(session: Session) -> str:
+    """``playing``; ``stopped`` after a stop; ``paused`` for a playable target waiting for
+    play (also one never started: ``autoplay=False``); ``one frame`` for a frame."""
+    target = session.target
+    if not isinstance(target, Playable):
+        return "one frame" if target is not None else "no target"
+    if target.is_playing:
+        return "playing"
+    return "stopped" if getattr(target, "is_stopped", False) else "paused"
 
 
 #: Actions that leave the session paused on one frame: given the frame the page shows after

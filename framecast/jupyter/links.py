@@ -116,13 +116,20 @@ def publish_request(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _nobody_hint(sessions: list[Session]) -> str:
-    """How to reach someone, when nobody listens on the tracked sessions."""
+    """How to reach someone, when nobody listens on the tracked sessions: the session
+    where clients do listen, if any, else how to show a viewer."""
     tracked = sorted({name for s in sessions for name in s.sessions.tracked.names()})
-    where = ", ".join(repr(name) for name in tracked) or "no session (tracked is empty)"
-    return (
-        f"nobody listens on {where}: show a viewer (session.view()), or track the session "
-        "your viewers listen on (session.sessions.tracked.append(name))"
-    )
+    where = ", ".join(repr(name) for name in tracked) if tracked else "no tracked session"
+    busiest = [
+        (listening, s) for s in sessions for listening in s.sessions.active() if listening.clients
+    ]
+    if busiest:
+        listening, _ = max(busiest, key=lambda pair: pair[0].clients)
+        return (
+            f"on {where}; viewers listen on {listening.name!r}: "
+            f"session.sessions.tracked.append({listening.name!r})"
+        )
+    return f"on {where}, nor anywhere: show a viewer with session.view()"
 
 
 def _sessions_for(timeline: TimelineBase) -> list[Session]:

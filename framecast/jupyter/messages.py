@@ -88,7 +88,8 @@ class ReplyMessage(TypedDict):
     type: Literal["reply"]
     request: str
     received: NotRequired[int]
-    #: With ``received`` 0: how to reach someone.
+    #: With ``received`` 0: where nobody listens and how to reach someone (it follows
+    #: "no listeners").
     hint: NotRequired[str]
     error: NotRequired[str]
     done: NotRequired[str]

@@ -102,8 +102,10 @@ class Viewer(FramecastWidget):
     cached_frames = Int(
         0, help="Frames of the trajectory on show sent to the page's cache so far."
     ).tag(sync=True)
-    session_closed = Bool(
-        False, help="True once the session on show is closed: the view says so and stops."
+    ended = Unicode(
+        "",
+        help="Why nothing more will come (the session closed, the server went), or '': the "
+        "view says so and stops playing.",
     ).tag(sync=True)
 
     def __init__(
@@ -166,8 +168,8 @@ class Viewer(FramecastWidget):
         if session.closed:
             raise RuntimeError("the session is closed: start a new framecast.Session")
         self._session = session
-        session.on_close(self._on_session_closed)
-        self._exits.callback(session.on_close, self._on_session_closed, remove=True)
+        session.on_close(self._session_closed)
+        self._exits.callback(session.on_close, self._session_closed, remove=True)
         app = session.app
         # The publisher's own values, merged latest-wins: nothing is encoded or parsed,
         # and this view is not one of the session's network clients.
@@ -198,11 +200,14 @@ class Viewer(FramecastWidget):
         self._start_task("framecast-viewer-frames", pump_frames, self._closing(frames.close))
         self._start_task("framecast-viewer-events", pump_events, events.close)
 
-    def _on_session_closed(self) -> None:
-        """The session on show was closed: the page says so and stops playing its cache."""
+    def _session_closed(self) -> None:
+        self._end("the session is closed: start a new framecast.Session and view it")
+
+    def _end(self, why: str) -> None:
+        """Nothing more will come: the page says ``why`` and stops playing its cache."""
         with self._send_lock:
-            if not self._closed:
-                self.session_closed = True
+            if not self._closed and not self.ended:
+                self.ended = why
 
     # -- remote: a framecast.Client ---------------------------------------------------------------
     def _start_remote(self, address: str, token: str | None, tls: bool | PEM | None) -> None:
@@ -225,6 +230,18 @@ class Viewer(FramecastWidget):
 
         client.join(self.listen, on_transition=on_event, on_selection=on_event)
         client.subscribe_frames(on_update, interval=self._interval)
+
+        def watch_the_stream(stop: threading.Event) -> None:
+            # The stream ends when the server goes (or this viewer closes the client).
+            while not stop.is_set():
+                if client.frames_ended.wait(0.5):
+                    self._end(
+                        f"the server at {client.address} went away: start it again, "
+                        "then make a new viewer"
+                    )
+                    return
+
+        self._start_task("framecast-viewer-ended", watch_the_stream, lambda: None)
 
     # -- shared -----------------------------------------------------------------------------------
     def _wait_for_page(self, stop: threading.Event) -> bool:

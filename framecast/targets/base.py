@@ -102,6 +102,12 @@ class Player:
         """True while the loop runs and advances frames."""
         return self._playing and self.is_running
 
+    @property
+    def is_stopped(self) -> bool:
+        """True after :meth:`stop`, until the next :meth:`run` (a target never run is not
+        stopped: it waits, paused, for play)."""
+        return self._stop_requested.is_set()
+
     def run(self, *, block: bool = False) -> None:
         """Start the playback loop and play.
 

@@ -27,3 +27,8 @@ export function setIcon(button: HTMLElement, path: string): void {
     '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">' +
     `<path fill="currentColor" d="${path}"/></svg>`;
 }
+
+/** A frame rate as a person reads it: whole numbers, one decimal below 10. */
+export function shownFps(fps: number): string {
+  return fps < 10 ? fps.toFixed(1).replace(/\.0$/, '') : fps.toFixed(0);
+}

@@ -58,3 +58,16 @@ export function particleColours(frame: IFrame, count: number, by: ColourBy, sele
   }
   return out;
 }
+
+/**
+ * The particles not drawn: those of element 0 (no element: TIP4P's virtual site `MW`, a
+ * dummy atom) in a frame whose other particles have elements. A frame with no element at
+ * all keeps every particle. Null when every particle is drawn.
+ */
+export function hiddenParticles(frame: IFrame): Uint8Array | null {
+  const elements = frame.elements;
+  if (!elements || !elements.some(element => element !== 0) || elements.every(element => element !== 0)) {
+    return null;
+  }
+  return elements.map(element => (element === 0 ? 1 : 0));
+}

@@ -5,7 +5,7 @@
  * Every control is a real button or input with an `aria-label`; with the bar focused, space
  * plays or pauses and the arrow keys step. The status is an `aria-live` region.
  */
-import { element, ICONS, setIcon } from '../dom';
+import { element, ICONS, setIcon, shownFps } from '../dom';
 import { Playhead, playheadFor, releasePlayhead } from '../playhead';
 import { versionProblem } from '../version';
 import { act } from './act';
@@ -25,13 +25,9 @@ const BUTTONS: { action: Action; label: string; title: string }[] = [
 /** The traits of framecast/jupyter/controls.py that the bar shows. */
 const SHOWN = [
   'address', 'playing', 'running', 'frame_index', 'frame_count', 'clients', 'fps', 'error',
-  'target_kind', 'speed', 'mode', 'can_step_back', 'timeline', 'closed'
+  'target_kind', 'speed', 'mode', 'can_step_back', 'timeline', 'closed', 'state'
 ];
 
-/** The fps a person reads: whole numbers, one decimal below 10. */
-function shownFps(fps: number): string {
-  return fps < 10 ? fps.toFixed(1).replace(/\.0$/, '') : fps.toFixed(0);
-}
 
 class Bar {
   private readonly buttons = new Map<Action, HTMLButtonElement>();
@@ -291,13 +287,14 @@ class Bar {
     const speed = local ? local.fps : Number(get('speed'));
     this.speed.parentElement!.hidden = speed <= 0;
     if (document.activeElement !== this.speed) {
-      this.speed.value = String(Math.round(speed * 100) / 100);
+      this.speed.value = shownFps(speed); // a replay's 30.25 (its mean rate) reads as 30
     }
     this.mode.hidden = !get('mode');
     this.mode.value = get('mode') || 'loop';
 
     const clients = Number(get('clients'));
-    const state = playing ? 'playing' : get('running') ? 'paused' : 'stopped';
+    // A page playing its own cache is playing, whatever the kernel last said.
+    const state = playing ? 'playing' : get('state') === 'playing' ? 'paused' : String(get('state'));
     this.status.textContent = this.lost
       ? `${get('address')} \u00b7 ${KERNEL_LOST_TEXT}`
       : closed

@@ -158,7 +158,7 @@ export function describeReply(reply: Reply): string {
   }
   const received = reply.received ?? 0;
   if (received === 0) {
-    return reply.hint ? `no listeners: ${reply.hint}` : 'no listeners';
+    return reply.hint ? `no listeners ${reply.hint}` : 'no listeners';
   }
   return received === 1 ? '1 client' : `${received} clients`;
 }

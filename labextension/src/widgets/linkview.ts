@@ -52,6 +52,14 @@ function makeLink(publish: Publish, data: ITimelineOfLink, transition: number, l
   status.setAttribute('aria-live', 'polite');
   link.addEventListener('click', event => {
     event.preventDefault();
+    // Only the latest click's answer stands: what earlier clicks heard is stale news.
+    link
+      .closest('.fc-transition-output')
+      ?.querySelectorAll<HTMLElement>('.fc-link-status')
+      .forEach(other => {
+        other.textContent = '';
+        delete other.dataset.state;
+      });
     status.textContent = 'publishing\u2026';
     status.dataset.state = 'pending';
     const target = { timeline: data.timeline, fingerprint: data.fingerprint ?? null, transition };

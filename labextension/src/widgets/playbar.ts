@@ -6,7 +6,7 @@
  *
  * Keyboard: with the bar focused, space plays or pauses and the arrow keys step.
  */
-import { element, ICONS, setIcon } from '../dom';
+import { element, ICONS, setIcon, shownFps } from '../dom';
 import type { Frames, IViewOfFrames } from './frames';
 
 /** Tells the session what the bar did: an action, with the frame or speed it set. */
@@ -123,7 +123,7 @@ export class PlayBar implements IViewOfFrames {
     this.scrub.max = String(Math.max(playhead.frameCount - 1, 0));
     this.scrub.value = String(playhead.frame);
     if (document.activeElement !== this.speed) {
-      this.speed.value = String(Math.round(playhead.fps * 100) / 100);
+      this.speed.value = shownFps(playhead.fps);
     }
     this.label.textContent = `frame ${playhead.frame}`;
     this.el.dataset.frame = String(playhead.frame);

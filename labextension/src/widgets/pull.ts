@@ -9,7 +9,7 @@
 import * as THREE from 'three';
 import type { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 
-import { radiusOf } from './colours';
+import { hiddenParticles, radiusOf } from './colours';
 import type { Frames } from './frames';
 import { IModel, request } from './host';
 
@@ -88,15 +88,20 @@ export class Pull {
 
   /** The atom nearest the pointer on screen, within PICK_PIXELS, or -1. */
   private pick(x: number, y: number): number {
-    const positions = this.frames.current().positions;
+    const frame = this.frames.current();
+    const positions = frame.positions;
     if (!positions) {
       return -1;
     }
+    const hidden = hiddenParticles(frame); // what is not drawn cannot be picked
     const rect = this.canvas.getBoundingClientRect();
     const point = new THREE.Vector3();
     let best = -1;
     let bestDistance = PICK_PIXELS * PICK_PIXELS;
     for (let i = 0; i < positions.length / 3; i++) {
+      if (hidden?.[i]) {
+        continue;
+      }
       point.set(positions[i * 3], positions[i * 3 + 1], positions[i * 3 + 2]).project(this.camera);
       if (point.z < -1 || point.z > 1) {
         continue; // behind the camera or past the far plane
@@ -135,6 +140,7 @@ export class Pull {
     this.ring.scale.setScalar(radius * 1.8);
     this.pointer = atom.clone();
     this.spring.visible = this.ring.visible = true;
+    this.el.dataset.spring = 'shown';
     this.follow();
     this.view.say('');
     this.send(atom, true);
@@ -206,6 +212,7 @@ export class Pull {
     this.controls.enabled = true;
     this.pointer = undefined;
     this.spring.visible = this.ring.visible = false;
+    delete this.el.dataset.spring;
     this.view.redraw();
     delete this.el.dataset.pulling;
     void this.ask({ stop: true });
@@ -227,6 +234,7 @@ export class Pull {
       this.view.say(`cannot pull: ${reply.error}`);
       // Refused: no spring stays drawn as if the atom were pulled.
       this.spring.visible = this.ring.visible = false;
+      delete this.el.dataset.spring;
       this.view.redraw();
     } else if (!content.stop) {
       // A pull that went: the last refusal no longer holds (a stop says nothing of it).

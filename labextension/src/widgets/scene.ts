@@ -2,7 +2,7 @@
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 
-import { COLOUR_BY, ColourBy, particleColours, radiusOf } from './colours';
+import { COLOUR_BY, ColourBy, hiddenParticles, particleColours, radiusOf } from './colours';
 import type { Frames, IFrame, IViewOfFrames } from './frames';
 import { IModel, notify, warm } from './host';
 import { Pull } from './pull';
@@ -244,6 +244,8 @@ export class Scene implements IViewOfFrames {
     // inspector) can tell that nothing of an old target is left.
     const sprites = this.sprites ? (this.sprites.geometry.getAttribute('position') as THREE.BufferAttribute).count : 0;
     this.el.dataset.particles = String((this.spheres?.count ?? 0) + sprites);
+    const hidden = hiddenParticles(frame);
+    this.el.dataset.hidden = String(hidden ? hidden.reduce((sum, h) => sum + h, 0) : 0);
     if (this.colouredFor !== frame.elements || this.colouredResidues !== frame.residues) {
       // A new topology of the same size (another target): colour it afresh.
       this.colouredFor = frame.elements;
@@ -339,7 +341,8 @@ export class Scene implements IViewOfFrames {
       this.removeSprites();
       const geometry = new THREE.BufferGeometry();
       geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(count * 3), 3));
-      geometry.setAttribute('color', new THREE.BufferAttribute(new Float32Array(count * 3), 3));
+      // RGBA: a hidden particle's alpha is 0, and the alpha test drops its sprite.
+      geometry.setAttribute('color', new THREE.BufferAttribute(new Float32Array(count * 4), 4));
       const element = frame.elements ? frame.elements[0] : 0;
       const material = new THREE.PointsMaterial({
         size: 2 * radiusOf(element, Boolean(frame.bonds && frame.bonds.length)),
@@ -369,7 +372,13 @@ export class Scene implements IViewOfFrames {
       return;
     }
     const attribute = this.sprites.geometry.getAttribute('color') as THREE.BufferAttribute;
-    (attribute.array as Float32Array).set(this.colours(attribute.count));
+    const colours = this.colours(attribute.count);
+    const hidden = hiddenParticles(this.frames.current());
+    const rgba = attribute.array as Float32Array;
+    for (let i = 0; i < attribute.count; i++) {
+      rgba.set(colours.subarray(i * 3, i * 3 + 3), i * 4);
+      rgba[i * 4 + 3] = hidden?.[i] ? 0 : 1;
+    }
     attribute.needsUpdate = true;
   }
 
@@ -404,9 +413,11 @@ export class Scene implements IViewOfFrames {
     const matrices = spheres.instanceMatrix.array as Float32Array;
     const selected = new Set(this.frames.selection);
     const bonded = Boolean(frame.bonds && frame.bonds.length);
+    const hidden = hiddenParticles(frame);
     for (let i = 0; i < spheres.count; i++) {
       const element = frame.elements ? frame.elements[i] : 0;
-      const radius = radiusOf(element, bonded) * (selected.has(i) ? 1.4 : 1);
+      // A hidden particle is a sphere of radius 0: nothing to draw.
+      const radius = hidden?.[i] ? 0 : radiusOf(element, bonded) * (selected.has(i) ? 1.4 : 1);
       const m = i * 16;
       // A scale and a translation, written straight into the instance buffer.
       matrices.fill(0, m, m + 16);

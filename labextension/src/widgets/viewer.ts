@@ -49,7 +49,7 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   scene.render(toolbar);
   // A session of this kernel follows the play bar; a remote one is another's to drive.
   let lost = false;
-  const closed = () => lost || Boolean(model.get('session_closed'));
+  const closed = () => lost || Boolean(model.get('ended'));
   const bar = new PlayBar(
     frames,
     (action, extra) => {
@@ -65,14 +65,14 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   );
   el.appendChild(bar.el);
   const onClosed = () => {
-    el.dataset.sessionClosed = String(closed());
+    el.dataset.ended = String(closed());
     if (closed()) {
       frames.playhead?.pause(); // nothing plays on as if the session were alive
-      scene.say('the session is closed: start a new framecast.Session and view it');
+      scene.say(String(model.get('ended') || ''));
     }
     bar.frame();
   };
-  model.on('change:session_closed', onClosed);
+  model.on('change:ended', onClosed);
   onClosed();
   const unwatch = whenKernelLost(el, () => {
     lost = true;
@@ -81,7 +81,7 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   });
   return () => {
     unwatch();
-    model.off('change:session_closed', onClosed);
+    model.off('change:ended', onClosed);
     bar.remove();
     scene.remove();
   };
