@@ -42,7 +42,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       // widgets say so instead of looking alive.
       const watch = (panel: NotebookPanel) => {
         panel.sessionContext.statusChanged.connect((_, status) => {
+          const kernel = panel.sessionContext.session?.kernel;
           if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
+            if (kernel) {
+              channel.kernelLost(kernel);
+            }
             announceKernelLost(panel.node);
           }
         });

@@ -13,7 +13,7 @@ const NOT_RUNNING =
   'framecast is not running in this kernel: run the cells that load the data and start ' +
   'its session, then click again';
 
-import type { IChannel } from './widgets/host';
+import { IChannel, KERNEL_LOST_TEXT } from './widgets/host';
 import type { IPublishTarget } from './widgets/linkview';
 
 /** What the kernel answers to a request. */
@@ -120,6 +120,20 @@ export class LinkPublisher implements IChannel {
     return opened;
   }
 
+  /**
+   * The kernel restarted (or stopped): its comm went with it. Forget the comm, so that the
+   * next request opens one in the new kernel, and answer what was waiting.
+   */
+  kernelLost(kernel: Kernel.IKernelConnection): void {
+    this.comms.delete(kernel.id);
+    for (const [request, waiting] of [...this.pending]) {
+      if (waiting.kernel === kernel.id) {
+        this.pending.delete(request);
+        waiting.resolve({ error: KERNEL_LOST_TEXT });
+      }
+    }
+  }
+
   /** Ask the kernel to publish a transition; resolves with its answer. */
   publish(node: HTMLElement, target: IPublishTarget): Promise<IReply> {
     return this.request(node, { kind: 'publish', ...target });
@@ -148,10 +162,13 @@ export class LinkPublisher implements IChannel {
       });
       this.commFor(kernel)
         .then(comm => comm.send({ ...payload, request } as any))
-        .catch(error => {
+        .catch(() => {
+          // The comm is gone (a kernel that restarted or stopped): the next click opens
+          // a new one, in whatever kernel runs then.
+          this.comms.delete(kernel.id);
           window.clearTimeout(timer);
           this.pending.delete(request);
-          resolve({ error: String(error) });
+          resolve({ error: KERNEL_LOST_TEXT });
         });
     });
   }

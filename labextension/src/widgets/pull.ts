@@ -39,9 +39,11 @@ export class Pull {
   private timer?: number;
   /** Where the pointer pulls to, while pulling. */
   private pointer?: THREE.Vector3;
+  /** The spring's radius (nm), a fraction of the pulled atom's. */
+  private thickness = 0.02;
   private readonly cleanups: (() => void)[] = [];
   /** The spring from the atom to the pointer, and the ring around the atom. */
-  private readonly spring: THREE.Line;
+  private readonly spring: THREE.Mesh;
   private readonly ring: THREE.Mesh;
 
   constructor(
@@ -53,13 +55,13 @@ export class Pull {
     private readonly frames: Frames,
     private readonly view: IPullView
   ) {
-    const points = new THREE.BufferGeometry();
-    points.setAttribute('position', new THREE.BufferAttribute(new Float32Array(6), 3));
-    this.spring = new THREE.Line(points, new THREE.LineBasicMaterial({ color: SPRING_COLOUR }));
-    this.ring = new THREE.Mesh(
-      new THREE.SphereGeometry(1, 12, 8),
-      new THREE.MeshBasicMaterial({ color: SPRING_COLOUR, wireframe: true })
-    );
+    // Drawn over everything (no depth test), so that atoms around it never hide the pull.
+    const material = () => new THREE.MeshBasicMaterial({ color: SPRING_COLOUR, depthTest: false });
+    // A unit cylinder along y, from its middle: stretched and turned between the two ends.
+    this.spring = new THREE.Mesh(new THREE.CylinderGeometry(1, 1, 1, 8), material());
+    this.ring = new THREE.Mesh(new THREE.SphereGeometry(1, 12, 8), material());
+    (this.ring.material as THREE.MeshBasicMaterial).wireframe = true;
+    this.spring.renderOrder = this.ring.renderOrder = 1;
     this.spring.frustumCulled = this.ring.frustumCulled = false;
     this.spring.visible = this.ring.visible = false;
     view.scene.add(this.spring, this.ring);
@@ -138,6 +140,7 @@ export class Pull {
     const frame = this.frames.current();
     const radius = radiusOf(frame.elements ? frame.elements[particle] : 0, Boolean(frame.bonds?.length));
     this.ring.scale.setScalar(radius * 1.8);
+    this.thickness = radius * 0.25;
     this.pointer = atom.clone();
     this.spring.visible = this.ring.visible = true;
     this.el.dataset.spring = 'shown';
@@ -156,11 +159,15 @@ export class Pull {
       return;
     }
     const i = this.particle * 3;
-    const ends = this.spring.geometry.getAttribute('position') as THREE.BufferAttribute;
-    ends.setXYZ(0, positions[i], positions[i + 1], positions[i + 2]);
-    ends.setXYZ(1, this.pointer.x, this.pointer.y, this.pointer.z);
-    ends.needsUpdate = true;
-    this.ring.position.set(positions[i], positions[i + 1], positions[i + 2]);
+    const atom = new THREE.Vector3(positions[i], positions[i + 1], positions[i + 2]);
+    const along = this.pointer.clone().sub(atom);
+    const length = along.length();
+    this.spring.position.copy(atom).addScaledVector(along, 0.5);
+    if (length > 0) {
+      this.spring.quaternion.setFromUnitVectors(new THREE.Vector3(0, 1, 0), along.divideScalar(length));
+    }
+    this.spring.scale.set(this.thickness, Math.max(length, 1e-6), this.thickness);
+    this.ring.position.copy(atom);
     this.view.redraw();
   }
 
