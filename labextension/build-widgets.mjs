@@ -1,7 +1,8 @@
 // Bundles the anywidget modules (src/widgets) into framecast/static, three.js included.
 // The bundles are plain ES modules: they import nothing at run time. Of package.json they
 // keep the version only (the widgets compare it with the Python package's).
-import { copyFileSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -17,14 +18,39 @@ const onlyTheVersion = {
   }
 };
 
-await build({
-  entryPoints: ['src/widgets/controls.ts', 'src/widgets/viewer.ts', 'src/widgets/links.ts'],
+const options = {
   bundle: true,
   format: 'esm',
   minify: true,
   target: 'es2020',
   logLevel: 'warning',
-  outdir: '../framecast/static',
   plugins: [onlyTheVersion]
+};
+
+await build({
+  ...options,
+  entryPoints: ['src/widgets/controls.ts', 'src/widgets/links.ts'],
+  outdir: '../framecast/static'
 });
+
+// The viewer carries three.js (most of its 600 KB). anywidget imports a widget's module
+// afresh for every widget model (a new blob URL each time), so two viewers on a page would
+// evaluate three.js twice (and three.js warns of "multiple instances"). The shipped module
+// is therefore a small wrapper around the bundle's text: the first viewer of a page
+// imports the bundle, and every later one reuses that module, keyed by the bundle's hash.
+const viewer = await build({ ...options, entryPoints: ['src/widgets/viewer.ts'], write: false });
+const bundle = viewer.outputFiles[0].text;
+const key = `viewer@${version}:${createHash('sha256').update(bundle).digest('hex').slice(0, 16)}`;
+writeFileSync(
+  '../framecast/static/viewer.js',
+  `const source = ${JSON.stringify(bundle)};
+const shared = (globalThis.__framecast__ ??= {});
+const modules = (shared.modules ??= {});
+modules[${JSON.stringify(key)}] ??= import(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
+const viewer = await modules[${JSON.stringify(key)}];
+const { VERSION } = viewer;
+export default viewer.default;
+export { VERSION };
+`
+);
 copyFileSync('style/index.css', '../framecast/static/widgets.css');

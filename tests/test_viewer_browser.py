@@ -747,3 +747,25 @@ def test_enter_applies_a_speed_and_a_restart_says_so(page: Any, lab: Lab) -> Non
     assert "Cannot send" not in status.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".jp-Notebook").screenshot(path=str(ARTIFACTS / "kernel-restarted.png"))
+
+
+def test_two_viewers_on_a_page_share_one_three_js(page: Any, lab: Lab) -> None:
+    """anywidget imports a module afresh for each widget; the viewer's bundle is evaluated
+    once a page all the same (three.js warns when it is loaded twice)."""
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    lab.write_notebook(
+        "two.ipynb",
+        "import framecast\nsession = framecast.Session(framecast.demo.argon(30), port=0)",
+        "session.view(height=200)",
+        "session.view(height=200)",
+    )
+    lab.open(page, "two.ipynb")
+    run_all_cells(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.fc-viewer')]"
+        ".filter((v) => Number(v.dataset.shown) > 0).length === 2",
+        timeout=60_000,
+    )
+    assert not [m for m in messages if "Multiple instances of Three.js" in m], messages
+    assert page.evaluate("() => Object.keys(globalThis.__framecast__.modules).length") == 1
