@@ -145,6 +145,7 @@ def test_controls_perform_every_action(session: Session, trajectory: Trajectory)
         assert controls.can_step_back
         assert controls.timeline == session.timeline == trajectory.timeline_id
         assert controls.state == "paused"  # autoplay=False: waiting for play, not stopped
+        assert controls.playable
         controls.handle("play")
         assert session.playing
         assert controls.state == "playing"
@@ -180,6 +181,11 @@ def test_controls_perform_every_action(session: Session, trajectory: Trajectory)
         wait_until(lambda: controls.timeline == other.timeline_id, what="the new timeline")
         session.show(framecast.FrameData({"particle.positions": np.zeros((2, 3), np.float32)}))
         wait_until(lambda: controls.state == "one frame", what="a frame: nothing plays")
+        assert not controls.playable  # so the bar draws no play control
+        assert not controls.can_step_back
+        session.show(framecast.demo.argon_trajectory(n=4, frames=1))
+        wait_until(lambda: controls.frame_count == 1, what="a trajectory of one frame")
+        assert (controls.state, controls.playable) == ("one frame", False)
         session.show(trajectory)
     finally:
         controls.close()

@@ -673,7 +673,7 @@ session = framecast.Session(waters(27), port=0)
 def test_tip4p_virtual_sites_are_not_drawn(page: Any, lab: Lab) -> None:
     """A particle with no element among ones that have one (TIP4P's MW) is not drawn, as
     spheres (a few waters) or as sprites (many)."""
-    lab.write_notebook("tip4p.ipynb", TIP4P, "session.view()")
+    lab.write_notebook("tip4p.ipynb", TIP4P, "session", "session.view()")
     lab.open(page, "tip4p.ipynb")
     run_all_cells(page)
     canvas = page.locator(".fc-viewer canvas")
@@ -690,6 +690,14 @@ def test_tip4p_virtual_sites_are_not_drawn(page: Any, lab: Lab) -> None:
         )
         pink, lit = canvas.evaluate(PINK)
         assert pink < 0.001 * lit, (style, pink, lit)
+        # A frame has nothing to play: the bar draws no play control, and says so.
+        bar = page.locator(".fc-controls")
+        page.wait_for_function(
+            "() => document.querySelector('.fc-controls .fc-status').textContent"
+            ".endsWith('one frame')",
+            timeout=10_000,
+        )
+        assert bar.evaluate(VISIBLE_CONTROLS) == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".fc-viewer").screenshot(path=str(ARTIFACTS / "tip4p.png"))
 

@@ -61,6 +61,9 @@ class SessionControls(FramecastWidget):
     speed = Float(0.0, help="Playback rate in frames/s; 0 when not adjustable.").tag(sync=True)
     mode = Unicode("", help="loop, bounce or once; '' when not a trajectory.").tag(sync=True)
     can_step_back = Bool(False).tag(sync=True)
+    playable = Bool(
+        False, help="False for a target whose play controls cannot act: a frame, one frame."
+    ).tag(sync=True)
     timeline = Unicode(
         "", help="Timeline id of the target; a viewer's page cache of it is shared by id."
     ).tag(sync=True)
@@ -102,10 +105,13 @@ class SessionControls(FramecastWidget):
         target = session.target
         values: dict[str, Any] = {name: getattr(session, name) for name in _MIRRORED}
         values["frame_count"] = int(getattr(target, "frame_count", 0) or 0)
+        values["playable"] = isinstance(target, Playable) and values["frame_count"] != 1
         # A control that cannot act is not drawn: a live engine steps back only through
         # the frames it keeps.
-        values["can_step_back"] = callable(getattr(target, "step_back", None)) and bool(
-            getattr(target, "can_step_back", True)
+        values["can_step_back"] = (
+            values["playable"]
+            and callable(getattr(target, "step_back", None))
+            and bool(getattr(target, "can_step_back", True))
         )
         values["speed"] = float(getattr(target, "fps", 0.0) or 0.0)
         values["mode"] = str(getattr(target, "mode", "") or "")
@@ -186,7 +192,7 @@ def _state(session: Session) -> str:
     """``playing``; ``stopped`` after a stop; ``paused`` for a playable target waiting for
     play (also one never started: ``autoplay=False``); ``one frame`` for a frame."""
     target = session.target
-    if not isinstance(target, Playable):
+    if not isinstance(target, Playable) or getattr(target, "frame_count", 0) == 1:
         return "one frame" if target is not None else "no target"
     if target.is_playing:
         return "playing"

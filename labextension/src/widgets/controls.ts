@@ -25,7 +25,7 @@ const BUTTONS: { action: Action; label: string; title: string }[] = [
 /** The traits of framecast/jupyter/controls.py that the bar shows. */
 const SHOWN = [
   'address', 'playing', 'running', 'frame_index', 'frame_count', 'clients', 'fps', 'error',
-  'target_kind', 'speed', 'mode', 'can_step_back', 'timeline', 'closed', 'state'
+  'target_kind', 'speed', 'mode', 'can_step_back', 'timeline', 'closed', 'state', 'playable'
 ];
 
 
@@ -274,7 +274,10 @@ class Bar {
     for (const [action, button] of this.buttons) {
       button.disabled = closed || (action === 'play' && playing) || (action === 'pause' && !playing);
     }
-    this.buttons.get('step_back')!.hidden = !get('can_step_back');
+    // A frame (or a trajectory of one) has nothing to play: no play control is drawn.
+    for (const [action, button] of this.buttons) {
+      button.hidden = !get('playable') || (action === 'step_back' && !get('can_step_back'));
+    }
     this.scrub.disabled = this.speed.disabled = this.mode.disabled = closed;
 
     this.scrub.hidden = frameCount < 2;
@@ -285,11 +288,11 @@ class Bar {
     }
     // Where the page plays the timeline, its playhead has the speed a viewer's bar set.
     const speed = local ? local.fps : Number(get('speed'));
-    this.speed.parentElement!.hidden = speed <= 0;
+    this.speed.parentElement!.hidden = speed <= 0 || !get('playable');
     if (document.activeElement !== this.speed) {
       this.speed.value = shownFps(speed); // a replay's 30.25 (its mean rate) reads as 30
     }
-    this.mode.hidden = !get('mode');
+    this.mode.hidden = !get('mode') || !get('playable');
     this.mode.value = get('mode') || 'loop';
 
     const clients = Number(get('clients'));

@@ -124,7 +124,7 @@ export class Scene implements IViewOfFrames {
     this.label.setAttribute('aria-live', 'polite');
     const hint = document.createElement('span');
     hint.className = 'fc-viewer-hint';
-    hint.textContent = 'drag to turn \u00b7 scroll to zoom \u00b7 shift-drag an atom to pull it';
+    hint.textContent = 'drag to turn \u00b7 scroll to zoom \u00b7 shift-drag an atom to pull it (live simulations)';
     this.notice = document.createElement('span');
     this.notice.className = 'fc-notice';
     this.notice.setAttribute('role', 'alert');
