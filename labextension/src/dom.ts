@@ -32,3 +32,19 @@ export function setIcon(button: HTMLElement, path: string): void {
 export function shownFps(fps: number): string {
   return fps < 10 ? fps.toFixed(1).replace(/\.0$/, '') : fps.toFixed(0);
 }
+
+/**
+ * Call `apply` when the value of `field` is committed: on its change event, and on Enter,
+ * which JupyterLab otherwise takes for its own commands before the change event comes
+ * (the key is kept from the notebook).
+ */
+export function onCommit(field: HTMLInputElement, apply: () => void): void {
+  field.addEventListener('change', apply);
+  field.addEventListener('keydown', event => {
+    if (event.key === 'Enter') {
+      event.preventDefault();
+      event.stopPropagation();
+      apply();
+    }
+  });
+}

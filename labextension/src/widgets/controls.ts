@@ -5,7 +5,7 @@
  * Every control is a real button or input with an `aria-label`; with the bar focused, space
  * plays or pauses and the arrow keys step. The status is an `aria-live` region.
  */
-import { element, ICONS, setIcon, shownFps } from '../dom';
+import { element, ICONS, onCommit, setIcon, shownFps } from '../dom';
 import { Playhead, playheadFor, releasePlayhead } from '../playhead';
 import { versionProblem } from '../version';
 import { act } from './act';
@@ -92,16 +92,7 @@ class Bar {
     this.speed.step = '1';
     this.speed.title = 'Playback speed in frames per second';
     this.speed.setAttribute('aria-label', 'Speed');
-    this.speed.addEventListener('change', () => this.applySpeed());
-    // JupyterLab takes Enter for its own commands before a field's change event: apply the
-    // speed on Enter here, and keep the key from the notebook.
-    this.speed.addEventListener('keydown', event => {
-      if (event.key === 'Enter') {
-        event.preventDefault();
-        event.stopPropagation();
-        this.applySpeed();
-      }
-    });
+    onCommit(this.speed, () => this.applySpeed());
     speedLabel.appendChild(this.speed);
     bar.appendChild(speedLabel);
 

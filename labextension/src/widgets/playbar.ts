@@ -6,7 +6,7 @@
  *
  * Keyboard: with the bar focused, space plays or pauses and the arrow keys step.
  */
-import { element, ICONS, setIcon, shownFps } from '../dom';
+import { element, ICONS, onCommit, setIcon, shownFps } from '../dom';
 import type { Frames, IViewOfFrames } from './frames';
 
 /** Tells the session what the bar did: an action, with the frame or speed it set. */
@@ -52,15 +52,7 @@ export class PlayBar implements IViewOfFrames {
       this.frames.playhead?.seek(Number(this.scrub.value));
       this.send('seek', { frame: Number(this.scrub.value) });
     });
-    this.speed.addEventListener('change', () => this.applySpeed());
-    // JupyterLab takes Enter for its own commands before the field's change event.
-    this.speed.addEventListener('keydown', event => {
-      if (event.key === 'Enter') {
-        event.preventDefault();
-        event.stopPropagation();
-        this.applySpeed();
-      }
-    });
+    onCommit(this.speed, () => this.applySpeed());
     this.el.addEventListener('keydown', event => this.key(event));
     frames.views.add(this);
     this.frame();
