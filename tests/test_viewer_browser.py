@@ -608,12 +608,13 @@ def test_a_live_simulation_draws_no_control_that_cannot_act(page: Any, lab: Lab)
         "() => Number(document.querySelector('.fc-controls').dataset.frame) > 3", timeout=30_000
     )
     assert view.evaluate(VISIBLE_CONTROLS) == ["Reset camera", "Colour by"]
+    playing = ["Step back", "Pause", "Step forward", "Restart", "Stop"]
+    assert bar.evaluate(VISIBLE_CONTROLS) == playing  # Play cannot act while it plays
     bar.locator(".fc-pause").click()
     page.wait_for_selector(".fc-controls[data-playing='false']", timeout=10_000)
     assert bar.evaluate(VISIBLE_CONTROLS) == [
         "Step back",
         "Play",
-        "Pause",
         "Step forward",
         "Restart",
         "Stop",

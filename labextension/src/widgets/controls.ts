@@ -262,12 +262,18 @@ class Bar {
     this.el.dataset.playing = String(playing);
     this.el.dataset.frame = String(frame);
     this.el.dataset.closed = String(closed);
-    for (const [action, button] of this.buttons) {
-      button.disabled = closed || (action === 'play' && playing) || (action === 'pause' && !playing);
+    for (const button of this.buttons.values()) {
+      button.disabled = closed;
     }
-    // A frame (or a trajectory of one) has nothing to play: no play control is drawn.
+    // A control that cannot act is not drawn: a frame (or a trajectory of one) has nothing
+    // to play; Play shows while paused and Pause while playing, in the same place.
+    const cannot: Partial<Record<Action, boolean>> = {
+      play: playing,
+      pause: !playing,
+      step_back: !get('can_step_back')
+    };
     for (const [action, button] of this.buttons) {
-      button.hidden = !get('playable') || (action === 'step_back' && !get('can_step_back'));
+      button.hidden = !get('playable') || Boolean(cannot[action]);
     }
     this.scrub.disabled = this.speed.disabled = this.mode.disabled = closed;
 
