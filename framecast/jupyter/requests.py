@@ -14,7 +14,8 @@ from typing import Any
 from .controls import control_request
 from .links import publish_request
 from .pulling import pull_request
-from .viewer import ack_request, screenshot_request
+from .screenshots import screenshot_request
+from .viewer import ack_request
 
 __all__ = ["HANDLERS", "dispatch"]
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["Screenshots"]
+from . import channel
+
+__all__ = ["Screenshots", "screenshot_request"]
 
 
 class Screenshots:
@@ -48,3 +52,12 @@ class Screenshots:
                 return  # nobody asks any more, or another view answered first
             waiting[1].append(png)
             waiting[0].set()
+
+
+def screenshot_request(data: Mapping[str, Any]) -> None:
+    """The ``screenshot`` notification: a view's PNG for ``Viewer.screenshot``, to the
+    requests of the widget it names (its ``shots``)."""
+    shots = getattr(channel.widget(str(data.get("widget", ""))), "shots", None)
+    if not isinstance(shots, Screenshots):
+        raise LookupError("this viewer is no longer alive in the kernel")
+    shots.receive(str(data.get("shot", "")), base64.b64decode(str(data.get("png", ""))))

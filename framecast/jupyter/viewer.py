@@ -21,7 +21,7 @@ cell keeps the kernel busy; and frames the page holds are sent as an index only.
 
 from __future__ import annotations
 
-import base64
+import functools
 import logging
 import os
 import threading
@@ -50,7 +50,7 @@ from .page_cache import DEFAULT_CACHE_BYTES, PageCache
 from .screenshots import Screenshots
 from .widget import STATIC, FramecastWidget
 
-__all__ = ["Viewer", "ack_request", "screenshot_request"]
+__all__ = ["Viewer", "ack_request"]
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,8 @@ class Viewer(FramecastWidget):
         # older than what the view shows, and would undo it.
         self._pinned_until = 0.0
         self._full_frame: Callable[[], FrameUpdate | None] = lambda: None
-        self._shots = Screenshots()
+        #: Screenshot requests waiting for a view's answer (``screenshot_request``).
+        self.shots = Screenshots()
         try:
             if isinstance(source, Session):
                 self.in_process = True
@@ -168,8 +169,9 @@ class Viewer(FramecastWidget):
         if session.closed:
             raise RuntimeError("the session is closed: start a new framecast.Session")
         self._session = session
-        session.on_close(self._session_closed)
-        self._exits.callback(session.on_close, self._session_closed, remove=True)
+        closed = functools.partial(self._end, "the session is closed: start a new one")
+        session.on_close(closed)
+        self._exits.callback(session.on_close, closed, remove=True)
         app = session.app
         # The publisher's own values, merged latest-wins: nothing is encoded or parsed,
         # and this view is not one of the session's network clients.
@@ -199,9 +201,6 @@ class Viewer(FramecastWidget):
 
         self._start_task("framecast-viewer-frames", pump_frames, self._closing(frames.close))
         self._start_task("framecast-viewer-events", pump_events, events.close)
-
-    def _session_closed(self) -> None:
-        self._end("the session is closed: start a new framecast.Session and view it")
 
     def _end(self, why: str) -> None:
         """Nothing more will come: the page says ``why`` and stops playing its cache."""
@@ -235,10 +234,7 @@ class Viewer(FramecastWidget):
             # The stream ends when the server goes (or this viewer closes the client).
             while not stop.is_set():
                 if client.frames_ended.wait(0.5):
-                    self._end(
-                        f"the server at {client.address} went away: start it again, "
-                        "then make a new viewer"
-                    )
+                    self._end(f"the server at {client.address} went away: view it again")
                     return
 
         self._start_task("framecast-viewer-ended", watch_the_stream, lambda: None)
@@ -360,18 +356,17 @@ class Viewer(FramecastWidget):
         self._hello(content)
         return True
 
-    def _hello(self, content: Any) -> None:
+    def _hello(self, content: Mapping[str, Any]) -> None:
         """A view was drawn: send it the whole current frame, and the trajectory's cache
         unless the page says it has it (``content["cache"]``)."""
-        if isinstance(content, Mapping) and content.get("kind") == "hello":
-            with self._flow:  # a new page: nothing of what was sent before is in flight
-                self._unacked = 0
-                self._flow.notify_all()
-            frame = self._full_frame()
-            if frame is not None:
-                self._show(frame)
-            have = content.get("cache")
-            self._offer_cache(have if isinstance(have, dict) else None)
+        with self._flow:  # a new page: nothing of what was sent before is in flight
+            self._unacked = 0
+            self._flow.notify_all()
+        frame = self._full_frame()
+        if frame is not None:
+            self._show(frame)
+        have = content.get("cache")
+        self._offer_cache(have if isinstance(have, dict) else None)
 
     def _offer_cache(self, have: dict[str, Any] | None) -> None:
         with self._send_lock:
@@ -403,7 +398,7 @@ class Viewer(FramecastWidget):
             with self._send_lock:
                 self.send({"type": "screenshot", "request": request})
 
-        return self._shots.take(ask, timeout)
+        return self.shots.take(ask, timeout)
 
     def record_movie(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """A movie of the frames as this view draws them (``frames``, ``fps``, ``timeout``:
@@ -411,10 +406,6 @@ class Viewer(FramecastWidget):
         from .movie import record_movie
 
         return record_movie(self, path, **options)
-
-    def receive_screenshot(self, shot: str, png: bytes) -> None:
-        """A view's answer to screenshot request ``shot`` (the page's ``screenshot``)."""
-        self._shots.receive(shot, png)
 
     def _select(self, particles: list[int]) -> None:
         with self._send_lock:
@@ -449,11 +440,3 @@ def ack_request(data: Mapping[str, Any]) -> None:
     viewer = channel.widget(str(data.get("widget", "")))
     if isinstance(viewer, Viewer):
         viewer.acknowledge()
-
-
-def screenshot_request(data: Mapping[str, Any]) -> None:
-    """The ``screenshot`` notification: a view's PNG for :meth:`Viewer.screenshot`."""
-    viewer = channel.widget(str(data.get("widget", "")))
-    if not isinstance(viewer, Viewer):
-        raise LookupError("this viewer is no longer alive in the kernel")
-    viewer.receive_screenshot(str(data.get("shot", "")), base64.b64decode(str(data.get("png", ""))))
