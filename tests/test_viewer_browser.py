@@ -586,6 +586,14 @@ def test_a_link_moves_the_viewer_beside_it_with_no_setup(page: Any, lab: Lab) ->
     )
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".fc-transition-table").screenshot(path=str(ARTIFACTS / "no-listeners.png"))
+    # Another click of the table: only its answer stands, the older one is cleared.
+    page.locator(".fc-transition-table a[data-transition='21']").click()
+    page.wait_for_function(
+        "(node) => node.textContent.startsWith('no listeners')",
+        arg=page.locator(".fc-transition-table .fc-link-status").nth(1).element_handle(),
+        timeout=20_000,
+    )
+    assert status.inner_text() == ""
 
 
 def test_a_live_simulation_draws_no_control_that_cannot_act(page: Any, lab: Lab) -> None:
