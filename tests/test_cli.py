@@ -28,6 +28,12 @@ def _framecast(*args: str) -> list[str]:
     return [sys.executable, "-m", "framecast.cli", *args]
 
 
+def _as_from_a_terminal() -> None:
+    """In the child, before it runs: Ctrl-C as a terminal delivers it. A test runner started
+    in the background of a script inherits SIGINT ignored, and so would ``serve``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Served:
     """A `framecast serve` process whose output is collected line by line."""
 
@@ -38,6 +44,7 @@ class Served:
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_as_from_a_terminal,
         )
         self.lines: list[str] = []
         self.ready = threading.Event()
@@ -102,6 +109,8 @@ def test_serve_prints_how_to_connect_and_stops_cleanly_on_ctrl_c(served: Served)
 SECOND_CTRL_C = """
 import os, signal, sys, threading
 from framecast import Session, cli
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
 
 def first_ctrl_c(self):
     pass  # start_loop as it returns on the first Ctrl-C
@@ -265,6 +274,7 @@ def test_serve_echoes_no_token_it_did_not_make(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
         env={**env, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_as_from_a_terminal,
     )
     assert process.stdout is not None
     lines = []
