@@ -202,6 +202,21 @@ def test_commands_by_id_and_registration_refused(served: framecast.Session) -> N
         peer.until(lambda: 5 in peer.replies, "a request in a list")
 
 
+def _refusal(url: str, **options: Any) -> str:
+    """What a handshake that must be refused raises. A connection dropped before any HTTP
+    answer (seen once in seven full runs on a loaded machine, never alone) is tried again,
+    at most twice: what is checked is the answer the server gives, never a way in."""
+    for attempt in range(3):
+        try:
+            Peer(url, **options)
+        except Exception as error:  # noqa: BLE001 - the message is what the test reads
+            if "did not receive a valid HTTP response" in str(error) and attempt < 2:
+                continue
+            return str(error)
+        raise AssertionError(f"{url} was let in")
+    raise AssertionError("unreachable")
+
+
 def test_token_tls_and_limits(no_leaks: None, tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path)
     trust = ssl.create_default_context(cafile=str(cert))
@@ -219,10 +234,8 @@ def test_token_tls_and_limits(no_leaks: None, tmp_path: Path) -> None:
         assert url.startswith("wss://")
         assert url.endswith("?token=s3cret")
         bare = url.split("?")[0]
-        with pytest.raises(Exception, match="401"):
-            Peer(bare, ssl=trust)
-        with pytest.raises(Exception, match="401"):
-            Peer(bare + "?token=wrong", ssl=trust)
+        for refused in (bare, bare + "?token=wrong"):
+            assert "401" in _refusal(refused, ssl=trust)
         with pytest.raises(ssl.SSLError):
             Peer(url)  # the certificate is not trusted by default
         header = {"Authorization": "Bearer s3cret"}
