@@ -109,11 +109,10 @@ export class Frames {
   }
 
   private onCache(message: ICacheMessage, buffer: DataView): void {
-    if (this.received === 0) {
-      this.attach(message.timeline); // a page that is sent its cache first (none does now)
-    } else if (this.playhead?.timeline !== message.timeline) {
-      // A chunk of a trajectory the session no longer shows (the kernel sends the frame
-      // of a new target before its cache): it must not bring the old timeline back.
+    if (this.playhead?.timeline !== message.timeline) {
+      // Every sender (the kernel, an exported page) sends a target's frame before its
+      // cache: a chunk of another timeline is of a target no longer shown, and must not
+      // bring it back.
       return;
     }
     const playhead = this.playhead!;

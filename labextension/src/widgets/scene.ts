@@ -57,6 +57,10 @@ export class Scene implements IViewOfFrames {
   /** The topology the particles were last coloured for. */
   private colouredFor?: Uint8Array;
   private colouredResidues?: Int32Array;
+  /** The particles not drawn (see `hiddenParticles`), worked out once per topology. */
+  private hidden: Uint8Array | null = null;
+  private hiddenCount = 0;
+  private hiddenFor?: Uint8Array;
   /** The bond pairs the bond geometry was built for. */
   private bondsFor?: Int32Array;
   private box?: THREE.LineSegments;
@@ -244,8 +248,7 @@ export class Scene implements IViewOfFrames {
     // inspector) can tell that nothing of an old target is left.
     const sprites = this.sprites ? (this.sprites.geometry.getAttribute('position') as THREE.BufferAttribute).count : 0;
     this.el.dataset.particles = String((this.spheres?.count ?? 0) + sprites);
-    const hidden = hiddenParticles(frame);
-    this.el.dataset.hidden = String(hidden ? hidden.reduce((sum, h) => sum + h, 0) : 0);
+    this.el.dataset.hidden = String(this.hiddenIn(frame) ? this.hiddenCount : 0);
     if (this.colouredFor !== frame.elements || this.colouredResidues !== frame.residues) {
       // A new topology of the same size (another target): colour it afresh.
       this.colouredFor = frame.elements;
@@ -261,6 +264,17 @@ export class Scene implements IViewOfFrames {
       this.fit();
     }
     this.dirty = true;
+  }
+
+  /** The particles of `frame` not drawn: worked out again only for new elements, not on
+   * every frame. */
+  private hiddenIn(frame: IFrame): Uint8Array | null {
+    if (this.hiddenFor !== frame.elements) {
+      this.hiddenFor = frame.elements;
+      this.hidden = hiddenParticles(frame);
+      this.hiddenCount = this.hidden ? this.hidden.reduce((sum, h) => sum + h, 0) : 0;
+    }
+    return this.hidden;
   }
 
   /** Show `text` in the toolbar until the next action ('' clears it). */
@@ -283,43 +297,33 @@ export class Scene implements IViewOfFrames {
     this.dirty = true;
   }
 
-  private removeSpheres(): void {
-    if (this.spheres) {
-      this.scene.remove(this.spheres);
-      this.spheres.geometry.dispose();
-      (this.spheres.material as THREE.Material).dispose();
-      this.spheres = undefined;
+  /** Take `object` out of the scene and free its geometry, material and texture. */
+  private drop(object: THREE.Mesh | THREE.Points | THREE.LineSegments | undefined): undefined {
+    if (object) {
+      this.scene.remove(object);
+      object.geometry.dispose();
+      const material = object.material as THREE.Material & { map?: THREE.Texture | null };
+      material.map?.dispose();
+      material.dispose();
     }
+    return undefined;
+  }
+
+  private removeSpheres(): void {
+    this.spheres = this.drop(this.spheres);
   }
 
   private removeSprites(): void {
-    if (this.sprites) {
-      this.scene.remove(this.sprites);
-      this.sprites.geometry.dispose();
-      const material = this.sprites.material as THREE.PointsMaterial;
-      material.map?.dispose();
-      material.dispose();
-      this.sprites = undefined;
-    }
+    this.sprites = this.drop(this.sprites);
   }
 
   private removeBonds(): void {
-    if (this.bonds) {
-      this.scene.remove(this.bonds);
-      this.bonds.geometry.dispose();
-      (this.bonds.material as THREE.Material).dispose();
-      this.bonds = undefined;
-    }
+    this.bonds = this.drop(this.bonds);
     this.bondsFor = undefined;
   }
 
   private removeBox(): void {
-    if (this.box) {
-      this.scene.remove(this.box);
-      this.box.geometry.dispose();
-      (this.box.material as THREE.Material).dispose();
-      this.box = undefined;
-    }
+    this.box = this.drop(this.box);
     this.boxFor = undefined;
   }
 
@@ -373,7 +377,7 @@ export class Scene implements IViewOfFrames {
     }
     const attribute = this.sprites.geometry.getAttribute('color') as THREE.BufferAttribute;
     const colours = this.colours(attribute.count);
-    const hidden = hiddenParticles(this.frames.current());
+    const hidden = this.hiddenIn(this.frames.current());
     const rgba = attribute.array as Float32Array;
     for (let i = 0; i < attribute.count; i++) {
       rgba.set(colours.subarray(i * 3, i * 3 + 3), i * 4);
@@ -413,7 +417,7 @@ export class Scene implements IViewOfFrames {
     const matrices = spheres.instanceMatrix.array as Float32Array;
     const selected = new Set(this.frames.selection);
     const bonded = Boolean(frame.bonds && frame.bonds.length);
-    const hidden = hiddenParticles(frame);
+    const hidden = this.hiddenIn(frame);
     for (let i = 0; i < spheres.count; i++) {
       const element = frame.elements ? frame.elements[i] : 0;
       // A hidden particle is a sphere of radius 0: nothing to draw.
