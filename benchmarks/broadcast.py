@@ -153,7 +153,7 @@ class PublisherUnderTest:
     publisher and transport without the session's broadcaster."""
 
     def __init__(self, particles: int, rate: float | None) -> None:
-        from framecast.server import FramecastServer
+        from framecast.session.app import FramecastServer
 
         self.server = FramecastServer(port=0)
         frame = _initial_frame(particles)
@@ -176,7 +176,7 @@ class SessionUnderTest:
 
     def __init__(self, particles: int, rate: float | None) -> None:
         from framecast import Session
-        from framecast.session import DEFAULT_FRAME_INTERVAL
+        from framecast.session.session import DEFAULT_FRAME_INTERVAL
 
         frame = _initial_frame(particles)
         interval = DEFAULT_FRAME_INTERVAL if rate is not None else 1e-6
@@ -200,7 +200,7 @@ class BareServerUnderTest:
     """
 
     def __init__(self, particles: int, rate: float | None, *, busy: bool = False) -> None:
-        from framecast._codec import assemble_update, encode_entry_parts
+        from framecast.wire.codec import assemble_update, encode_entry_parts
 
         positions = _positions(particles, 1)[0]
         self.body = assemble_update(
@@ -255,7 +255,7 @@ class BareAioServerUnderTest:
     """
 
     def __init__(self, particles: int, rate: float | None) -> None:
-        from framecast._codec import assemble_update, encode_entry_parts
+        from framecast.wire.codec import assemble_update, encode_entry_parts
 
         positions = _positions(particles, 1)[0]
         self.body = assemble_update(
@@ -411,8 +411,8 @@ def _listeners_main(
 def run_transitions(listeners: int, publications: int = 60) -> tuple[list[float], int]:
     """Publish transitions to ``listeners`` clients (in up to 8 processes); latencies in ms."""
     from framecast import demo
-    from framecast.server import FramecastServer
-    from framecast.sessions import ClientSessions
+    from framecast.session.app import FramecastServer
+    from framecast.session.named import ClientSessions
 
     server = FramecastServer(port=0)
     sessions = ClientSessions(server.sessions, server.timelines)

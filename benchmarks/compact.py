@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from framecast._compact import decode_positions, encode_positions
+from framecast.wire.compact import decode_positions, encode_positions
 
 #: NATS's default payload limit.
 NATS_DEFAULT_MAX = 1024 * 1024

@@ -82,8 +82,8 @@ def measure_clients(args: argparse.Namespace) -> list[str]:
 
 def measure_seeks(frames: int, particles: int = 10_000, seeks: int = 200) -> str:
     import framecast
-    from framecast._codec import assemble_update, encode_entry_parts
-    from framecast.recfile import Kind, RecordWriter
+    from framecast.recording.file import Kind, RecordWriter
+    from framecast.wire.codec import assemble_update, encode_entry_parts
 
     rng = np.random.default_rng(0)
     start = rng.random((particles, 3), dtype=np.float32) * 20

@@ -101,7 +101,7 @@ def run(
     path: str, particles: int, subscribers: int, args: argparse.Namespace, workdir: Path
 ) -> Result:
     from framecast import Session
-    from framecast.testing_nats import NatsServer
+    from framecast.testing.nats import NatsServer
 
     frame = _initial_frame(particles)
     nodes: list[NatsServer] = []

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import demo
-from ._version import __version__
-from .client import Client, FrameUpdate, RemoteSharedState
-from .errors import (
+import framecast.targets.demo as demo
+from framecast._version import __version__
+from framecast.client.client import Client, FrameUpdate, RemoteSharedState
+from framecast.client.listener import SessionListener
+from framecast.core.limits import Limits
+from framecast.errors import (
     AbsentClientError,
     CommandArgumentError,
     CommandError,
@@ -24,19 +26,23 @@ from .errors import (
     StateLockedError,
     UnknownCommandError,
 )
-from .frame import STANDARD_FIELDS, FrameData
-from .listener import SessionListener
-from .messages import CommandInfo, SelectionEvent, SessionEvent, TransitionEvent
-from .server.app import FramecastServer, PortInUseError
-from .server.limits import Limits
-from .session import Session
-from .sessions import ClientSession, ClientSessions, TrackedSessions
-from .targets import FrameSource, LennardJones, Playable, Recording, Simulation, Trajectory
-from .targets.replay import Replay, replay
-from .timeline import TIMELINE_KEY, Timeline, TimelineBase, Transition, TransitionRange
+from framecast.frame import STANDARD_FIELDS, FrameData
+from framecast.messages import CommandInfo, SelectionEvent, SessionEvent, TransitionEvent
+from framecast.recording.replay import Replay, replay
+from framecast.session.app import FramecastServer, PortInUseError
+from framecast.session.named import ClientSession, ClientSessions, TrackedSessions
+from framecast.session.session import Session
+from framecast.targets import FrameSource, LennardJones, Playable, Recording, Simulation, Trajectory
+from framecast.timeline import TIMELINE_KEY, Timeline, TimelineBase, Transition, TransitionRange
 
 if TYPE_CHECKING:
-    from .adapters import ASEDynamics, OpenMMSimulation, from_ase, from_mdanalysis, from_mdtraj
+    from framecast.adapters import (
+        ASEDynamics,
+        OpenMMSimulation,
+        from_ase,
+        from_mdanalysis,
+        from_mdtraj,
+    )
 
 #: Names served by ``framecast.adapters``, imported on first use: each needs an extra.
 _ADAPTERS = frozenset(
@@ -46,7 +52,7 @@ _ADAPTERS = frozenset(
 
 def __getattr__(name: str) -> Any:
     if name in _ADAPTERS:
-        from . import adapters
+        from framecast import adapters
 
         return getattr(adapters, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -106,6 +112,6 @@ __all__ = [
     "replay",
 ]
 
-# Last: the notebook layer registers how the objects above display (framecast._display).
-from . import jupyter as jupyter  # noqa: E402
-from .jupyter.html_export import export_html  # noqa: E402
+# Last: the notebook layer registers how the objects above display (framecast._support.display).
+from framecast import jupyter as jupyter  # noqa: E402
+from framecast.jupyter.html_export import export_html  # noqa: E402

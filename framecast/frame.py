@@ -155,6 +155,12 @@ def validate_field(key: str, value: object) -> FieldValue:
     )
 
 
+#: The key of a frame's simulation time, in picoseconds.
+TIME_KEY = "system.simulation.time"
+#: nm per Angstrom: positions travel in nm, as NanoVer's do.
+ANGSTROM = 0.1
+
+
 class FrameChanges(NamedTuple):
     """What changed in a frame since the last :meth:`FrameData.take_changes`.
 

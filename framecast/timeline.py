@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, overload, runtime_checkable
 
-from ._display import marimo, mimebundle
-from .frame import FrameData
+from framecast._support.display import marimo, mimebundle
+from framecast.frame import FrameData
 
 __all__ = ["TIMELINE_KEY", "Timeline", "TimelineBase", "Transition", "TransitionRange"]
 
@@ -201,12 +201,12 @@ class Transition:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """In a notebook: a link that publishes this transition when clicked (drawn by
-        the notebook layer, through the hook table of :mod:`framecast._display`). A dict,
+        the notebook layer, through the hook table of :mod:`framecast._support.display`). A dict,
         or ``(data, metadata)`` where the front end needs metadata (Colab)."""
         return mimebundle(self, **kwargs) or {"text/plain": repr(self)}
 
     def _display_(self) -> Any:
-        """In marimo: the same links, as a widget (see :mod:`framecast._display`)."""
+        """In marimo: the same links, as a widget (see :mod:`framecast._support.display`)."""
         return marimo(self)
 
 
@@ -264,7 +264,7 @@ class TransitionRange(Sequence[Transition]):
         return mimebundle(self, **kwargs) or {"text/plain": repr(self)}
 
     def _display_(self) -> Any:
-        """In marimo: the same links, as a widget (see :mod:`framecast._display`)."""
+        """In marimo: the same links, as a widget (see :mod:`framecast._support.display`)."""
         return marimo(self)
 
     def __len__(self) -> int:

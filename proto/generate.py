@@ -26,7 +26,7 @@ OUTPUT = ROOT / "framecast" / "_proto"
 _ABSOLUTE_IMPORT = re.compile(r"^from framecast\.v1 import (\w+_pb2)", re.MULTILINE)
 
 _INIT = (
-    '"""Generated protobuf messages (the method table is framecast._wire). Do not edit: run '
+    '"""Generated protobuf messages (the method table is framecast.wire.methods). Do not edit: run '
     '``python proto/generate.py``."""\n'
 )
 

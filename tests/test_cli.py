@@ -303,7 +303,7 @@ def test_help_explains_each_command(command: str) -> None:
 def test_main_in_process_watch(no_leaks: None) -> None:
     """`main()` is also callable from Python (what the console script runs)."""
 
-    from framecast.cli import main
+    from framecast.cli.main import main
 
     out = io.StringIO()
     with Session(framecast.demo.argon(60, density=5.0), port=0) as session:
@@ -352,7 +352,7 @@ def test_serve_names_the_extra_when_mdanalysis_is_missing(tmp_path: Path) -> Non
     top.write_text("END\n")
     code = (
         "import sys; sys.modules['MDAnalysis'] = None; "  # as if it were not installed
-        "from framecast.cli import main; sys.exit(main(['serve', '--port', '0', sys.argv[1]]))"
+        "from framecast.cli.main import main; sys.exit(main(['serve', '--port', '0', sys.argv[1]]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, str(top)], capture_output=True, text=True, timeout=60

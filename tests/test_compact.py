@@ -11,7 +11,7 @@ from extras import require
 
 require("zstandard")
 
-from framecast._compact import (  # noqa: E402 - after the extra's check
+from framecast.wire.compact import (  # noqa: E402 - after the extra's check
     DEFAULT_PRECISION,
     MAX_PARTICLES,
     decode_positions,

@@ -102,7 +102,7 @@ def test_export_refuses_what_it_cannot_write(tmp_path: Path) -> None:
 def test_a_movie_drawn_headlessly_is_a_gif_and_an_mp4_of_every_frame(tmp_path: Path) -> None:
     import imageio.v2 as imageio
 
-    from framecast.adapters.movie import render_frames, write_movie
+    from framecast.export.movie import render_frames, write_movie
 
     trajectory = framecast.demo.argon_trajectory(n=60, frames=12)
     first, last = render_frames(trajectory, [0, 11], size=(160, 120))

@@ -12,7 +12,7 @@ from nanover_env import run_nanover
 
 import framecast
 from framecast import Session
-from framecast.adapters.nanover_recording import from_nanover, to_nanover
+from framecast.recording.nanover import from_nanover, to_nanover
 from framecast.testing import wait_until
 
 pytestmark = pytest.mark.slow

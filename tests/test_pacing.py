@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from framecast._mailbox import Pending
-from framecast._pacing import Pacer
-from framecast.server import mailbox as mailbox_module
-from framecast.server.mailbox import paced
+from framecast._support.mailbox import Pending
+from framecast._support.pacing import Pacer
+from framecast.core import mailbox as mailbox_module
+from framecast.core.mailbox import paced
 
 
 def _sends(pacer: Pacer, writes: list[float], delay: float = 0.0) -> list[float]:

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from framecast.server.pool import ElasticExecutor
 from framecast.testing import wait_until
+from framecast.transports.grpc.pool import ElasticExecutor
 
 
 def test_every_task_gets_a_thread_while_others_block_and_idle_threads_end() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 import framecast
 from framecast import Client, Session
-from framecast.recfile import (
+from framecast.recording.file import (
     FORMAT_VERSION,
     MAGIC,
     Kind,
@@ -304,7 +304,7 @@ def test_a_replay_plays_seeks_and_republishes_what_was_recorded(
 
 def test_a_replay_refuses_what_it_cannot_play(tmp_path: Path) -> None:
     empty = tmp_path / "no-frames.fcrec"
-    from framecast.recfile import RecordWriter
+    from framecast.recording.file import RecordWriter
 
     RecordWriter(empty, {"source": "nothing"}).close()
     with pytest.raises(NotARecordingError, match="holds no frame"):

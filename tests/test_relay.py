@@ -21,8 +21,6 @@ from test_cli import Served, _framecast
 
 import framecast
 from framecast import FrameData, Limits, Session, Transition
-from framecast._natslink import NatsLink
-from framecast._relay_wire import parse_nats_url, read_packet
 from framecast.errors import (
     CommandFailedError,
     LimitExceededError,
@@ -30,7 +28,9 @@ from framecast.errors import (
     UnknownCommandError,
 )
 from framecast.testing import wait_until
-from framecast.testing_nats import NatsServer
+from framecast.testing.nats import NatsServer
+from framecast.transports.nats.link import NatsLink
+from framecast.transports.nats.wire import parse_nats_url, read_packet
 
 VIEWER = Path(__file__).with_name("relay_viewer.py")
 #: Positions go at 0.001 nm: each coordinate is within half of that.
@@ -326,7 +326,7 @@ def test_a_frame_larger_than_a_nats_payload_travels_in_parts(
 def test_a_slow_viewer_resyncs_to_the_latest_frame(
     no_leaks: None, nats: NatsServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from framecast import _nats_streams
+    from framecast.transports.nats import streams as _nats_streams
 
     monkeypatch.setattr(_nats_streams, "MAX_FEED_BYTES", 20_000)
     with Session(
@@ -616,7 +616,7 @@ def test_a_new_origin_of_the_same_name_replaces_the_old_one_whole(
 def test_hostile_requests_get_named_errors_and_change_nothing(
     no_leaks: None, nats: NatsServer
 ) -> None:
-    from framecast._relay_wire import decode_reply
+    from framecast.transports.nats.wire import decode_reply
 
     with Session(framecast.demo.argon(20), port=0, name="hostile", relay=nats.url) as session:
         link = NatsLink(parse_nats_url(nats.url), name="hostile")
@@ -663,7 +663,7 @@ def test_serve_and_watch_name_the_nats_extra_when_it_is_missing(missing: str) ->
     ):
         code = (
             f"import sys; sys.modules[{missing!r}] = None; "  # as if it were not installed
-            f"from framecast.cli import main; sys.exit(main({command}))"
+            f"from framecast.cli.main import main; sys.exit(main({command}))"
         )
         result = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=60

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framecast._codec import encode_compact_entry, encode_entry, encode_header, parse_update
-from framecast._relay_wire import (
+from framecast.client.versioned import VersionedView
+from framecast.transports.nats.wire import (
     Reassembler,
     Subjects,
     check_subject_name,
@@ -19,7 +19,7 @@ from framecast._relay_wire import (
     read_packet,
     records,
 )
-from framecast._versioned import VersionedView
+from framecast.wire.codec import encode_compact_entry, encode_entry, encode_header, parse_update
 
 
 def test_a_large_message_splits_and_joins_back_in_order() -> None:

@@ -16,10 +16,10 @@ from secure import RPCS, call, self_signed
 
 import framecast
 from framecast import Client, FrameData, Limits, Session
-from framecast._address import is_loopback, parse_address
 from framecast._proto import frame_pb2, sessions_pb2, state_pb2
-from framecast.server.auth import choose_token
+from framecast._support.address import is_loopback, parse_address
 from framecast.testing import wait_until
+from framecast.transports.grpc.auth import choose_token
 
 websockets_client = require("websockets.sync.client")
 
@@ -194,8 +194,8 @@ def test_off_loopback_a_token_is_generated_printed_and_required(
 ) -> None:
     # The server binds 127.0.0.1 as every test does, but believes it is reachable from
     # other machines: the whole off-loopback path, without leaving loopback.
-    monkeypatch.setattr(framecast.session_access, "is_loopback", lambda address: False)
-    monkeypatch.setattr(framecast.server.auth, "is_loopback", lambda address: False)
+    monkeypatch.setattr(framecast.session.access, "is_loopback", lambda address: False)
+    monkeypatch.setattr(framecast.transports.grpc.auth, "is_loopback", lambda address: False)
     monkeypatch.delenv("FRAMECAST_TOKEN", raising=False)
     with pytest.warns(UserWarning, match="token travels in clear text"):
         session = Session(_frame(), port=0, nanover_port=0)

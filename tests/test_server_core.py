@@ -8,8 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from framecast import Limits, _codec
+from framecast import Limits
 from framecast._proto import frame_pb2
+from framecast.core import CommandRegistry, FramePublisher, SharedState
+from framecast.core.mailbox import Mailbox
+from framecast.core.state import SERVER
 from framecast.errors import (
     CommandArgumentError,
     LimitExceededError,
@@ -17,9 +20,7 @@ from framecast.errors import (
     UnknownCommandError,
 )
 from framecast.frame import FieldValue, FrameChanges, FrameUpdate
-from framecast.server import CommandRegistry, FramePublisher, SharedState
-from framecast.server.mailbox import Mailbox
-from framecast.server.state import SERVER
+from framecast.wire import codec as _codec
 
 
 def _decode(message: bytes) -> FrameUpdate:
@@ -109,7 +110,7 @@ def test_reset_drops_stale_keys_for_existing_subscribers() -> None:
 def test_each_field_is_encoded_once_whatever_the_subscriber_count(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from framecast.server import publisher as publisher_module
+    from framecast.core import publisher as publisher_module
 
     calls: list[str] = []
     real = _codec.encode_entry_parts
@@ -432,7 +433,7 @@ def test_zero_copy_parser_refuses_arrays_whose_size_does_not_match() -> None:
 
 # -- named sessions and quotas ------------------------------------------------------------------
 def test_idle_names_are_forgotten_least_recently_used_first_and_pinned_ones_kept() -> None:
-    from framecast.server.sessions import SessionRegistry
+    from framecast.core.registry import SessionRegistry
 
     registry = SessionRegistry(limits=Limits(max_sessions=3))
     registry.ensure("python", pinned=True)
@@ -454,7 +455,7 @@ def test_idle_names_are_forgotten_least_recently_used_first_and_pinned_ones_kept
 
 
 def test_a_client_quota_counts_streams_per_client() -> None:
-    from framecast.server.quota import ClientQuota
+    from framecast.transports.grpc.quota import ClientQuota
 
     quota = ClientQuota(2, what="frame streams")
     with quota.stream("peer-1"), quota.stream("peer-1"):

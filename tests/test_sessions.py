@@ -231,7 +231,7 @@ def test_watch_prints_session_events(served: Session, trajectory: Trajectory) ->
     import io
     import threading
 
-    from framecast.cli import main
+    from framecast.cli.main import main
 
     out = io.StringIO()
     result: list[int] = []

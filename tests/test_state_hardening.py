@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from framecast import Client, FrameData, Limits, Session
-from framecast import _wire as wire
 from framecast._proto import sessions_pb2, state_pb2
+from framecast.core.state import SERVER
 from framecast.errors import AbsentClientError, LimitExceededError, StateLockedError
-from framecast.server.state import SERVER
 from framecast.testing import one_key_race, wait_until
+from framecast.wire import methods as wire
 
 
 def _frame() -> FrameData:
@@ -96,7 +96,7 @@ def test_a_large_snapshot_arrives_in_bounded_parts_and_whole(small: Session) -> 
 
 
 def test_a_subscriber_that_does_not_read_holds_the_latest_values_not_a_copy() -> None:
-    from framecast.server.state import SharedState, entry_size
+    from framecast.core.state import SharedState, entry_size
 
     state = SharedState()
     for i in range(10):

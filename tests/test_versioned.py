@@ -11,8 +11,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framecast._versioned import VersionedView
-from framecast.server.state import SharedState, StateSubscription, entry_size
+from framecast.client.versioned import VersionedView
+from framecast.core.state import SharedState, StateSubscription, entry_size
 
 KEYS = ["x", "y", "z"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from secure import RPCS
 
-from framecast import _wire as wire
 from framecast._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
+from framecast.wire import methods as wire
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +42,6 @@ def test_rpc_paths_are_written_in_one_module_and_no_grpc_stubs_are_generated() -
         for path in package.rglob("*.py")
         if "_proto" not in path.parts and '"/framecast.v1.' in path.read_text()
     )
-    assert naming == [], f"RPC paths written outside framecast/_wire.py: {naming}"
-    assert "framecast.v1" in (package / "_wire.py").read_text()
+    assert naming == [], f"RPC paths written outside framecast/wire/methods.py: {naming}"
+    assert "framecast.v1" in (package / "wire" / "methods.py").read_text()
     assert not list((package / "_proto").glob("*_grpc.py"))

@@ -1,1 +1,1 @@
-"""Generated protobuf messages (the method table is framecast._wire). Do not edit: run ``python proto/generate.py``."""
+"""Generated protobuf messages (the method table is framecast.wire.methods). Do not edit: run ``python proto/generate.py``."""

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 __all__ = ["ASEDynamics", "OpenMMSimulation", "from_ase", "from_mdanalysis", "from_mdtraj"]
 
 if TYPE_CHECKING:
-    from .ase import ASEDynamics, from_ase
-    from .mdanalysis import from_mdanalysis
-    from .mdtraj import from_mdtraj
-    from .openmm import OpenMMSimulation
+    from framecast.adapters.ase import ASEDynamics, from_ase
+    from framecast.adapters.mdanalysis import from_mdanalysis
+    from framecast.adapters.mdtraj import from_mdtraj
+    from framecast.adapters.openmm import OpenMMSimulation
 
 _WHERE = {
     "from_mdanalysis": "mdanalysis",

@@ -9,14 +9,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from .._extras import require
-from ..elements import atomic_numbers
-from ..frame import FrameData
-from ..timeline import TimelineBase
+from framecast._support.extras import require
+from framecast.elements import atomic_numbers
 
 __all__ = [
-    "ANGSTROM",
-    "frames_of",
     "EV_TO_KJ_PER_MOL",
     "check_files",
     "index_of",
@@ -24,8 +20,6 @@ __all__ = [
     "topology_fields",
 ]
 
-#: nm per Angstrom.
-ANGSTROM = 0.1
 #: kJ/mol per eV (CODATA 2018: e * N_A / 1000).
 EV_TO_KJ_PER_MOL = 96.48533212331002
 
@@ -117,19 +111,3 @@ def index_of(values: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[str]]:
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return rank[inverse], [str(distinct[i]) for i in order]
-
-
-def frames_of(
-    timeline: TimelineBase, frames: Sequence[int] | None, what: str
-) -> tuple[list[int], FrameData, npt.NDArray[np.float32]]:
-    """The indices of ``frames`` (default: every frame available), the first frame and its
-    positions, for an export that ``what`` names ("write", "draw", "show"). ``ValueError``
-    when there is no frame or no position; ``IndexError`` for a frame not available."""
-    indices = list(timeline.frame_range if frames is None else frames)
-    if not indices:
-        raise ValueError(f"no frame to {what}: the timeline has none")
-    first = timeline.context(indices[0])
-    positions = first.positions
-    if positions is None:
-        raise ValueError(f"{type(timeline).__name__} has no particle.positions to {what}")
-    return indices, first, positions

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..frame import FrameData
-from ..targets.engine import LiveEngine
-from ..targets.sequence import LoopMode
-from ..targets.trajectory import Trajectory
-from ._common import ANGSTROM, EV_TO_KJ_PER_MOL, check_files, require
+from framecast.adapters._common import EV_TO_KJ_PER_MOL, check_files, require
+from framecast.frame import ANGSTROM, FrameData
+from framecast.targets.engine import LiveEngine
+from framecast.targets.sequence import LoopMode
+from framecast.targets.trajectory import Trajectory
 
 __all__ = ["ASEDynamics", "from_ase"]
 

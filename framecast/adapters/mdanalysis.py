@@ -12,23 +12,22 @@ import gc
 import logging
 import os
 import sys
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..targets.sequence import LoopMode
-from ..targets.trajectory import TIME_KEY, Trajectory
-from ._common import (
-    ANGSTROM,
+from framecast._support.extras import quiet_mdanalysis
+from framecast.adapters._common import (
     check_files,
     index_of,
     require,
     topology_fields,
 )
+from framecast.frame import ANGSTROM, TIME_KEY
+from framecast.targets.sequence import LoopMode
+from framecast.targets.trajectory import Trajectory
 
 __all__ = ["DEFAULT_MEMORY_BUDGET", "from_mdanalysis"]
 
@@ -42,17 +41,6 @@ _BOX_KEY = "system.box.vectors"
 
 def _mda() -> Any:
     return require("MDAnalysis", "mdanalysis", "framecast.from_mdanalysis")
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """MDAnalysis warns about what it guesses or lacks (no elements, no box, no dt); the
-    adapter handles each of those itself, so they are logged, not raised at the user."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        log.debug("MDAnalysis: %s", warning.message)
 
 
 def from_mdanalysis(
@@ -107,7 +95,7 @@ def from_mdanalysis(
 
 def _atoms(mda: Any, source: Any, selection: str | None) -> Any:
     """The atoms to show, in a universe of their own."""
-    with _quiet():
+    with quiet_mdanalysis():
         if isinstance(source, mda.AtomGroup):
             # A private copy: reading frames moves the copy's cursor, not the caller's.
             atoms = source.universe.copy().atoms[source.indices]
@@ -139,7 +127,7 @@ def _open(mda: Any, files: Sequence[str]) -> Any:
     sys.unraisablehook = _log_unraisable
     try:
         try:
-            with _quiet():
+            with quiet_mdanalysis():
                 return mda.Universe(*files)
         except (ValueError, TypeError, OSError, EOFError, RuntimeError, KeyError, IndexError) as e:
             message = f"MDAnalysis cannot read {names}: {' '.join(str(e).split())}"
@@ -158,7 +146,7 @@ def _elements(atoms: Any) -> npt.NDArray[np.uint8]:
     MDAnalysis' default guesser where the file gives none."""
     from MDAnalysis.guesser.default_guesser import DefaultGuesser
 
-    from ..elements import atomic_number
+    from framecast.elements import atomic_number
 
     given = atoms.elements if hasattr(atoms, "elements") else [""] * atoms.n_atoms
     guesser = DefaultGuesser(None)
@@ -197,7 +185,7 @@ def _guess_bonds(
     from MDAnalysis.guesser import tables
     from MDAnalysis.lib.distances import self_capped_distance
 
-    from ..elements import SYMBOLS
+    from framecast.elements import SYMBOLS
 
     symbols = [SYMBOLS[z].upper() for z in elements]
     missing = sorted({s for s in symbols if s not in tables.vdwradii})
@@ -265,7 +253,7 @@ def _load(atoms: Any) -> tuple[npt.NDArray[np.float32], dict[str, npt.ArrayLike]
     positions = np.empty((trajectory.n_frames, atoms.n_atoms, 3), dtype="<f4")
     times = np.empty(trajectory.n_frames)
     boxes: list[npt.NDArray[np.float64] | None] = []
-    with _quiet():
+    with quiet_mdanalysis():
         for i, ts in enumerate(trajectory):
             positions[i] = atoms.positions * ANGSTROM
             times[i] = ts.time

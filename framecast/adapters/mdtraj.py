@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..targets.sequence import LoopMode
-from ..targets.trajectory import TIME_KEY, Trajectory
-from ._common import check_files, index_of, require, topology_fields
+from framecast.adapters._common import check_files, index_of, require, topology_fields
+from framecast.frame import TIME_KEY
+from framecast.targets.sequence import LoopMode
+from framecast.targets.trajectory import Trajectory
 
 __all__ = ["from_mdtraj"]
 

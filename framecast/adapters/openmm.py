@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..targets.engine import LiveEngine
-from ._common import index_of, require, topology_fields
+from framecast.adapters._common import index_of, require, topology_fields
+from framecast.targets.engine import LiveEngine
 
 __all__ = ["OpenMMSimulation"]
 

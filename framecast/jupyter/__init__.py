@@ -5,7 +5,7 @@ from ``labextension/src/widgets`` when the wheel is built, and they draw in Jupy
 Notebook 7, VS Code, Colab, Voila and marimo. The prebuilt JupyterLab extension adds the
 renderers of saved links and the kernel channel. This is the only layer that imports
 anywidget, ipywidgets, IPython or marimo. The layers below never
-import it: on import it registers, in :mod:`framecast._display`, how sessions, transitions
+import it: on import it registers, in :mod:`framecast._support.display`, how sessions, transitions
 and ranges display and what ``Session.controls()`` and ``Session.view()`` make
 (``framecast/__init__.py`` imports this package last, so that is always done).
 """
@@ -15,11 +15,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from .. import _display
-from ..session import Session
-from ..timeline import Transition, TransitionRange
-from . import channel
-from .links import (
+import framecast._support.display as _display
+from framecast.jupyter import channel, requests
+from framecast.jupyter.links import (
     COMM_TARGET,
     TRANSITION_MIME,
     TRANSITIONS_MIME,
@@ -28,6 +26,11 @@ from .links import (
     table_data,
     transition_bundle,
 )
+from framecast.session.session import Session
+from framecast.timeline import Transition, TransitionRange
+
+# The page's requests are answered by the table of handlers, which knows every widget.
+channel.install_dispatcher(requests.dispatch)
 
 __all__ = ["COMM_TARGET", "TRANSITIONS_MIME", "TRANSITION_MIME", "SessionControls", "Viewer"]
 
@@ -35,24 +38,24 @@ __all__ = ["COMM_TARGET", "TRANSITIONS_MIME", "TRANSITION_MIME", "SessionControl
 def __getattr__(name: str) -> Any:
     # Widgets are imported on first use: links need only this module and links.py.
     if name == "SessionControls":
-        from .controls import SessionControls
+        from framecast.jupyter.controls import SessionControls
 
         return SessionControls
     if name == "Viewer":
-        from .viewer import Viewer
+        from framecast.jupyter.viewer import Viewer
 
         return Viewer
     raise AttributeError(name)
 
 
 def _controls(session: Session) -> Any:
-    from .controls import SessionControls
+    from framecast.jupyter.controls import SessionControls
 
     return SessionControls(session)
 
 
 def _viewer(session: Session, listen: str, **kwargs: Any) -> Any:
-    from .viewer import Viewer
+    from framecast.jupyter.viewer import Viewer
 
     return Viewer(session, listen, **kwargs)
 
@@ -74,7 +77,7 @@ def _in_marimo(widget: Any) -> Any:
 
 
 def _marimo_links(kind: str, data: dict[str, Any]) -> Any:
-    from .links import TransitionLinks
+    from framecast.jupyter.links import TransitionLinks
 
     return _in_marimo(TransitionLinks(kind=kind, data=data))
 

@@ -5,17 +5,30 @@ Where the framecast JupyterLab extension runs, the page opens this comm (target
 while the kernel is idle runs on a kernel subshell (ipykernel 7), so its messages are handled
 even while another cell is busy; widget comms, opened by the kernel, are not. Elsewhere the
 same messages come over each widget's own comm. Either way they are answered by
-:func:`framecast.jupyter.requests.dispatch`.
+:func:`dispatch`, which hands them to the table of handlers that
+:mod:`framecast.jupyter` installs from :mod:`framecast.jupyter.requests` on import (the handlers are
+the widgets', which send through this module, so the table comes in from above).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["COMM_TARGET", "ensure_comm_target", "register_widget", "widget"]
+__all__ = [
+    "COMM_TARGET",
+    "Dispatcher",
+    "dispatch",
+    "ensure_comm_target",
+    "install_dispatcher",
+    "register_widget",
+    "widget",
+]
+
+#: Answers one request from the page: the reply, or None for a notification.
+Dispatcher = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
 
 #: Named for what it carries: requests from the page (clicks, controls, acks, screenshots).
 COMM_TARGET = "framecast.requests"
@@ -25,6 +38,24 @@ _lock = threading.Lock()
 _target_ready = False
 #: Comms opened by front ends in this kernel: one per page and kernel, never one per link.
 comms_opened = 0
+_dispatcher: Dispatcher | None = None
+
+
+def install_dispatcher(dispatcher: Dispatcher) -> None:
+    """Make ``dispatcher`` answer every request from the page (done once, when
+    :mod:`framecast.jupyter` is imported)."""
+    global _dispatcher
+    _dispatcher = dispatcher
+
+
+def dispatch(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Answer one request from the page with the installed table of handlers."""
+    if _dispatcher is None:
+        # Only when framecast.jupyter.channel is imported alone, without its package.
+        request = data.get("request")
+        error = {"error": "framecast.jupyter is not imported in this kernel"}
+        return None if request is None else {"request": request, **error}
+    return _dispatcher(data)
 
 
 def register_widget(widget_id: str, instance: Any) -> None:
@@ -59,8 +90,6 @@ def ensure_comm_target() -> None:
 def _on_comm_open(comm: Any, open_message: Mapping[str, Any]) -> None:
     global comms_opened
     comms_opened += 1
-    # Imported here: the handlers are the widgets', which import this module.
-    from .requests import dispatch
 
     def on_message(message: Mapping[str, Any]) -> None:
         reply = dispatch(message.get("content", {}).get("data", {}))

@@ -18,10 +18,10 @@ from typing import Any
 
 from traitlets import Bool, Float, Int, Unicode
 
-from ..session import Session
-from ..targets.base import Playable
-from . import channel
-from .widget import STATIC, FramecastWidget
+from framecast.jupyter import channel
+from framecast.jupyter.widget import STATIC, FramecastWidget
+from framecast.session.session import Session
+from framecast.targets.base import Playable
 
 __all__ = ["MAX_UPDATES_PER_SECOND", "SessionControls", "control_request"]
 

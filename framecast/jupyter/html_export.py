@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from .._version import __version__
-from ..adapters._common import frames_of
-from ..timeline import TimelineBase
-from .drawn import drawn_buffers
-from .widget import STATIC
+from framecast._version import __version__
+from framecast.export.files import frames_of
+from framecast.jupyter.drawn import drawn_buffers
+from framecast.jupyter.widget import STATIC
+from framecast.timeline import TimelineBase
 
 __all__ = ["export_html"]
 

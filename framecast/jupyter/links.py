@@ -19,13 +19,13 @@ from typing import Any
 
 from traitlets import Dict, Unicode
 
-from .._display import Bundle
-from .._version import __version__
-from ..session import Session, live_sessions
-from ..timeline import TimelineBase, Transition, TransitionRange
-from . import channel
-from .channel import COMM_TARGET
-from .widget import STATIC, FramecastWidget
+from framecast._support.display import Bundle
+from framecast._version import __version__
+from framecast.jupyter import channel
+from framecast.jupyter.channel import COMM_TARGET
+from framecast.jupyter.widget import STATIC, FramecastWidget
+from framecast.session.session import Session, live_sessions
+from framecast.timeline import TimelineBase, Transition, TransitionRange
 
 __all__ = [
     "COMM_TARGET",
@@ -70,9 +70,7 @@ def handle_click(data: Mapping[str, Any]) -> dict[str, Any]:
     ``data`` is ``{"request": id, "timeline": timeline_id, "transition": n}``. The reply
     echoes ``request`` with ``received`` (clients reached) or ``error`` (a sentence).
     """
-    from .requests import dispatch  # the table of handlers imports this module
-
-    reply = dispatch({**data, "kind": "publish", "request": data.get("request", "")})
+    reply = channel.dispatch({**data, "kind": "publish", "request": data.get("request", "")})
     return reply or {}
 
 

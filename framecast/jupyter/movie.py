@@ -13,23 +13,39 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from ..adapters._common import require
-from ..adapters.movie import write_images
-from ..timeline import TimelineBase
+from framecast._support.extras import require
+from framecast.export.movie import write_images
+from framecast.timeline import TimelineBase
 
 if TYPE_CHECKING:
-    from .viewer import Viewer
+    from framecast.session.session import Session
 
-__all__ = ["record_movie"]
+__all__ = ["FilmedViewer", "record_movie"]
+
+
+class FilmedViewer(Protocol):
+    """What a movie takes of a :class:`~framecast.jupyter.viewer.Viewer` (which calls this
+    module, so it comes in through this ``Protocol``)."""
+
+    frame_index: int
+
+    @property
+    def controlled_session(self) -> Session | None: ...
+
+    def png(self, timeout: float = ...) -> bytes: ...
+
+    def observe(self, handler: Callable[[Any], None], names: str) -> None: ...
+
+    def unobserve(self, handler: Callable[[Any], None], names: str) -> None: ...
 
 
 def record_movie(
-    viewer: Viewer,
+    viewer: FilmedViewer,
     path: str | os.PathLike[str],
     *,
     frames: Sequence[int] | None = None,
@@ -64,7 +80,7 @@ def record_movie(
             session.play()
 
 
-def _show(viewer: Viewer, seek: Callable[[int], None], index: int, timeout: float) -> None:
+def _show(viewer: FilmedViewer, seek: Callable[[int], None], index: int, timeout: float) -> None:
     """Seek to ``index`` and wait until the viewer has sent that frame to its view."""
     sent = threading.Event()
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .._threads import BackgroundTask
-from ..targets.trajectory import Trajectory
+from framecast._support.threads import BackgroundTask
+from framecast.targets.trajectory import Trajectory
 
 __all__ = ["CACHE_CHUNK_BYTES", "CACHE_CHUNK_PAUSE", "DEFAULT_CACHE_BYTES", "PageCache"]
 

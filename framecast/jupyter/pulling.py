@@ -1,6 +1,6 @@
 """Shift-drag in the notebook viewer: the page asks the kernel to pull an atom.
 
-A pull is an interaction like any other (see :mod:`framecast.session_imd`): a spring from
+A pull is an interaction like any other (see :mod:`framecast.session.interactions`): a spring from
 the atom toward the pointer, written to the shared state as NanoVer's ``interaction.<id>``
 key, so every client sees it. A viewer of this kernel's session pulls through
 ``Session.interact``; a viewer of a remote session writes the key as its client, owned, so
@@ -14,10 +14,10 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from ..session_imd import InteractionHandle
-from ..targets.interactions import INTERACTION_PREFIX, Interaction, as_position
-from . import channel
-from .viewer import Viewer
+from framecast.jupyter import channel
+from framecast.jupyter.viewer import Viewer
+from framecast.session.interactions import InteractionHandle
+from framecast.targets.interactions import INTERACTION_PREFIX, Interaction, as_position
 
 __all__ = ["PULL_SCALE", "pull_request", "release"]
 

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .controls import control_request
-from .links import publish_request
-from .pulling import pull_request
-from .screenshots import screenshot_request
-from .viewer import ack_request
+from framecast.jupyter.controls import control_request
+from framecast.jupyter.links import publish_request
+from framecast.jupyter.pulling import pull_request
+from framecast.jupyter.screenshots import screenshot_request
+from framecast.jupyter.viewer import ack_request
 
 __all__ = ["HANDLERS", "dispatch"]
 

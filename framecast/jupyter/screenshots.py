@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import channel
+from framecast.jupyter import channel
 
 __all__ = ["Screenshots", "screenshot_request"]
 

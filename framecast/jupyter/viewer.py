@@ -34,21 +34,22 @@ from typing import Any
 import numpy as np
 from traitlets import Bool, CaselessStrEnum, Int, Unicode
 
-from .._credentials import PEM
-from .._events import decode_event
-from .._threads import BackgroundTask
-from ..client import Client
-from ..frame import FrameData, FrameUpdate
-from ..messages import SelectionEvent, SessionEvent
-from ..server.publisher import FramePublisher
-from ..session import Session
-from ..targets.trajectory import Trajectory
-from ..timeline import TIMELINE_KEY
-from . import channel
-from .drawn import drawn_buffers
-from .page_cache import DEFAULT_CACHE_BYTES, PageCache
-from .screenshots import Screenshots
-from .widget import STATIC, FramecastWidget
+from framecast._support.threads import BackgroundTask
+from framecast.client.client import Client
+from framecast.core.publisher import FramePublisher
+from framecast.frame import FrameData, FrameUpdate
+from framecast.jupyter import channel
+from framecast.jupyter.drawn import drawn_buffers
+from framecast.jupyter.movie import record_movie
+from framecast.jupyter.page_cache import DEFAULT_CACHE_BYTES, PageCache
+from framecast.jupyter.screenshots import Screenshots
+from framecast.jupyter.widget import STATIC, FramecastWidget
+from framecast.messages import SelectionEvent, SessionEvent
+from framecast.session.session import Session
+from framecast.targets.trajectory import Trajectory
+from framecast.timeline import TIMELINE_KEY
+from framecast.transports.security import PEM
+from framecast.wire.events import decode_event
 
 __all__ = ["Viewer", "ack_request"]
 
@@ -403,8 +404,6 @@ class Viewer(FramecastWidget):
     def record_movie(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """A movie of the frames as this view draws them (``frames``, ``fps``, ``timeout``:
         see :func:`framecast.jupyter.movie.record_movie`); returns its path."""
-        from .movie import record_movie
-
         return record_movie(self, path, **options)
 
     def _select(self, particles: list[int]) -> None:

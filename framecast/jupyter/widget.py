@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 from traitlets import Unicode
 
-from .._display import Bundle
-from .._version import __version__
-from . import channel
+from framecast._support.display import Bundle
+from framecast._version import __version__
+from framecast.jupyter import channel
 
 if TYPE_CHECKING:
-    from ..session import Session
+    from framecast.session.session import Session
 
 __all__ = ["STATIC", "FramecastWidget"]
 
@@ -52,9 +52,7 @@ class FramecastWidget(anywidget.AnyWidget):
     def _receive(self, content: Any) -> None:
         if not isinstance(content, Mapping) or self._page_message(content):
             return
-        from .requests import dispatch  # the handlers import the widgets
-
-        reply = dispatch(content)
+        reply = channel.dispatch(content)
         if reply is not None:
             self.send({"type": "reply", **reply})
 

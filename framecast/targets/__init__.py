@@ -1,10 +1,10 @@
 """Targets a session can show: a single frame, a trajectory, or a simulation."""
 
-from .base import FrameSource, Playable, Player
-from .recording import Recording
-from .sequence import LoopMode, SequencePlayer
-from .simulation import LennardJones, Simulation
-from .trajectory import Trajectory
+from framecast.targets.base import FrameSource, Playable, Player
+from framecast.targets.sequence import LoopMode, SequencePlayer
+from framecast.targets.simulation import LennardJones, Simulation
+from framecast.targets.trace import Recording
+from framecast.targets.trajectory import Trajectory
 
 __all__ = [
     "FrameSource",

@@ -12,8 +12,8 @@ import threading
 import time
 from typing import Protocol, runtime_checkable
 
-from .._threads import BackgroundTask, raise_if_failed
-from ..frame import FrameData
+from framecast._support.threads import BackgroundTask, raise_if_failed
+from framecast.frame import FrameData
 
 __all__ = ["FrameSource", "Playable", "Player", "frame_of"]
 

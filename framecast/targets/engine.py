@@ -19,10 +19,10 @@ from typing import Any, Generic, Self, TypeVar
 
 import numpy as np
 
-from ..frame import FieldValue, FrameData
-from ..timeline import TIMELINE_KEY, TimelineBase
-from .base import Player
-from .interactions import Interaction, UserForces, box_lengths
+from framecast.frame import FieldValue, FrameData
+from framecast.targets.base import Player
+from framecast.targets.interactions import Interaction, UserForces, box_lengths
+from framecast.timeline import TIMELINE_KEY, TimelineBase
 
 __all__ = ["LiveEngine"]
 
@@ -256,7 +256,7 @@ class LiveEngine(Player, TimelineBase, Generic[EngineState]):
         """Write the kept history (default: every frame in it) to ``path`` in the format
         its name gives (XTC, DCD, TRR, PDB, GRO, ...), through MDAnalysis (the
         ``mdanalysis`` extra)."""
-        from ..adapters.export import to_file
+        from framecast.export.files import to_file
 
         return to_file(self, path, frames=frames)
 

@@ -15,9 +15,9 @@ from typing import Literal
 
 import numpy as np
 
-from ..frame import FrameData, validate_field
-from ..timeline import TIMELINE_KEY, TimelineBase
-from .base import Player
+from framecast.frame import FrameData, validate_field
+from framecast.targets.base import Player
+from framecast.timeline import TIMELINE_KEY, TimelineBase
 
 __all__ = ["LoopMode", "SequencePlayer"]
 
@@ -167,7 +167,7 @@ class SequencePlayer(Player, TimelineBase):
     def to_file(self, path: str | os.PathLike[str], *, frames: Sequence[int] | None = None) -> Path:
         """Write the frames (default: all) to ``path`` in the format its name gives (XTC,
         DCD, TRR, PDB, GRO, ...), through MDAnalysis (the ``mdanalysis`` extra)."""
-        from ..adapters.export import to_file
+        from framecast.export.files import to_file
 
         return to_file(self, path, frames=frames)
 

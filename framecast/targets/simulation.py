@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from .engine import LiveEngine
+from framecast.targets.engine import LiveEngine
 
 __all__ = ["BOLTZMANN", "LennardJones", "Simulation"]
 

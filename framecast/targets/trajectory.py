@@ -18,13 +18,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from ..frame import validate_field
-from ..timeline import TIMELINE_KEY
-from .sequence import LoopMode, SequencePlayer
+from framecast.frame import TIME_KEY, validate_field
+from framecast.targets.sequence import LoopMode, SequencePlayer
+from framecast.timeline import TIMELINE_KEY
 
 __all__ = ["ArrayReader", "CachedReader", "FrameReader", "LoopMode", "Trajectory"]
-
-TIME_KEY = "system.simulation.time"
 
 
 @runtime_checkable

@@ -1,0 +1,1 @@
+"""Writing what a target plays to other formats: MD trajectory files and movies."""

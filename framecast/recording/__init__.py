@@ -1,0 +1,1 @@
+"""Recordings: writing and reading ``.fcrec`` traces, replaying them, and NanoVer's recordings."""

@@ -1,0 +1,61 @@
+"""Per-client stream quotas: no one client may take every stream slot of a server."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from framecast.core.limits import LimitExceededError
+
+__all__ = ["ClientQuota"]
+
+
+class ClientQuota:
+    """Counts the streams each client holds open, refusing one past ``limit``.
+
+    A client is whatever key the front door gives (the gRPC servicers give the peer
+    address, so one connection is one client). Thread-safe; transport-free.
+    """
+
+    def __init__(
+        self, limit: int, *, what: str = "streams", setting: str = "Limits.max_streams_per_client"
+    ) -> None:
+        self._limit = limit
+        self._what = what
+        self._setting = setting
+        self._lock = threading.Lock()
+        self._open: Counter[str] = Counter()
+
+    @contextmanager
+    def stream(self, client: str) -> Iterator[None]:
+        """Count one stream of ``client`` for the ``with`` block.
+
+        Raises :class:`~framecast.core.limits.LimitExceededError` naming the setting
+        when ``client`` holds ``limit`` streams already.
+        """
+        with self._lock:
+            if self._open[client] >= self._limit:
+                raise LimitExceededError(
+                    f"this client has {self._limit} {self._what} open already "
+                    f"({self._setting}); close one first"
+                )
+            self._open[client] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open[client] -= 1
+                if self._open[client] <= 0:
+                    del self._open[client]
+
+    def open_streams(self, client: str) -> int:
+        """How many streams ``client`` holds now."""
+        with self._lock:
+            return self._open[client]
+
+    def __len__(self) -> int:
+        """How many clients hold at least one stream."""
+        with self._lock:
+            return len(self._open)

@@ -1,0 +1,1 @@
+"""NanoVer's WebSocket endpoint, so NanoVer's own clients can watch and steer a session."""

@@ -1,0 +1,308 @@
+"""What a relayed session answers through NATS: unary calls, snapshots and leases.
+
+Requests arrive on the link's loop thread and run on a small pool, so that a slow command
+never holds up frames or other requests; past ``MAX_QUEUED`` waiting requests a new one is
+refused at once with RESOURCE_EXHAUSTED. Unary calls run the gRPC servicers' own code
+(:func:`~framecast.transports.grpc.servicers.unary_calls`), so their checks, limits and status codes
+are the same on both doors.
+
+A NATS client has no connection to the origin whose end would tell it left, so presence
+is a *lease*: a client names its access token (its locks and owned keys live while it is
+present) and the named sessions it listens on (it is counted there, so that
+``publish_transition`` knows it listens), and renews the lease before ``ttl`` runs out.
+An expired or dropped lease ends it all, as a closed gRPC stream does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+import grpc
+
+from framecast._support.names import check_name
+from framecast.core.limits import LimitExceededError, Limits
+from framecast.core.registry import SessionRegistry
+from framecast.core.state import SharedState
+from framecast.transports.grpc.servicers import UnaryCall, run_unary
+from framecast.transports.nats.link import NatsLink, Subscription
+from framecast.transports.nats.wire import Subjects, encode_reply, packets
+
+__all__ = ["LEASE_TTL", "RelayRequests"]
+
+log = logging.getLogger(__name__)
+
+#: Pool threads for requests, and requests that may wait for one.
+WORKERS = 4
+MAX_QUEUED = 256
+#: Lease durations a client may ask for, in seconds, and the default.
+LEASE_TTL = 10.0
+_TTL_RANGE = (1.0, 120.0)
+#: NATS clients a session keeps leases of. What a lease holds (presence, listening) is
+#: bounded by the server's own limits; this bounds the table itself.
+MAX_LEASES = 10_000
+#: Longest client id of a lease.
+_MAX_ID = 128
+
+
+class _Aborted(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class _Context:
+    """The part of ``grpc.ServicerContext`` that the unary servicers use."""
+
+    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
+        raise _Aborted(code, details)
+
+
+def _status(code: grpc.StatusCode) -> int:
+    number: int = code.value[0]
+    return number
+
+
+@dataclass
+class _Lease:
+    expires: float
+    token: str = ""
+    frames: int = 0
+    presence: ExitStack | None = None
+    joins: dict[str, list[ExitStack]] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for stacks in self.joins.values():
+            for stack in stacks:
+                stack.close()
+        self.joins.clear()
+        if self.presence is not None:
+            self.presence.close()
+            self.presence = None
+
+
+class RelayRequests:
+    """Serves the requests of one relayed session until :meth:`close`."""
+
+    def __init__(
+        self,
+        link: NatsLink,
+        subjects: Subjects,
+        calls: dict[str, UnaryCall],
+        state: SharedState,
+        sessions: SessionRegistry,
+        limits: Limits,
+        *,
+        current_frame: Callable[[str], None],
+        state_snapshot: Callable[[], bytes],
+    ) -> None:
+        self._link, self._subjects, self._calls = link, subjects, calls
+        self._state, self._sessions, self._limits = state, sessions, limits
+        self._current_frame, self._state_snapshot = current_frame, state_snapshot
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="framecast-relay-req")
+        self._lock = threading.Lock()
+        self._queued = 0
+        self._leases: dict[str, _Lease] = {}
+        self._closed = False
+        self._subscriptions: list[Subscription] = [
+            link.subscribe(subjects.current, self._on_request(self._frame)),
+            link.subscribe(subjects.state_current, self._on_request(self._snapshot)),
+            link.subscribe(subjects.rpc("*"), self._on_request(self._rpc)),
+            link.subscribe(subjects.lease, self._on_request(self._lease)),
+        ]
+
+    # -- dispatch ---------------------------------------------------------------------------------
+    def _on_request(
+        self, work: Callable[[str, str, bytes], None]
+    ) -> Callable[[str, str, bytes], None]:
+        """A loop-thread handler that queues ``work`` on the pool, or refuses it when full."""
+
+        def handle(subject: str, reply: str, data: bytes) -> None:
+            if not reply:
+                return  # a request nobody waits for: nothing to do
+            with self._lock:
+                busy = self._closed or self._queued >= MAX_QUEUED
+                if not busy:
+                    self._queued += 1
+            if busy:
+                message = f"the session has {MAX_QUEUED} requests waiting already; try again"
+                answer = encode_reply(_status(grpc.StatusCode.RESOURCE_EXHAUSTED), message)
+                self._link.publish_soon(reply, _single(answer))
+                return
+            self._pool.submit(self._run, work, subject, reply, data)
+
+        return handle
+
+    def _run(
+        self, work: Callable[[str, str, bytes], None], subject: str, reply: str, data: bytes
+    ) -> None:
+        try:
+            work(subject, reply, data)
+        except Exception:
+            log.exception("answering %s failed", subject)
+        finally:
+            with self._lock:
+                self._queued -= 1
+
+    def _answer(self, reply: str, code: grpc.StatusCode, message: str, body: bytes = b"") -> None:
+        self._link.reply_packets(reply, encode_reply(_status(code), message, body))
+
+    # -- the requests -------------------------------------------------------------------------
+    def _frame(self, subject: str, reply: str, data: bytes) -> None:
+        self._current_frame(reply)
+
+    def _snapshot(self, subject: str, reply: str, data: bytes) -> None:
+        try:
+            snapshot = self._state_snapshot()
+        except LimitExceededError as error:  # a snapshot takes a state subscriber's slot
+            self._answer(reply, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            return
+        self._answer(reply, grpc.StatusCode.OK, "", snapshot)
+
+    def _rpc(self, subject: str, reply: str, data: bytes) -> None:
+        name = subject.rpartition(".")[2]
+        call = self._calls.get(name)
+        if call is None:
+            self._answer(reply, grpc.StatusCode.UNIMPLEMENTED, f"no method {name!r} over NATS")
+            return
+        if len(data) > self._limits.max_request_bytes:
+            message = (
+                f"a request of {len(data)} bytes is larger than the "
+                f"{self._limits.max_request_bytes} allowed (Limits.max_request_bytes)"
+            )
+            self._answer(reply, grpc.StatusCode.RESOURCE_EXHAUSTED, message)
+            return
+        try:
+            body = run_unary(call, data, _Context())  # type: ignore[arg-type]
+        except _Aborted as error:
+            self._answer(reply, error.code, error.message)
+            return
+        self._answer(reply, grpc.StatusCode.OK, "", body)
+
+    def _lease(self, subject: str, reply: str, data: bytes) -> None:
+        try:
+            counts = self._renew(data)
+        except LimitExceededError as error:
+            self._answer(reply, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        except (TypeError, ValueError) as error:
+            self._answer(reply, grpc.StatusCode.INVALID_ARGUMENT, f"lease refused: {error}")
+        else:
+            self._answer(reply, grpc.StatusCode.OK, "", json.dumps(counts).encode())
+
+    # -- leases ---------------------------------------------------------------------------------
+    def _renew(self, data: bytes) -> dict[str, int]:
+        """Apply one lease message; the listener counts of its sessions."""
+        request = json.loads(data)
+        if not isinstance(request, dict):
+            raise ValueError("a lease is a JSON object")
+        client = check_name(request.get("client"), what="lease client id", max_length=_MAX_ID)
+        if request.get("leave"):
+            with self._lock:
+                lease = self._leases.pop(client, None)
+            if lease is not None:
+                lease.close()
+            return {}
+        ttl = float(request.get("ttl", LEASE_TTL))
+        if not _TTL_RANGE[0] <= ttl <= _TTL_RANGE[1]:
+            raise ValueError(f"ttl must be in {_TTL_RANGE[0]:g}..{_TTL_RANGE[1]:g} s, got {ttl}")
+        token = request.get("token") or ""
+        wanted = request.get("sessions") or {}
+        frames = int(request.get("frames") or 0)
+        if not isinstance(token, str) or not isinstance(wanted, dict):
+            raise TypeError("a lease's token is a string and its sessions an object")
+        counts = {
+            check_name(name, what="session name", max_length=self._limits.max_name_length): int(n)
+            for name, n in wanted.items()
+        }
+        if any(n < 0 for n in counts.values()):
+            raise ValueError("a lease's session counts must not be negative")
+        if sum(counts.values()) > self._limits.max_streams_per_client:
+            raise LimitExceededError(
+                f"a client may listen {self._limits.max_streams_per_client} times at most "
+                "(Limits.max_streams_per_client)"
+            )
+        with self._lock:
+            lease = self._leases.get(client)
+            if lease is None:
+                if len(self._leases) >= MAX_LEASES:
+                    raise LimitExceededError(f"this session has {MAX_LEASES} NATS clients already")
+                lease = self._leases[client] = _Lease(0.0)
+            lease.expires = time.monotonic() + ttl
+            lease.frames = max(frames, 0)
+        # Leases of one client arrive in order from one thread of it; the pool may still
+        # run two at once, which the registry's and the state's own locks keep consistent.
+        self._present(lease, token)
+        for name, count in counts.items():
+            self._listen(lease, name, count)
+        for name in [n for n in lease.joins if n not in counts]:
+            self._listen(lease, name, 0)
+        return {name: self._sessions.count(name) for name in counts}
+
+    def _present(self, lease: _Lease, token: str) -> None:
+        if token == lease.token and (lease.presence is not None) == bool(token):
+            return
+        if lease.presence is not None:
+            lease.presence.close()
+            lease.presence = None
+        lease.token = token
+        if token:
+            stack = ExitStack()
+            stack.enter_context(self._state.client(token))
+            lease.presence = stack
+
+    def _listen(self, lease: _Lease, name: str, count: int) -> None:
+        stacks = lease.joins.setdefault(name, [])
+        while len(stacks) > max(count, 0):
+            stacks.pop().close()
+        while len(stacks) < count:
+            stack = ExitStack()
+            stack.enter_context(self._sessions.join(name))
+            stacks.append(stack)
+        if not stacks:
+            del lease.joins[name]
+
+    def expire(self) -> None:
+        """End the leases that were not renewed in time."""
+        now = time.monotonic()
+        with self._lock:
+            gone = [c for c, lease in self._leases.items() if lease.expires < now]
+            leases = [self._leases.pop(client) for client in gone]
+        for lease in leases:
+            lease.close()
+
+    @property
+    def lease_count(self) -> int:
+        """NATS clients holding a lease now."""
+        with self._lock:
+            return len(self._leases)
+
+    @property
+    def watchers(self) -> int:
+        """NATS clients with a frame stream open, as of their last lease."""
+        with self._lock:
+            return sum(1 for lease in self._leases.values() if lease.frames)
+
+    def close(self) -> None:
+        """Stop answering, and end every lease."""
+        with self._lock:
+            self._closed = True
+            leases = list(self._leases.values())
+            self._leases.clear()
+        for subscription in self._subscriptions:
+            subscription.unsubscribe()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for lease in leases:
+            lease.close()
+
+
+def _single(answer: bytes) -> bytes:
+    """A short answer as its one packet (sent from the loop's thread, which cannot wait)."""
+    (packet,) = packets(0, 0, answer, 64 * 1024)
+    return packet
