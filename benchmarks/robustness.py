@@ -395,7 +395,7 @@ def one_key_many_writers(writers: int = 4, rounds: int = 100) -> Row:
 def lock_holder_gone(how: str) -> Row:
     """A client holding a 24-hour lock is killed (its connection closes) or frozen with
     SIGSTOP (the connection stays open, but nothing answers): seconds until it is free."""
-    from framecast.session.app import KEEPALIVE_SECONDS, KEEPALIVE_TIMEOUT
+    from framecast.transports.grpc.server import KEEPALIVE_SECONDS, KEEPALIVE_TIMEOUT
 
     server = Producer(1_000)
     state = server.session.shared_state

@@ -229,7 +229,6 @@ def test_the_cores_import_no_transport_library() -> None:
     assert {name: libraries for name, libraries in found.items() if libraries} == {}
 
 
-@pytest.mark.xfail(strict=True, reason="the NATS door and the client carriers are next")
 def test_the_carriers_never_import_each_other() -> None:
     graph = import_graph(_framecast_root(), "framecast")
     crossings = [
@@ -243,7 +242,6 @@ def test_the_carriers_never_import_each_other() -> None:
     assert crossings == []
 
 
-@pytest.mark.xfail(strict=True, reason="the NATS door and the client carriers are next")
 def test_the_client_reaches_a_carrier_only_through_connect() -> None:
     """client/ imports no core and no server door: only ``transports.connect`` (and the
     transport-free pieces beside it) of the transports."""

@@ -29,7 +29,9 @@ from framecast.errors import (
 )
 from framecast.testing import wait_until
 from framecast.testing.nats import NatsServer
+from framecast.transports.nats.channel import NatsCarrier
 from framecast.transports.nats.link import NatsLink
+from framecast.transports.nats.streams import FrameStream
 from framecast.transports.nats.wire import parse_nats_url, read_packet
 
 VIEWER = Path(__file__).with_name("relay_viewer.py")
@@ -360,7 +362,9 @@ def test_a_slow_viewer_resyncs_to_the_latest_frame(
                 )
                 expected = direct.get_frame()
                 assert np.abs(_positions(remote.frame) - _positions(expected)).max() <= TOLERANCE
-                assert remote._frame_call.resyncs >= 2
+                frames = remote._frame_call
+                assert isinstance(frames, FrameStream)
+                assert frames.resyncs >= 2
             finally:
                 direct.close()
 
@@ -398,7 +402,9 @@ def test_nats_credentials_and_permissions_are_nats_own(
                 viewer.wait_for_frame(timeout=10)
                 assert viewer.run_command("playback/pause") is None
                 # A viewer may not publish frames: NATS refuses it, and no one receives it.
-                link = viewer._channel.link
+                carrier = viewer._carrier
+                assert isinstance(carrier, NatsCarrier)
+                link = carrier.link
                 seen: list[bytes] = []
                 listen = NatsLink(parse_nats_url(origin), name="listen")
                 try:

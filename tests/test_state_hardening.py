@@ -40,18 +40,26 @@ def small(no_leaks: None) -> Iterator[Session]:
         yield session
 
 
-def _state_stream(channel: grpc.Channel, token: str = "") -> Any:
-    return wire.call(channel, wire.SUBSCRIBE_STATE)(
-        state_pb2.SubscribeStateRequest(access_token=token)
+def _raw(channel: grpc.Channel, method: wire.Method) -> Any:
+    """A raw gRPC callable of ``method``, as a client in another language would make."""
+    make = channel.unary_stream if method.streaming else channel.unary_unary
+    return make(
+        method.path,
+        request_serializer=method.request.SerializeToString,
+        response_deserializer=method.response.FromString,
     )
 
 
+def _state_stream(channel: grpc.Channel, token: str = "") -> Any:
+    return _raw(channel, wire.SUBSCRIBE_STATE)(state_pb2.SubscribeStateRequest(access_token=token))
+
+
 def _update(channel: grpc.Channel, request: state_pb2.UpdateStateRequest) -> Any:
-    return wire.call(channel, wire.UPDATE_STATE)(request, timeout=10)
+    return _raw(channel, wire.UPDATE_STATE)(request, timeout=10)
 
 
 def _locks(channel: grpc.Channel, request: state_pb2.UpdateLocksRequest) -> Any:
-    return wire.call(channel, wire.UPDATE_LOCKS)(request, timeout=10)
+    return _raw(channel, wire.UPDATE_LOCKS)(request, timeout=10)
 
 
 # -- 1. memory through the state --------------------------------------------------------------

@@ -410,4 +410,3 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             print(f"framecast {args.command}: {error}", file=sys.stderr)
             return 2
     return _watch(args, stream)
-

@@ -15,11 +15,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-import grpc
-
 import framecast.wire.methods as wire
 from framecast._proto import command_pb2, frame_pb2, sessions_pb2
-from framecast._support.address import parse_address
 from framecast._support.names import check_name
 from framecast._support.threads import BackgroundTask
 from framecast.client.listener import SessionListener
@@ -35,12 +32,8 @@ from framecast.messages import CommandInfo, SelectionEvent, TransitionEvent
 from framecast.recording.feeds import record_client
 from framecast.recording.recorder import Recorder
 from framecast.timeline import TIMELINE_KEY
-from framecast.transports.base import CALL_TIMEOUT, rpc_code, rpc_message
-from framecast.transports.grpc.channel import check_access, connect
-from framecast.transports.nats.channel import NatsChannel
-from framecast.transports.nats.link import tls_context
-from framecast.transports.nats.wire import is_nats_url, parse_nats_url
-from framecast.transports.security import PEM, TOKEN_ENV
+from framecast.transports.base import CALL_TIMEOUT, CallError, Carrier, Stream, exception_for
+from framecast.transports.connect import PEM, connect
 from framecast.wire.codec import decode_json, encode_json, parse_update
 
 __all__ = ["Client", "FrameCallback", "FrameUpdate", "RemoteSharedState"]
@@ -86,30 +79,8 @@ class Client:
         access_token: str | None = None,
     ) -> None:
         self.access_token = access_token or uuid.uuid4().hex
-        if is_nats_url(address):
-            # A session relayed through NATS: NATS's own credentials (in the URL) guard
-            # it, so framecast's token does not apply; ``tls`` is NATS's TLS.
-            nats = parse_nats_url(address)
-            target = f"{nats.display()}/{nats.session}"
-            self._channel: Any = NatsChannel(
-                nats, connect_timeout=connect_timeout, tls=tls_context(tls)
-            )
-        else:
-            target, url_token = parse_address(address)
-            if token is None:
-                token = url_token if url_token is not None else os.environ.get(TOKEN_ENV, "")
-            self._channel = connect(target, token, tls, connect_timeout)
-        self.address = target
-        # Frames and contexts arrive as raw bytes: parse_update makes arrays that are views
-        # into them.
-        self._subscribe_frames = wire.call(self._channel, wire.SUBSCRIBE_FRAMES, decode=False)
-        self._get_frame = wire.call(self._channel, wire.GET_FRAME, decode=False)
-        self._get_commands = wire.call(self._channel, wire.GET_COMMANDS)
-        self._run_command = wire.call(self._channel, wire.RUN_COMMAND)
-        self._join = wire.call(self._channel, wire.JOIN)
-        self._list_sessions = wire.call(self._channel, wire.LIST_SESSIONS)
-        check_access(self._list_sessions, target, connect_timeout, self._channel)
-        self._get_context = wire.call(self._channel, wire.GET_CONTEXT, decode=False)
+        self._carrier: Carrier = connect(address, token=token, tls=tls, timeout=connect_timeout)
+        self.address = self._carrier.address
         self._listeners: list[SessionListener] = []
         # Reentrant: wait_for_frame evaluates the caller's predicate under this lock, and a
         # predicate may well read client properties.
@@ -119,8 +90,7 @@ class Client:
         self._updates_received = 0
         self._callbacks: list[FrameCallback] = []
         self._frame_interval: float | None = None
-        # grpc's stream call objects are untyped in grpc-stubs; they are iterators with cancel().
-        self._frame_call: Any = None
+        self._frame_call: Stream[FrameUpdate] | None = None
         self._frame_task: BackgroundTask | None = None
         #: Set once the frame stream has ended (the server went, or the client closed).
         self.frames_ended = threading.Event()
@@ -161,7 +131,7 @@ class Client:
                     )
                 return
             self._frame_interval = interval
-            call = self._subscribe_frames(frame_pb2.SubscribeFramesRequest(frame_interval=interval))
+            call = self._carrier.frames(interval)
             self._frame_call = call
             self._frame_task = BackgroundTask(
                 "framecast-client-frames", lambda stop: self._consume_frames(call)
@@ -179,14 +149,9 @@ class Client:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
 
-    def _consume_frames(self, call: Any) -> None:
+    def _consume_frames(self, call: Stream[FrameUpdate]) -> None:
         try:
-            for message in call:
-                # NATS streams hand over updates already parsed (they merge them).
-                if isinstance(message, FrameUpdate):
-                    update = message
-                else:
-                    update = parse_update(message, receive_time=time.time())
+            for update in call:
                 with self._lock:
                     self._frame.merge(update.fields, index=update.frame_index, reset=update.reset)
                     self._updates_received += 1
@@ -197,11 +162,10 @@ class Client:
                         callback(update)
                     except Exception:
                         log.exception("frame callback %r failed", callback)
-        except grpc.RpcError as error:
-            if rpc_code(error) != grpc.StatusCode.CANCELLED:
-                raise ConnectionError(
-                    f"frame stream from {self.address} ended: {rpc_message(error)}"
-                ) from None
+        except CallError as error:
+            raise ConnectionError(
+                f"frame stream from {self.address} ended: {error.message}"
+            ) from None
         finally:
             self.frames_ended.set()
             with self._lock:
@@ -253,7 +217,7 @@ class Client:
 
     def get_frame(self) -> FrameData:
         """Fetch the whole current frame once, without subscribing."""
-        message = self._get_frame(frame_pb2.GetFrameRequest(), timeout=CALL_TIMEOUT)
+        message = self._carrier.unary(wire.GET_FRAME, frame_pb2.GetFrameRequest())
         decoded = parse_update(message)
         frame = FrameData()
         frame.merge(decoded.fields, index=decoded.frame_index, reset=True)
@@ -280,13 +244,15 @@ class Client:
         check_name(name, what="session name")
         with self._lock:
             self._check_open()
-        call: Any = self._join(sessions_pb2.JoinRequest(name=name))
+        call = self._carrier.join(name)
         try:
             first = next(call)
-        except grpc.RpcError as error:
-            if rpc_code(error) == grpc.StatusCode.INVALID_ARGUMENT:
-                raise ValueError(rpc_message(error)) from None
-            raise ConnectionError(f"cannot join {name!r}: {rpc_message(error)}") from None
+        except StopIteration:
+            raise ConnectionError(f"cannot join {name!r}: the stream ended") from None
+        except CallError as error:
+            raise exception_for(error, ValueError) or ConnectionError(
+                f"cannot join {name!r}: {error.message}"
+            ) from None
         listener = SessionListener(
             call,
             name,
@@ -301,7 +267,7 @@ class Client:
 
     def sessions(self) -> dict[str, int]:
         """Every named session the server knows, with its client count now."""
-        response = self._list_sessions(sessions_pb2.ListSessionsRequest(), timeout=CALL_TIMEOUT)
+        response = self._carrier.unary(wire.LIST_SESSIONS, sessions_pb2.ListSessionsRequest())
         return {info.name: info.clients for info in response.sessions}
 
     def context(self, timeline: str, transition: int, *, after: bool = False) -> FrameData:
@@ -314,14 +280,9 @@ class Client:
             timeline=timeline, transition=transition, after=after
         )
         try:
-            message = self._get_context(request, timeout=CALL_TIMEOUT)
-        except grpc.RpcError as error:
-            code = rpc_code(error)
-            if code == grpc.StatusCode.NOT_FOUND:
-                raise LookupError(rpc_message(error)) from None
-            if code == grpc.StatusCode.OUT_OF_RANGE:
-                raise IndexError(rpc_message(error)) from None
-            raise
+            message = self._carrier.unary(wire.GET_CONTEXT, request)
+        except CallError as error:
+            raise exception_for(error, IndexError, LookupError) or error from None
         decoded = parse_update(message)
         frame = FrameData()
         frame.merge(decoded.fields, index=decoded.frame_index, reset=True)
@@ -355,7 +316,7 @@ class Client:
         with self._lock:
             self._check_open()
             if self._state is None:
-                self._state = RemoteSharedState(self._channel, self.access_token)
+                self._state = RemoteSharedState(self._carrier, self.access_token)
             state = self._state
         try:
             state.wait_synced(CALL_TIMEOUT)
@@ -371,7 +332,7 @@ class Client:
     @property
     def commands(self) -> dict[str, CommandInfo]:
         """The server's commands by name, with their arguments and descriptions."""
-        response = self._get_commands(command_pb2.GetCommandsRequest(), timeout=CALL_TIMEOUT)
+        response = self._carrier.unary(wire.GET_COMMANDS, command_pb2.GetCommandsRequest())
         return {
             info.name: CommandInfo(
                 info.name,
@@ -391,17 +352,12 @@ class Client:
             payload = encode_json(arguments)
         except ValueError as error:
             raise CommandArgumentError(f"arguments of {name!r}: {error}") from None
+        request = command_pb2.RunCommandRequest(name=name, arguments=payload)
         try:
-            response = self._run_command(
-                command_pb2.RunCommandRequest(name=name, arguments=payload), timeout=CALL_TIMEOUT
-            )
-        except grpc.RpcError as error:
-            code, message = rpc_code(error), rpc_message(error)
-            if code == grpc.StatusCode.NOT_FOUND:
-                raise UnknownCommandError(message) from None
-            if code == grpc.StatusCode.INVALID_ARGUMENT:
-                raise CommandArgumentError(message) from None
-            raise CommandFailedError(message, code.name if code else "UNKNOWN") from None
+            response = self._carrier.unary(wire.RUN_COMMAND, request)
+        except CallError as error:
+            known = exception_for(error, UnknownCommandError, CommandArgumentError)
+            raise known or CommandFailedError(error.message, error.code.name) from None
         return decode_json(response.result, what="command result")
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -425,7 +381,7 @@ class Client:
             task.stop()
         if state is not None:
             state.close()
-        self._channel.close()
+        self._carrier.close()
 
     def __enter__(self) -> Client:
         return self

@@ -11,10 +11,9 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
-import grpc
-
 from framecast._support.threads import BackgroundTask
 from framecast.messages import SelectionEvent, SessionEvent, TransitionEvent
+from framecast.transports.base import CallError
 from framecast.wire.events import decode_event
 
 __all__ = ["SessionListener"]
@@ -72,9 +71,8 @@ class SessionListener:
                 event = decode_event(self.name, raw, time.time())
                 if event is not None:
                     self._dispatch(event)
-        except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.CANCELLED:
-                log.warning("session %r ended: %s", self.name, error)
+        except CallError as error:
+            log.warning("session %r ended: %s", self.name, error)
         finally:
             self._put(_END)
             with self._received:

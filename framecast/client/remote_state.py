@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-import grpc
+from google.protobuf.message import Message
 
 import framecast.wire.methods as wire
 from framecast._proto import state_pb2
@@ -15,7 +15,7 @@ from framecast._support.taps import Taps
 from framecast._support.threads import BackgroundTask
 from framecast.client.versioned import VersionedView
 from framecast.errors import AbsentClientError, LimitExceededError, StateLockedError
-from framecast.transports.base import CALL_TIMEOUT, rpc_code, rpc_message
+from framecast.transports.base import CallError, Carrier, exception_for
 from framecast.wire.codec import encode_json
 
 __all__ = ["RemoteSharedState"]
@@ -35,11 +35,9 @@ class RemoteSharedState(MutableMapping[str, object]):
     ``owned=True`` last until it closes or its connection ends.
     """
 
-    def __init__(self, channel: grpc.Channel, token: str) -> None:
+    def __init__(self, carrier: Carrier, token: str) -> None:
         self._token = token
-        self._update_state = wire.call(channel, wire.UPDATE_STATE)
-        self._update_locks = wire.call(channel, wire.UPDATE_LOCKS)
-        subscribe = wire.call(channel, wire.SUBSCRIBE_STATE)
+        self._carrier = carrier
         self._changed = threading.Condition()
         self._view = VersionedView()
         self._synced = False
@@ -48,7 +46,7 @@ class RemoteSharedState(MutableMapping[str, object]):
         #: Called on the stream's thread with each change received (key to JSON bytes,
         #: None for a removed key), and True for the first message (the snapshot starts).
         self.taps: Taps[[Mapping[str, bytes | None], bool]] = Taps()
-        self._call: Any = subscribe(state_pb2.SubscribeStateRequest(access_token=token))
+        self._call = carrier.state(token, 0.0)
         self._task = BackgroundTask("framecast-client-state", lambda stop: self._consume())
         self._task.start()
 
@@ -74,10 +72,9 @@ class RemoteSharedState(MutableMapping[str, object]):
                     received: dict[str, bytes | None] = dict(change.updates)
                     received.update(dict.fromkeys(change.removals))
                     self.taps(received, first)
-        except grpc.RpcError as error:
-            if rpc_code(error) != grpc.StatusCode.CANCELLED:
-                with self._changed:
-                    self._ended = rpc_message(error)
+        except CallError as error:
+            with self._changed:
+                self._ended = error.message
         finally:
             with self._changed:
                 self._ended = self._ended or "the server ended it"
@@ -178,7 +175,7 @@ class RemoteSharedState(MutableMapping[str, object]):
             change=state_pb2.StateChange(updates=encoded, removals=removals or []),
             owned=owned,
         )
-        response = self._unary(self._update_state, request)
+        response = self._unary(wire.UPDATE_STATE, request)
         if not response.success:
             raise StateLockedError(response.locked_keys)
         with self._changed:
@@ -194,30 +191,24 @@ class RemoteSharedState(MutableMapping[str, object]):
         The lock ends sooner if this client leaves (closes, or its connection ends).
         """
         request = state_pb2.UpdateLocksRequest(access_token=self._token, acquire={key: duration})
-        response = self._unary(self._update_locks, request)
+        response = self._unary(wire.UPDATE_LOCKS, request)
         if not response.success:
             raise StateLockedError(response.locked_keys)
 
     def unlock(self, key: str) -> None:
         """Release this client's lock on ``key``."""
         request = state_pb2.UpdateLocksRequest(access_token=self._token, release=[key])
-        response = self._unary(self._update_locks, request)
+        response = self._unary(wire.UPDATE_LOCKS, request)
         if not response.success:
             raise StateLockedError(response.locked_keys)
 
-    @staticmethod
-    def _unary(method: Callable[..., object], request: object) -> state_pb2.UpdateStateResponse:
+    def _unary(self, method: wire.Method, request: Message) -> Any:
+        """A state call's response; a refusal as the exception the status table names."""
         try:
-            return method(request, timeout=CALL_TIMEOUT)  # type: ignore[return-value]
-        except grpc.RpcError as error:
-            code = rpc_code(error)
-            if code == grpc.StatusCode.INVALID_ARGUMENT:
-                raise ValueError(rpc_message(error)) from None
-            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                raise LimitExceededError(rpc_message(error)) from None
-            if code == grpc.StatusCode.FAILED_PRECONDITION:
-                raise AbsentClientError(rpc_message(error)) from None
-            raise
+            return self._carrier.unary(method, request)
+        except CallError as error:
+            known = exception_for(error, ValueError, LimitExceededError, AbsentClientError)
+            raise known or error from None
 
     def close(self) -> None:
         """End the state stream (the server then releases this client's locks and keys)."""

@@ -1,21 +1,20 @@
 """The wire's method table: every RPC of ``framecast.v1``, its path and its message types.
 
-The client and the servicers both build their calls and handlers from this one table, so
-a method's path and types are written once. ``response`` is None where the response is
-sent or read as raw bytes (frames and contexts are assembled by hand, see
+The carriers, the calls and the servicers all build on this one table, so a method's path
+and types are written once; nothing here depends on a transport. ``raw_response``: the
+response is sent or read as raw bytes (frames and contexts are assembled by hand, see
 :mod:`framecast.wire.codec`; event streams are serialized once when published).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import grpc
 from google.protobuf.message import Message
 
 from framecast._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
 
-__all__ = ["METHODS", "PACKAGE", "Method", "call", "methods_of"]
+__all__ = ["METHODS", "PACKAGE", "SERVICES", "Method", "methods_of"]
 
 #: The protobuf package of every service.
 PACKAGE = "framecast.v1"
@@ -102,24 +101,10 @@ METHODS = (
 )
 
 
+#: Every service, in the order of the .proto files.
+SERVICES = ("Trajectory", "State", "Command", "Sessions")
+
+
 def methods_of(service: str) -> list[Method]:
     """The methods of one service."""
     return [method for method in METHODS if method.service == service]
-
-
-def call(channel: grpc.Channel, method: Method, *, decode: bool = True) -> Any:
-    """A client callable for ``method`` on ``channel``.
-
-    Requests are serialized from their message; responses are parsed into the response
-    type, or left as bytes with ``decode=False`` (frames, parsed without copies by
-    :func:`framecast.wire.codec.parse_update`).
-    """
-    serializer = method.request.SerializeToString
-    deserializer = method.response.FromString if decode else None
-    if method.streaming:
-        return channel.unary_stream(
-            method.path, request_serializer=serializer, response_deserializer=deserializer
-        )
-    return channel.unary_unary(
-        method.path, request_serializer=serializer, response_deserializer=deserializer
-    )

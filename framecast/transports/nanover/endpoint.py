@@ -40,11 +40,11 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from framecast._support.extras import require
-from framecast.core.commands import CommandRegistry
-from framecast.core.limits import LimitExceededError, Limits
+from framecast.core.cores import Cores
+from framecast.core.limits import LimitExceededError
 from framecast.core.mailbox import paced
-from framecast.core.publisher import ChannelMeta, ChannelSubscription, FramePublisher
-from framecast.core.state import STATE_PART_BYTES, SharedState, entry_size
+from framecast.core.publisher import ChannelMeta, ChannelSubscription
+from framecast.core.state import STATE_PART_BYTES, entry_size
 from framecast.errors import StateLockedError
 from framecast.frame import FieldValue
 from framecast.transports.ports import PortInUseError, bind_problem
@@ -110,21 +110,18 @@ class NanoverEndpoint:
 
     def __init__(
         self,
-        frames: FramePublisher,
-        state: SharedState,
-        commands: CommandRegistry,
+        cores: Cores,
         *,
         address: str,
         port: int,
-        limits: Limits,
         token: str = "",
         tls: ssl.SSLContext | None = None,
         frame_interval: float = 1 / 30,
     ) -> None:
         server_module = _websockets()
         msgpack()  # fail now, naming the extra, not at the first client
-        self.frames, self.state, self.commands = frames, state, commands
-        self.limits = limits
+        self.frames, self.state, self.commands = cores.frames, cores.shared_state, cores.commands
+        self.limits = cores.limits
         self.frame_interval = frame_interval
         self._token = token
         self._codec = NanoverCodec()
@@ -141,7 +138,7 @@ class NanoverEndpoint:
             ssl=tls,
             process_request=self._authorize if token else None,
             compression=None,  # NanoVer measured deflate 20x slower for 8 % less data
-            max_size=limits.max_request_bytes,
+            max_size=self.limits.max_request_bytes,
             close_timeout=CLOSE_SECONDS,
             logger=log,
         )

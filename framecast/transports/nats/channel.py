@@ -1,10 +1,9 @@
-"""``NatsChannel``: a framecast session reached through NATS, shaped like a gRPC channel.
+"""``NatsCarrier``: a framecast session reached through NATS.
 
-:func:`framecast.wire.methods.call` asks a channel for ``unary_unary`` and ``unary_stream``
-callables by method path; this channel answers with requests to the session's subjects
-(see :mod:`framecast.transports.nats.wire`) and with the streams of
-:mod:`framecast.transports.nats.streams`, which fail with the same status codes as gRPC
-calls. So the client, its shared state and its listeners work unchanged over either.
+Unary calls are requests to the session's subjects (see :mod:`framecast.transports.nats.wire`),
+and its streams are those of :mod:`framecast.transports.nats.streams`. They yield the same
+typed updates as every carrier and fail with the same
+:class:`~framecast.transports.base.CallError`, so the client never asks which carrier it has.
 
 The client's presence (its access token, for locks and owned keys) and the named sessions
 it listens on are one *lease* (see :mod:`framecast.transports.nats.requests`), renewed from a
@@ -20,68 +19,50 @@ import threading
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-import grpc
+from google.protobuf.message import Message
 
-from framecast._proto import frame_pb2, sessions_pb2, state_pb2
+import framecast.wire.methods as wire
 from framecast._support.threads import BackgroundTask
+from framecast.transports.base import CALL_TIMEOUT, CallError, Status
 from framecast.transports.nats.link import NatsLink
-from framecast.transports.nats.streams import (
-    FrameStream,
-    JoinStream,
-    RelayRpcError,
-    StateStream,
-    status_error,
+from framecast.transports.nats.streams import FrameStream, JoinStream, StateStream
+from framecast.transports.nats.wire import (
+    LEASE_TTL,
+    Lease,
+    NatsAddress,
+    Subjects,
+    decode_reply,
+    encode_lease,
 )
-from framecast.transports.nats.wire import NatsAddress, Subjects, decode_reply
 
-__all__ = ["LEASE_TTL", "NatsChannel"]
+__all__ = ["NatsCarrier"]
 
 _S = TypeVar("_S", FrameStream, StateStream, JoinStream)
 
 log = logging.getLogger(__name__)
 
-#: Seconds a lease lasts unless renewed (renewed every third of it).
-LEASE_TTL = 10.0
 #: Seconds a lease request may take.
 LEASE_TIMEOUT = 5.0
 
 
-def _call(link: NatsLink, subject: str, payload: bytes, timeout: float | None) -> bytes:
-    """One request and its reply's body; failures as :class:`RelayRpcError`."""
+def _call(link: NatsLink, subject: str, payload: bytes, timeout: float) -> bytes:
+    """One request and its reply's body; failures as :class:`CallError`."""
     try:
-        data = link.request(subject, payload, timeout if timeout is not None else 10.0)
+        data = link.request(subject, payload, timeout)
     except TimeoutError:
-        raise RelayRpcError(
-            grpc.StatusCode.DEADLINE_EXCEEDED,
-            f"no framecast session answered on {subject} through NATS",
+        raise CallError(
+            Status.DEADLINE_EXCEEDED, f"no framecast session answered on {subject} through NATS"
         ) from None
     except PermissionError as error:
-        raise RelayRpcError(grpc.StatusCode.PERMISSION_DENIED, str(error)) from None
+        raise CallError(Status.PERMISSION_DENIED, str(error)) from None
     except ConnectionError as error:
-        raise RelayRpcError(grpc.StatusCode.UNAVAILABLE, str(error)) from None
+        raise CallError(Status.UNAVAILABLE, str(error)) from None
     code, message, body = decode_reply(data)
     if code:
-        raise status_error(code, message)
+        raise CallError(Status.of(code), message)
     return body
-
-
-class _Unary:
-    def __init__(
-        self,
-        link: NatsLink,
-        subject: str,
-        serializer: Callable[[Any], bytes],
-        deserializer: Callable[[bytes], Any] | None,
-    ) -> None:
-        self._link, self._subject = link, subject
-        self._serializer, self._deserializer = serializer, deserializer
-
-    def __call__(self, request: Any, timeout: float | None = None) -> Any:
-        body = _call(self._link, self._subject, self._serializer(request), timeout)
-        return body if self._deserializer is None else self._deserializer(body)
 
 
 class LeaseKeeper:
@@ -103,16 +84,15 @@ class LeaseKeeper:
     def _payload(self) -> bytes:
         """The lease as it stands (lock held); giving it back when nothing is held."""
         if not self._held():
-            return json.dumps({"client": self.client, "leave": True}).encode()
-        token = next(iter(self._tokens), "")
-        lease = {
-            "client": self.client,
-            "ttl": self._ttl,
-            "token": token,
-            "sessions": self._sessions,
-            "frames": self._frames,
-        }
-        return json.dumps(lease).encode()
+            return encode_lease(Lease(client=self.client, leave=True))
+        lease = Lease(
+            client=self.client,
+            ttl=self._ttl,
+            token=next(iter(self._tokens), ""),
+            sessions=dict(self._sessions),
+            frames=self._frames,
+        )
+        return encode_lease(lease)
 
     def _start(self) -> None:
         """Start renewing (lock held)."""
@@ -136,7 +116,7 @@ class LeaseKeeper:
             self._start()
         try:
             return self._send()
-        except RelayRpcError:
+        except CallError:
             if step > 0:
                 with self._lock:
                     counter[key] -= step
@@ -159,7 +139,7 @@ class LeaseKeeper:
     def _quietly(self, counter: Counter[str], key: str) -> None:
         try:
             self._change(counter, key, -1)
-        except RelayRpcError as error:
+        except CallError as error:
             log.debug("lease update failed: %s", error)  # it expires by itself
 
     def watch(self, step: int) -> None:
@@ -185,7 +165,7 @@ class LeaseKeeper:
             if held:
                 try:
                     self._send()
-                except RelayRpcError as error:
+                except CallError as error:
                     log.debug("lease renewal failed: %s", error)
 
     def close(self) -> None:
@@ -194,14 +174,14 @@ class LeaseKeeper:
         if task is None:
             return
         task.stop()
-        payload = json.dumps({"client": self.client, "leave": True}).encode()
+        payload = encode_lease(Lease(client=self.client, leave=True))
         try:
             _call(self._link, self._subjects.lease, payload, 1.0)
-        except RelayRpcError as error:
+        except CallError as error:
             log.debug("lease release failed: %s", error)
 
 
-class NatsChannel:
+class NatsCarrier:
     """Calls and streams of one framecast session (``address.session``) through NATS."""
 
     def __init__(
@@ -215,7 +195,7 @@ class NatsChannel:
             raise ValueError(
                 "a NATS address names the session to watch: nats://host:4222/<session name>"
             )
-        self.address = address
+        self.address = f"{address.display()}/{address.session}"
         self.subjects = Subjects(address.session)
         self._streams: weakref.WeakSet[Any] = weakref.WeakSet()
         self.link = NatsLink(
@@ -232,55 +212,39 @@ class NatsChannel:
         for stream in list(self._streams):
             stream.resync()
 
-    def unary_unary(
-        self,
-        path: str,
-        request_serializer: Callable[[Any], bytes],
-        response_deserializer: Callable[[bytes], Any] | None = None,
-    ) -> _Unary:
-        name = path.rpartition("/")[2]
-        return _Unary(self.link, self.subjects.rpc(name), request_serializer, response_deserializer)
-
-    def unary_stream(
-        self,
-        path: str,
-        request_serializer: Callable[[Any], bytes],
-        response_deserializer: Callable[[bytes], Any] | None = None,
-    ) -> Callable[[Any], Any]:
-        name = path.rpartition("/")[2]
-        if name == "SubscribeFrames":
-            return self._frames
-        if name == "SubscribeState":
-            return self._state
-        if name == "Join":
-            return lambda request: self._join(request, response_deserializer)
-        raise ValueError(f"no stream {name!r} through NATS")
+    def unary(self, method: wire.Method, request: Message, timeout: float = CALL_TIMEOUT) -> Any:
+        """One unary call, a request to the session's subject of ``method``."""
+        body = _call(
+            self.link, self.subjects.rpc(method.name), request.SerializeToString(), timeout
+        )
+        return body if method.raw_response else method.response.FromString(body)
 
     def _track(self, stream: _S) -> _S:
         self._streams.add(stream)
         return stream
 
-    def _frames(self, request: frame_pb2.SubscribeFramesRequest) -> FrameStream:
-        stream = FrameStream(self.link, self.subjects, request.frame_interval)
+    def frames(self, interval: float) -> FrameStream:
+        """The frame stream; the origin counts this client as a viewer while it is open."""
+        stream = FrameStream(self.link, self.subjects, interval)
         leases = self.leases
         leases.watch(1)
         stream.on_cancel.append(lambda: leases.watch(-1))
         return self._track(stream)
 
-    def _state(self, request: state_pb2.SubscribeStateRequest) -> StateStream:
-        token = request.access_token
+    def state(self, access_token: str, interval: float) -> StateStream:
+        """Shared-state changes; the lease holds ``access_token`` while the stream is open."""
         leases = self.leases
         stream = StateStream(
-            self.link, self.subjects, (lambda: leases.present(token)) if token else None
+            self.link,
+            self.subjects,
+            (lambda: leases.present(access_token)) if access_token else None,
         )
-        if token:
-            stream.on_cancel.append(lambda: leases.absent(token))
+        if access_token:
+            stream.on_cancel.append(lambda: leases.absent(access_token))
         return self._track(stream)
 
-    def _join(
-        self, request: sessions_pb2.JoinRequest, decode: Callable[[bytes], Any] | None
-    ) -> JoinStream:
-        name = request.name
+    def join(self, name: str) -> JoinStream:
+        """The events of the named session ``name``; the lease counts this listener."""
         leases = self.leases
         stream = JoinStream(
             self.link,
@@ -288,10 +252,10 @@ class NatsChannel:
             name,
             lambda: leases.join(name),
             lambda: leases.leave(name),
-            decode=decode,
         )
         return self._track(stream)
 
     def close(self) -> None:
+        """Give the lease back and close the NATS connection (which ends every stream)."""
         self.leases.close()
         self.link.close()

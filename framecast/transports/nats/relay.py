@@ -29,14 +29,11 @@ import numpy as np
 from framecast._proto import state_pb2
 from framecast._support.extras import require
 from framecast._support.threads import BackgroundTask, raise_if_failed
-from framecast.core.commands import CommandRegistry
-from framecast.core.limits import Limits
+from framecast.core.cores import Cores
 from framecast.core.mailbox import paced
-from framecast.core.publisher import FrameMeta, FramePublisher
-from framecast.core.registry import SessionRegistry, TimelineRegistry
-from framecast.core.state import STATE_PART_BYTES, SharedState, entry_size
+from framecast.core.publisher import FrameMeta
+from framecast.core.state import STATE_PART_BYTES, entry_size
 from framecast.frame import FieldValue
-from framecast.transports.grpc.servicers import unary_calls
 from framecast.transports.nats.link import NatsLink
 from framecast.transports.nats.requests import RelayRequests
 from framecast.transports.nats.wire import (
@@ -96,14 +93,9 @@ class Relay:
     def __init__(
         self,
         url: str,
+        cores: Cores,
         *,
         session: str,
-        frames: FramePublisher,
-        state: SharedState,
-        commands: CommandRegistry,
-        sessions: SessionRegistry,
-        timelines: TimelineRegistry,
-        limits: Limits,
         precision: float | None = DEFAULT_PRECISION,
         tls: ssl.SSLContext | None = None,
     ) -> None:
@@ -116,7 +108,7 @@ class Relay:
         self.url = url
         self.address = address
         self._codec = RelayCodec(precision)
-        self._frames, self._state, self._sessions = frames, state, sessions
+        self._frames, self._state = cores.frames, cores.shared_state
         # Random per link: a viewer never takes a new origin's numbers for the old one's.
         self.epoch = secrets.randbits(63)
         self._lock = threading.Lock()
@@ -134,14 +126,11 @@ class Relay:
             self._requests = RelayRequests(
                 self._link,
                 self.subjects,
-                unary_calls(frames, state, commands, sessions, timelines, limits),
-                state,
-                sessions,
-                limits,
+                cores,
                 current_frame=self._send_current,
                 state_snapshot=self._snapshot,
             )
-            self._untap = sessions.taps.add(self._publish_event)
+            self._untap = cores.sessions.taps.add(self._publish_event)
             self._tasks = [
                 BackgroundTask(f"framecast-relay-frames-{self.session}", self._send_frames),
                 BackgroundTask(f"framecast-relay-state-{self.session}", self._send_state),

@@ -2,9 +2,10 @@
 
 Requests arrive on the link's loop thread and run on a small pool, so that a slow command
 never holds up frames or other requests; past ``MAX_QUEUED`` waiting requests a new one is
-refused at once with RESOURCE_EXHAUSTED. Unary calls run the gRPC servicers' own code
-(:func:`~framecast.transports.grpc.servicers.unary_calls`), so their checks, limits and status codes
-are the same on both doors.
+refused at once with RESOURCE_EXHAUSTED. Unary calls run the transport-free calls every
+door runs (:class:`~framecast.transports.calls.UnaryCalls`), so their checks, limits and
+status codes are the same on every door; a :class:`~framecast.transports.base.CallError`
+is written as a reply's status.
 
 A NATS client has no connection to the origin whose end would tell it left, so presence
 is a *lease*: a client names its access token (its locks and owned keys live while it is
@@ -23,51 +24,25 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import NoReturn
-
-import grpc
 
 from framecast._support.names import check_name
-from framecast.core.limits import LimitExceededError, Limits
-from framecast.core.registry import SessionRegistry
-from framecast.core.state import SharedState
-from framecast.transports.grpc.servicers import UnaryCall, run_unary
+from framecast.core.cores import Cores
+from framecast.core.limits import LimitExceededError
+from framecast.transports.base import CallError, Status
+from framecast.transports.calls import UnaryCalls
 from framecast.transports.nats.link import NatsLink, Subscription
-from framecast.transports.nats.wire import Subjects, encode_reply, packets
+from framecast.transports.nats.wire import Subjects, decode_lease, encode_reply, packets
 
-__all__ = ["LEASE_TTL", "RelayRequests"]
+__all__ = ["RelayRequests"]
 
 log = logging.getLogger(__name__)
 
 #: Pool threads for requests, and requests that may wait for one.
 WORKERS = 4
 MAX_QUEUED = 256
-#: Lease durations a client may ask for, in seconds, and the default.
-LEASE_TTL = 10.0
-_TTL_RANGE = (1.0, 120.0)
 #: NATS clients a session keeps leases of. What a lease holds (presence, listening) is
 #: bounded by the server's own limits; this bounds the table itself.
 MAX_LEASES = 10_000
-#: Longest client id of a lease.
-_MAX_ID = 128
-
-
-class _Aborted(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-class _Context:
-    """The part of ``grpc.ServicerContext`` that the unary servicers use."""
-
-    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
-        raise _Aborted(code, details)
-
-
-def _status(code: grpc.StatusCode) -> int:
-    number: int = code.value[0]
-    return number
 
 
 @dataclass
@@ -95,16 +70,13 @@ class RelayRequests:
         self,
         link: NatsLink,
         subjects: Subjects,
-        calls: dict[str, UnaryCall],
-        state: SharedState,
-        sessions: SessionRegistry,
-        limits: Limits,
+        cores: Cores,
         *,
         current_frame: Callable[[str], None],
         state_snapshot: Callable[[], bytes],
     ) -> None:
-        self._link, self._subjects, self._calls = link, subjects, calls
-        self._state, self._sessions, self._limits = state, sessions, limits
+        self._link, self._subjects, self._calls = link, subjects, UnaryCalls(cores)
+        self._state, self._sessions, self._limits = cores.shared_state, cores.sessions, cores.limits
         self._current_frame, self._state_snapshot = current_frame, state_snapshot
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="framecast-relay-req")
         self._lock = threading.Lock()
@@ -133,7 +105,7 @@ class RelayRequests:
                     self._queued += 1
             if busy:
                 message = f"the session has {MAX_QUEUED} requests waiting already; try again"
-                answer = encode_reply(_status(grpc.StatusCode.RESOURCE_EXHAUSTED), message)
+                answer = encode_reply(Status.RESOURCE_EXHAUSTED, message)
                 self._link.publish_soon(reply, _single(answer))
                 return
             self._pool.submit(self._run, work, subject, reply, data)
@@ -151,8 +123,8 @@ class RelayRequests:
             with self._lock:
                 self._queued -= 1
 
-    def _answer(self, reply: str, code: grpc.StatusCode, message: str, body: bytes = b"") -> None:
-        self._link.reply_packets(reply, encode_reply(_status(code), message, body))
+    def _answer(self, reply: str, code: Status, message: str, body: bytes = b"") -> None:
+        self._link.reply_packets(reply, encode_reply(code, message, body))
 
     # -- the requests -------------------------------------------------------------------------
     def _frame(self, subject: str, reply: str, data: bytes) -> None:
@@ -162,67 +134,44 @@ class RelayRequests:
         try:
             snapshot = self._state_snapshot()
         except LimitExceededError as error:  # a snapshot takes a state subscriber's slot
-            self._answer(reply, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            self._answer(reply, Status.RESOURCE_EXHAUSTED, str(error))
             return
-        self._answer(reply, grpc.StatusCode.OK, "", snapshot)
+        self._answer(reply, Status.OK, "", snapshot)
 
     def _rpc(self, subject: str, reply: str, data: bytes) -> None:
-        name = subject.rpartition(".")[2]
-        call = self._calls.get(name)
-        if call is None:
-            self._answer(reply, grpc.StatusCode.UNIMPLEMENTED, f"no method {name!r} over NATS")
-            return
-        if len(data) > self._limits.max_request_bytes:
-            message = (
-                f"a request of {len(data)} bytes is larger than the "
-                f"{self._limits.max_request_bytes} allowed (Limits.max_request_bytes)"
-            )
-            self._answer(reply, grpc.StatusCode.RESOURCE_EXHAUSTED, message)
-            return
         try:
-            body = run_unary(call, data, _Context())  # type: ignore[arg-type]
-        except _Aborted as error:
+            body = self._calls.run(subject.rpartition(".")[2], data)
+        except CallError as error:
             self._answer(reply, error.code, error.message)
             return
-        self._answer(reply, grpc.StatusCode.OK, "", body)
+        self._answer(reply, Status.OK, "", body)
 
     def _lease(self, subject: str, reply: str, data: bytes) -> None:
         try:
             counts = self._renew(data)
         except LimitExceededError as error:
-            self._answer(reply, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+            self._answer(reply, Status.RESOURCE_EXHAUSTED, str(error))
         except (TypeError, ValueError) as error:
-            self._answer(reply, grpc.StatusCode.INVALID_ARGUMENT, f"lease refused: {error}")
+            self._answer(reply, Status.INVALID_ARGUMENT, f"lease refused: {error}")
         else:
-            self._answer(reply, grpc.StatusCode.OK, "", json.dumps(counts).encode())
+            self._answer(reply, Status.OK, "", json.dumps(counts).encode())
 
     # -- leases ---------------------------------------------------------------------------------
     def _renew(self, data: bytes) -> dict[str, int]:
         """Apply one lease message; the listener counts of its sessions."""
-        request = json.loads(data)
-        if not isinstance(request, dict):
-            raise ValueError("a lease is a JSON object")
-        client = check_name(request.get("client"), what="lease client id", max_length=_MAX_ID)
+        request = decode_lease(data)
+        client = request["client"]
         if request.get("leave"):
             with self._lock:
                 lease = self._leases.pop(client, None)
             if lease is not None:
                 lease.close()
             return {}
-        ttl = float(request.get("ttl", LEASE_TTL))
-        if not _TTL_RANGE[0] <= ttl <= _TTL_RANGE[1]:
-            raise ValueError(f"ttl must be in {_TTL_RANGE[0]:g}..{_TTL_RANGE[1]:g} s, got {ttl}")
-        token = request.get("token") or ""
-        wanted = request.get("sessions") or {}
-        frames = int(request.get("frames") or 0)
-        if not isinstance(token, str) or not isinstance(wanted, dict):
-            raise TypeError("a lease's token is a string and its sessions an object")
+        ttl, token = request["ttl"], request["token"]
         counts = {
-            check_name(name, what="session name", max_length=self._limits.max_name_length): int(n)
-            for name, n in wanted.items()
+            check_name(name, what="session name", max_length=self._limits.max_name_length): n
+            for name, n in request["sessions"].items()
         }
-        if any(n < 0 for n in counts.values()):
-            raise ValueError("a lease's session counts must not be negative")
         if sum(counts.values()) > self._limits.max_streams_per_client:
             raise LimitExceededError(
                 f"a client may listen {self._limits.max_streams_per_client} times at most "
@@ -235,7 +184,7 @@ class RelayRequests:
                     raise LimitExceededError(f"this session has {MAX_LEASES} NATS clients already")
                 lease = self._leases[client] = _Lease(0.0)
             lease.expires = time.monotonic() + ttl
-            lease.frames = max(frames, 0)
+            lease.frames = request["frames"]
         # Leases of one client arrive in order from one thread of it; the pool may still
         # run two at once, which the registry's and the state's own locks keep consistent.
         self._present(lease, token)

@@ -1,14 +1,14 @@
 """A NATS client's streams: frames, shared state and a named session's events.
 
-Each stream behaves like the gRPC call it stands in for (an iterator of messages with
-``cancel()``), so that :class:`~framecast.client.client.Client`, ``RemoteSharedState`` and
-``SessionListener`` read it as they read gRPC. Underneath, messages arrive on the link's
-loop thread into a bounded :class:`_Feed`, and the reader's own thread does the rest:
-reassembles packets, checks sequence numbers, merges frames latest-wins, and re-syncs from
-a whole snapshot after any gap (a lost packet, a sequence jump, a reconnection, a new
-origin, or a feed that overflowed because this reader was too slow). A reader never sees
-a delta applied on top of a frame that missed one: after a gap it waits for the whole
-frame, which replaces everything it held.
+Each stream is a carrier's stream (see :class:`~framecast.transports.base.Stream`): an
+iterator of typed updates with ``cancel()``, failing with
+:class:`~framecast.transports.base.CallError`, as the gRPC carrier's are. Underneath,
+messages arrive on the link's loop thread into a bounded :class:`_Feed`, and the reader's
+own thread does the rest: reassembles packets, checks sequence numbers, merges frames
+latest-wins, and re-syncs from a whole snapshot after any gap (a lost packet, a sequence
+jump, a reconnection, a new origin, or a feed that overflowed because this reader was too
+slow). A reader never sees a delta applied on top of a frame that missed one: after a gap it
+waits for the whole frame, which replaces everything it held.
 """
 
 from __future__ import annotations
@@ -21,16 +21,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
-import grpc
-
-from framecast._proto import state_pb2
+from framecast._proto import sessions_pb2, state_pb2
 from framecast.frame import FrameUpdate
+from framecast.transports.base import CallError, Status
 from framecast.transports.nats.link import NatsLink, Subscription
 from framecast.transports.nats.wire import Reassembler, Subjects, decode_reply, records
 from framecast.wire.codec import decode_field_bytes, split_update
 from framecast.wire.events import encode_joined
 
-__all__ = ["FrameStream", "JoinStream", "RelayRpcError", "StateStream"]
+__all__ = ["FrameStream", "JoinStream", "StateStream"]
 
 log = logging.getLogger(__name__)
 
@@ -42,31 +41,6 @@ RETRY = 2.0
 MAX_BUFFERED = 256
 
 _HEAD = struct.Struct("<QQ")  # epoch, sequence of a state snapshot
-
-
-class RelayRpcError(grpc.RpcError):
-    """A failed call through NATS, with a gRPC status code and the origin's message."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self._code, self._message = code, message
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._message
-
-    def __str__(self) -> str:
-        return f"{self._code.name}: {self._message}"
-
-
-def status_error(code: int, message: str) -> RelayRpcError:
-    """The error of a reply's status number."""
-    for status in grpc.StatusCode:
-        if status.value[0] == code:
-            return RelayRpcError(status, message)
-    return RelayRpcError(grpc.StatusCode.UNKNOWN, message)
 
 
 class _Feed:
@@ -368,7 +342,7 @@ class StateStream(_Synced):
                 return
             code, message, body = decode_reply(bytes(whole[2]))
             if code:
-                raise status_error(code, message)
+                raise CallError(Status.of(code), message)
             previous = self._epoch
             self._epoch, self._sequence = _HEAD.unpack_from(body)
             self._waiting = False
@@ -400,8 +374,8 @@ class StateStream(_Synced):
 
 
 class JoinStream(_Stream):
-    """A named session's events (serialized ``SessionEvent``), after a first "joined" one
-    with the listener count. ``join()`` takes the lease and returns the count."""
+    """A named session's events (``SessionEvent``), after a first "joined" one with the
+    listener count. ``join()`` takes the lease and returns the count."""
 
     def __init__(
         self,
@@ -410,28 +384,25 @@ class JoinStream(_Stream):
         name: str,
         join: Callable[[], int],
         leave: Callable[[], None],
-        *,
-        decode: Callable[[bytes], Any] | None = None,
     ) -> None:
         super().__init__(link, subjects)
         self._name, self._join, self._leave = name, join, leave
-        self._decode = decode or (lambda data: data)
         self._joined = False
         self._lock = threading.Lock()
         self._listen(subjects.events(name), "event")
 
-    def _run(self) -> Iterator[bytes]:
+    def _run(self) -> Iterator[sessions_pb2.SessionEvent]:
         clients = int(self._join())
         with self._lock:
             self._joined = True
-        yield self._decode(encode_joined(self._name, clients))
+        yield sessions_pb2.SessionEvent.FromString(encode_joined(self._name, clients))
         while True:
             taken = self._feed.take(None)
             if taken is None:
                 return
             for kind, data in taken[0]:
                 if kind == "event":
-                    yield self._decode(data)
+                    yield sessions_pb2.SessionEvent.FromString(data)
 
     def cancel(self) -> None:
         super().cancel()

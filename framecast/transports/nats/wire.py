@@ -27,13 +27,20 @@ origin is never taken for the same stream.
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import NamedTuple, Required, TypedDict
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from framecast._support.names import check_name
+
 __all__ = [
+    "LEASE_TTL",
+    "Lease",
+    "decode_lease",
+    "encode_lease",
     "MAX_MESSAGE_BYTES",
     "MAX_PARTS",
     "NatsAddress",
@@ -202,6 +209,57 @@ class Reassembler:
         body = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._key, self._chunks, self._size = None, [], 0
         return packet.epoch, packet.sequence, body
+
+
+class Lease(TypedDict, total=False):
+    """A NATS client's lease, the one message both ends of it use (see
+    :mod:`framecast.transports.nats.requests`): who (``client``), for how long (``ttl`` s),
+    its access token while a state stream is open, the named sessions it listens on (with how
+    many listeners each), its open frame streams; or ``leave`` to give it back."""
+
+    client: Required[str]
+    ttl: float
+    token: str
+    sessions: dict[str, int]
+    frames: int
+    leave: bool
+
+
+#: Seconds a lease lasts unless renewed (a client renews every third of it), and the
+#: range a client may ask for.
+LEASE_TTL = 10.0
+LEASE_TTL_RANGE = (1.0, 120.0)
+#: Longest client id of a lease.
+MAX_LEASE_CLIENT = 128
+
+
+def encode_lease(lease: Lease) -> bytes:
+    """A lease as the JSON a client sends."""
+    return json.dumps(lease).encode()
+
+
+def decode_lease(data: bytes) -> Lease:
+    """The lease in ``data``, its types and ranges checked (``ValueError`` or ``TypeError``
+    naming the problem); session names are checked by the origin, against its limits."""
+    request = json.loads(data)
+    if not isinstance(request, dict):
+        raise ValueError("a lease is a JSON object")
+    client = check_name(request.get("client"), what="lease client id", max_length=MAX_LEASE_CLIENT)
+    if request.get("leave"):
+        return Lease(client=client, leave=True)
+    ttl = float(request.get("ttl", LEASE_TTL))
+    low, high = LEASE_TTL_RANGE
+    if not low <= ttl <= high:
+        raise ValueError(f"ttl must be in {low:g}..{high:g} s, got {ttl}")
+    token = request.get("token") or ""
+    sessions = request.get("sessions") or {}
+    frames = int(request.get("frames") or 0)
+    if not isinstance(token, str) or not isinstance(sessions, dict):
+        raise TypeError("a lease's token is a string and its sessions an object")
+    counts = {name: int(n) for name, n in sessions.items()}
+    if any(n < 0 for n in counts.values()):
+        raise ValueError("a lease's session counts must not be negative")
+    return Lease(client=client, ttl=ttl, token=token, sessions=counts, frames=max(frames, 0))
 
 
 def encode_reply(code: int, message: str, body: bytes = b"") -> bytes:
