@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from framecast._support.mailbox import Pending
+from framecast._support import mailbox as mailbox_module
+from framecast._support.mailbox import Pending, paced
 from framecast._support.pacing import Pacer
-from framecast.core import mailbox as mailbox_module
-from framecast.core.mailbox import paced
 
 
 def _sends(pacer: Pacer, writes: list[float], delay: float = 0.0) -> list[float]:

@@ -10,8 +10,8 @@ import pytest
 
 from framecast import Limits
 from framecast._proto import frame_pb2
+from framecast._support.mailbox import Mailbox
 from framecast.core import CommandRegistry, FramePublisher, SharedState
-from framecast.core.mailbox import Mailbox
 from framecast.core.state import SERVER
 from framecast.errors import (
     CommandArgumentError,

@@ -75,7 +75,7 @@ class Pacer:
         self._burst = burst
         # A send may go with this much less than a whole token (a bounded debt): a sender
         # fed at exactly the cap then absorbs an early update instead of waiting for it,
-        # and locking onto that wait (see :func:`framecast.core.mailbox.paced`).
+        # and locking onto that wait (see :func:`framecast._support.mailbox.paced`).
         self._tolerance = tolerance
         self._tokens = 1.0  # a sender that never sent may send once, at once
         self._stamp: float | None = None

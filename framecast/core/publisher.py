@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import NamedTuple, Protocol
 
-from framecast.core.mailbox import Mailbox, MailboxSet, Pending
+from framecast._support.mailbox import Mailbox, MailboxSet, Pending
 from framecast.frame import FieldValue, FrameChanges, FrameUpdate
 from framecast.wire.codec import EntryParts, assemble_update, encode_entry_parts
 

@@ -13,10 +13,10 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from framecast._support.mailbox import Mailbox, MailboxSet
 from framecast._support.names import check_name
 from framecast._support.taps import Taps
 from framecast.core.limits import DEFAULT_LIMITS, LimitExceededError, Limits
-from framecast.core.mailbox import Mailbox, MailboxSet
 from framecast.timeline import TimelineBase
 
 __all__ = ["DEFAULT_SESSION", "EventMailbox", "SessionRegistry", "TimelineRegistry"]

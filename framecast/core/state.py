@@ -10,10 +10,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
+from framecast._support.mailbox import Mailbox, MailboxSet
 from framecast._support.names import check_name
 from framecast._support.taps import Taps
 from framecast.core.limits import DEFAULT_LIMITS, LimitExceededError, Limits
-from framecast.core.mailbox import Mailbox, MailboxSet
 from framecast.core.owners import SERVER, Owner, ServerOwner
 from framecast.errors import AbsentClientError, StateLockedError
 from framecast.wire.codec import encode_json

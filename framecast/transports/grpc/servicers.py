@@ -15,10 +15,10 @@ import grpc
 
 import framecast.wire.methods as wire
 from framecast._proto import frame_pb2, sessions_pb2, state_pb2
+from framecast._support.mailbox import paced
 from framecast._support.pacing import check_interval
 from framecast.core.cores import Cores
 from framecast.core.limits import LimitExceededError
-from framecast.core.mailbox import paced
 from framecast.core.publisher import FramePublisher
 from framecast.core.registry import SessionRegistry
 from framecast.core.state import STATE_PART_BYTES, SharedState, entry_size

@@ -40,9 +40,9 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from framecast._support.extras import require
+from framecast._support.mailbox import paced
 from framecast.core.cores import Cores
 from framecast.core.limits import LimitExceededError
-from framecast.core.mailbox import paced
 from framecast.core.publisher import ChannelMeta, ChannelSubscription
 from framecast.core.state import STATE_PART_BYTES, entry_size
 from framecast.errors import StateLockedError

@@ -28,9 +28,9 @@ import numpy as np
 
 from framecast._proto import state_pb2
 from framecast._support.extras import require
+from framecast._support.mailbox import paced
 from framecast._support.threads import BackgroundTask, raise_if_failed
 from framecast.core.cores import Cores
-from framecast.core.mailbox import paced
 from framecast.core.publisher import FrameMeta
 from framecast.core.state import STATE_PART_BYTES, entry_size
 from framecast.frame import FieldValue
