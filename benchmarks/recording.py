@@ -26,9 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _harness import (
+    SESSION,
+    Scenario,
+    percentile,
+    run,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broadcast import SESSION, Scenario, run
 
 
 def _recording_session(root: Path, stats: list[dict[str, Any]]) -> Any:
@@ -46,10 +51,6 @@ def _recording_session(root: Path, stats: list[dict[str, Any]]) -> Any:
         return finish
 
     return start
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def measure_clients(args: argparse.Namespace) -> list[str]:
@@ -75,7 +76,7 @@ def measure_clients(args: argparse.Namespace) -> list[str]:
                 rows.append(
                     f"| {what} | {min(result.fps):.1f} | "
                     f"{statistics.median(result.latencies_ms):.1f} | "
-                    f"{_percentile(result.latencies_ms, 95):.1f} | {written} |"
+                    f"{percentile(result.latencies_ms, 95):.1f} | {written} |"
                 )
     return rows
 
@@ -116,7 +117,7 @@ def measure_seeks(frames: int, particles: int = 10_000, seeks: int = 200) -> str
             replay.close()
     return (
         f"| {frames:,} | {particles:,} | {size / 1e6:,.0f} MB | {opened:.2f} s | "
-        f"{statistics.median(times):.1f} ms | {_percentile(times, 95):.1f} ms |"
+        f"{statistics.median(times):.1f} ms | {percentile(times, 95):.1f} ms |"
     )
 
 

@@ -36,8 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from broadcast import WRITTEN_KEY, _initial_frame, _Producer, _reap
-from nanover_servers import _cpu_seconds
+from _harness import (
+    WRITTEN_KEY,
+    FrameProducer,
+    initial_frame,
+    process_cpu_seconds,
+    reap,
+)
 
 DIRECT = "direct gRPC"
 RELAYED = "NATS, 2 nodes"
@@ -84,9 +89,9 @@ def _clients_main(
     start.wait(120)
     begin = time.time() + warmup
     threading.Event().wait(warmup)
-    cpu_begin = _cpu_seconds()
+    cpu_begin = process_cpu_seconds()
     threading.Event().wait(seconds)
-    cpu = _cpu_seconds() - cpu_begin
+    cpu = process_cpu_seconds() - cpu_begin
     end = begin + seconds
     for client in clients:
         client.close()
@@ -103,7 +108,7 @@ def run(
     from framecast import Session
     from framecast.testing.nats import NatsServer
 
-    frame = _initial_frame(particles)
+    frame = initial_frame(particles)
     nodes: list[NatsServer] = []
     session = Session(frame, port=0, name="bench")
     try:
@@ -117,7 +122,7 @@ def run(
             address = f"{b.url}/bench"
         else:
             address = session.app.target
-        producer = _Producer(frame, particles, RATE, lambda: None)
+        producer = FrameProducer(frame, particles, RATE, lambda: None)
         per = args.per_process
         counts = [min(per, subscribers - i) for i in range(0, subscribers, per)]
         context = multiprocessing.get_context("spawn")
@@ -136,16 +141,18 @@ def run(
                 process.start()
             for _ in processes:
                 ready.get(timeout=180)
-            origin_before = _cpu_seconds()
-            nats_before = sum(_cpu_seconds(node.pid) for node in nodes)
+            origin_before = process_cpu_seconds()
+            nats_before = sum(process_cpu_seconds(node.pid) for node in nodes)
             wall = time.monotonic()
             start.set()
             reports = [results.get(timeout=args.warmup + args.seconds + 120) for _ in processes]
             elapsed = time.monotonic() - wall
-            origin = (_cpu_seconds() - origin_before) / elapsed * 100
-            nats_cpu = (sum(_cpu_seconds(node.pid) for node in nodes) - nats_before) / elapsed * 100
+            origin = (process_cpu_seconds() - origin_before) / elapsed * 100
+            nats_cpu = (
+                (sum(process_cpu_seconds(node.pid) for node in nodes) - nats_before) / elapsed * 100
+            )
         finally:
-            _reap(processes)
+            reap(processes)
             producer.close()
         relay = session.app.relay
         size = (

@@ -42,6 +42,12 @@ from typing import Any
 
 import grpc
 import numpy as np
+from _harness import (
+    port_open,
+    rss_mb,
+    threads,
+    wait_for,
+)
 
 _FRAMES = "/framecast.v1.Trajectory/SubscribeFrames"
 _STATE = "/framecast.v1.State/SubscribeState"
@@ -83,37 +89,6 @@ class Producer:
         start = time.monotonic()
         self.session.close()
         return time.monotonic() - start
-
-
-def rss_mb() -> float:
-    """This process's resident memory, from Linux's /proc (MB)."""
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-def threads() -> int:
-    return threading.active_count()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> float | None:
-    """Seconds until ``predicate()`` held (polled every 10 ms), or None past ``timeout``."""
-    start = time.monotonic()
-    pause = threading.Event()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        pause.wait(0.01)
-    return None
-
-
-def port_open(address: str) -> bool:
-    import socket
-
-    host, _, port = address.rpartition(":")
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return probe.connect_ex((host, int(port))) == 0
 
 
 # -- the client processes -------------------------------------------------------------------------

@@ -37,8 +37,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from browser import CHROMIUM_FLAGS, Lab, chromium_path, run_all_cells
+from framecast.testing.browser import CHROMIUM_FLAGS, Lab, chromium_path, run_all_cells
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "framecast"

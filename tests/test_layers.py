@@ -19,10 +19,13 @@ import framecast
 #: under it. A module may import its own folder and the rows below its own; two folders on
 #: one row never import each other.
 LAYERS: list[tuple[str, ...]] = [
+    # The test helpers and pytest plugins users and our tests share: they drive the whole
+    # package as a user does (sessions, command-line processes, viewers), so they sit on top.
+    ("framecast.testing",),
     # What a user imports: the package's front.
     ("framecast",),
-    # The command line, the test helpers users and our tests share, the notebook layer.
-    ("framecast.cli", "framecast.testing", "framecast.jupyter"),
+    # The command line; the notebook layer.
+    ("framecast.cli", "framecast.jupyter"),
     # narupatools' Session and REVEN's named sessions; the Python client.
     ("framecast.session", "framecast.client"),
     # Recordings; readers of other libraries' files and engines.
@@ -349,3 +352,38 @@ def test_no_module_is_over_the_size_limit() -> None:
     }
     assert len(sizes) > 40
     assert {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES} == {}
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def test_no_test_file_imports_another_and_helpers_ship_in_framecast_testing() -> None:
+    """A test imports packages only: what tests share is in ``framecast.testing``."""
+    local = {path.stem for path in TESTS.rglob("*.py")}
+    reaching: list[str] = []
+    for path in sorted(TESTS.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = ["." if node.level else node.module or ""]
+            reaching += [
+                f"{path.relative_to(TESTS)} imports {name}"
+                for name in names
+                if name == "." or name.split(".")[0] in local
+            ]
+    assert len(local) > 20
+    assert reaching == []
+
+
+def test_the_tests_mirror_the_folders_of_the_package() -> None:
+    """Every folder of tests/ is a folder of framecast/ (its tests sit where its code does)."""
+    folders = sorted(
+        str(path.relative_to(TESTS))
+        for path in TESTS.rglob("*")
+        if path.is_dir() and path.name != "__pycache__"
+    )
+    assert len(folders) >= 10
+    assert [f for f in folders if not (_framecast_root() / f).is_dir()] == []

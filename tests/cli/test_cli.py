@@ -8,80 +8,20 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from extras import require
-from secure import self_signed
 
 import framecast
 from framecast import Session
 from framecast.testing import port_is_listening
+from framecast.testing.extras import require
+from framecast.testing.processes import Served, as_from_a_terminal, framecast_command
+from framecast.testing.secure import self_signed
 
 pytestmark = pytest.mark.slow
-
-
-def _framecast(*args: str) -> list[str]:
-    return [sys.executable, "-m", "framecast.cli", *args]
-
-
-def _as_from_a_terminal() -> None:
-    """In the child, before it runs: Ctrl-C as a terminal delivers it. A test runner started
-    in the background of a script inherits SIGINT ignored, and so would ``serve``."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-class Served:
-    """A `framecast serve` process whose output is collected line by line."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            _framecast("serve", "--port", "0", *args),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=_as_from_a_terminal,
-        )
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-            if "stop with Ctrl-C" in line:
-                self.ready.set()
-        self.ready.set()
-
-    @property
-    def address(self) -> str:
-        match = re.search(r"framecast watch (\S+)", "".join(self.lines))
-        assert match, self.lines
-        return match.group(1)
-
-    def interrupt(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(30)
-        self._reader.join(10)
-        return code
-
-    def __enter__(self) -> Served:
-        assert self.ready.wait(60), self.lines
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self._reader.join(10)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
 
 
 @pytest.fixture
@@ -166,7 +106,7 @@ def test_serve_a_trajectory_file(tmp_path: Path) -> None:
 def test_watch_shows_fields_rate_and_latency(no_leaks: None) -> None:
     with Session(framecast.demo.argon(100, density=5.0), port=0) as session:
         result = subprocess.run(
-            _framecast("watch", f"127.0.0.1:{session.port}", "--duration", "2.5"),
+            framecast_command("watch", f"127.0.0.1:{session.port}", "--duration", "2.5"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -181,7 +121,7 @@ def test_watch_shows_fields_rate_and_latency(no_leaks: None) -> None:
 
 def test_watch_reports_a_missing_server() -> None:
     result = subprocess.run(
-        _framecast("watch", "127.0.0.1:1", "--timeout", "0.5"),
+        framecast_command("watch", "127.0.0.1:1", "--timeout", "0.5"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -193,7 +133,7 @@ def test_watch_reports_a_missing_server() -> None:
 def test_serve_on_a_busy_port_names_the_port(no_leaks: None) -> None:
     with Session(port=0) as session:
         result = subprocess.run(
-            _framecast("serve", "--port", str(session.port)),
+            framecast_command("serve", "--port", str(session.port)),
             capture_output=True,
             text=True,
             timeout=60,
@@ -256,7 +196,7 @@ def test_serve_refuses_bad_input_in_one_line_with_status_2(
     argv = [files[arg[1:-1]] if arg.startswith("{") else arg for arg in args]
     argv = [arg.encode().decode("unicode_escape") for arg in argv]
     result = subprocess.run(
-        _framecast("serve", "--port", "0", *argv), capture_output=True, text=True, timeout=60
+        framecast_command("serve", "--port", "0", *argv), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
@@ -269,12 +209,12 @@ def test_serve_refuses_bad_input_in_one_line_with_status_2(
 def test_serve_echoes_no_token_it_did_not_make(tmp_path: Path) -> None:
     env = {**os.environ, "FRAMECAST_TOKEN": "my-own-secret"}
     process = subprocess.Popen(
-        _framecast("serve", "--port", "0", "--particles", "20"),
+        framecast_command("serve", "--port", "0", "--particles", "20"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**env, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=_as_from_a_terminal,
+        preexec_fn=as_from_a_terminal,
     )
     assert process.stdout is not None
     lines = []
@@ -293,7 +233,7 @@ def test_serve_echoes_no_token_it_did_not_make(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["serve", "watch"])
 def test_help_explains_each_command(command: str) -> None:
     result = subprocess.run(
-        _framecast(command, "--help"), capture_output=True, text=True, timeout=60
+        framecast_command(command, "--help"), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0
     assert "examples:" in result.stdout
@@ -337,11 +277,11 @@ def test_serve_md_files_with_a_selection() -> None:
 )
 def test_serve_refuses_bad_files_with_a_message(args: list[str], message: str) -> None:
     result = subprocess.run(
-        _framecast("serve", "--port", "0", *args),
+        framecast_command("serve", "--port", "0", *args),
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parents[2],
     )
     assert result.returncode == 2
     assert message in result.stderr
@@ -373,7 +313,7 @@ def test_serve_with_a_token_over_tls_and_watch_it_by_url(tmp_path: Path) -> None
         assert f"--cafile {cert}" in "".join(server.lines)
         url = f"framecast://{address}?token=tok3n"
         watched = subprocess.run(
-            _framecast("watch", url, "--cafile", str(cert), "--duration", "1.5"),
+            framecast_command("watch", url, "--cafile", str(cert), "--duration", "1.5"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -382,7 +322,7 @@ def test_serve_with_a_token_over_tls_and_watch_it_by_url(tmp_path: Path) -> None
         assert "<f4 (50, 3)" in watched.stdout
         assert "tok3n" not in watched.stdout  # the console shows host:port, not the token
         refused = subprocess.run(
-            _framecast("watch", address, "--cafile", str(cert), "--timeout", "5"),
+            framecast_command("watch", address, "--cafile", str(cert), "--timeout", "5"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -395,7 +335,7 @@ def test_serve_with_a_token_over_tls_and_watch_it_by_url(tmp_path: Path) -> None
 
 def test_serve_refuses_half_a_tls_pair() -> None:
     result = subprocess.run(
-        _framecast("serve", "--port", "0", "--certfile", "cert.pem"),
+        framecast_command("serve", "--port", "0", "--certfile", "cert.pem"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -409,7 +349,9 @@ def test_record_a_server_then_serve_the_recording(tmp_path: Path, no_leaks: None
     path = tmp_path / "demo.fcrec"
     with Session(framecast.demo.argon(40), port=0) as session:
         result = subprocess.run(
-            _framecast("record", f"127.0.0.1:{session.port}", str(path), "--duration", "1.5"),
+            framecast_command(
+                "record", f"127.0.0.1:{session.port}", str(path), "--duration", "1.5"
+            ),
             capture_output=True,
             text=True,
             timeout=60,
@@ -430,7 +372,7 @@ def test_record_a_server_then_serve_the_recording(tmp_path: Path, no_leaks: None
         client.close()
         assert server.interrupt() == 0
     again = subprocess.run(
-        _framecast("record", "127.0.0.1:1", str(path), "--timeout", "0.5"),
+        framecast_command("record", "127.0.0.1:1", str(path), "--timeout", "0.5"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -443,7 +385,10 @@ def test_serve_refuses_a_file_that_is_not_a_recording(tmp_path: Path) -> None:
     fake = tmp_path / "fake.fcrec"
     fake.write_text("not a recording")
     result = subprocess.run(
-        _framecast("serve", "--port", "0", str(fake)), capture_output=True, text=True, timeout=60
+        framecast_command("serve", "--port", "0", str(fake)),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "is not a framecast recording" in result.stderr
@@ -455,7 +400,7 @@ def test_movie_draws_a_recording_or_a_trajectory_headlessly(tmp_path: Path) -> N
     source = tmp_path / "run.npz"
     framecast.demo.argon_trajectory(n=30, frames=10).save_npz(source)
     result = subprocess.run(
-        _framecast(
+        framecast_command(
             "movie", str(source), str(tmp_path / "run.gif"), "--every", "2", "--size", "96x64"
         ),
         capture_output=True,
@@ -468,7 +413,7 @@ def test_movie_draws_a_recording_or_a_trajectory_headlessly(tmp_path: Path) -> N
     assert len(frames) == 5
     assert frames[0].shape[:2] == (64, 96)
     bad = subprocess.run(
-        _framecast("movie", str(source), str(tmp_path / "x.gif"), "--size", "big"),
+        framecast_command("movie", str(source), str(tmp_path / "x.gif"), "--size", "big"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -478,7 +423,7 @@ def test_movie_draws_a_recording_or_a_trajectory_headlessly(tmp_path: Path) -> N
 
 
 def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(_framecast(*args), capture_output=True, text=True, timeout=120)
+    return subprocess.run(framecast_command(*args), capture_output=True, text=True, timeout=120)
 
 
 def test_file_and_address_mistakes_read_as_sentences(tmp_path: Path, no_leaks: None) -> None:

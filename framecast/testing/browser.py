@@ -22,7 +22,9 @@ import pytest
 from framecast.testing import in_ci, wait_until
 
 TOKEN = "framecast-browser-tests"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+#: Where screenshots and failure pictures go: ``test-artifacts`` in the directory the tests
+#: run from (the repository's root), unless ``FRAMECAST_TEST_ARTIFACTS`` names another.
+ARTIFACTS = Path(os.environ.get("FRAMECAST_TEST_ARTIFACTS", "test-artifacts")).resolve()
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",

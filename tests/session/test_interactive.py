@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from extras import peptide_simulation, require
-from nanover_env import run_nanover
 
 import framecast
 from framecast.targets.interactions import Interaction, UserForces, interaction_force
+from framecast.testing.extras import peptide_simulation, require
+from framecast.testing.nanover import run_nanover
 
 # -- the interaction value -------------------------------------------------------------------------
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import ARTIFACTS, Lab, run_all_cells
 
 from framecast import Client
 from framecast.testing import ListenerProcess, wait_until
+from framecast.testing.browser import ARTIFACTS, Lab, run_all_cells
 
 pytestmark = pytest.mark.slow
 

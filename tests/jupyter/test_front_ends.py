@@ -23,7 +23,7 @@ from framecast.jupyter.requests import dispatch
 from framecast.jupyter.viewer import Viewer
 from framecast.jupyter.widget import STATIC
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(framecast.__file__).resolve().parent
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import ARTIFACTS, PIXELS, _free_port, chromium_path
 
 from framecast.testing import ListenerProcess, wait_until
+from framecast.testing.browser import ARTIFACTS, PIXELS, _free_port, chromium_path
 
 pytestmark = pytest.mark.slow
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 SETUP = """\
 import json, os, pathlib, threading
@@ -280,7 +280,7 @@ def test_the_dashboard_notebook_works_in_voila(page: Any, workdir: Path) -> None
 
 
 def test_the_marimo_notebook_runs_and_its_bar_drives_the_session(page: Any, workdir: Path) -> None:
-    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "05-marimo.py"
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "05-marimo.py"
     host = _marimo(str(notebook), workdir)
     try:
         page.goto(host.url, timeout=90_000)

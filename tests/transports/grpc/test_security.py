@@ -11,14 +11,14 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
-from extras import require
-from secure import RPCS, call, self_signed
 
 import framecast
 from framecast import Client, FrameData, Limits, Session
 from framecast._proto import frame_pb2, sessions_pb2, state_pb2
 from framecast._support.address import is_loopback, parse_address
 from framecast.testing import wait_until
+from framecast.testing.extras import require
+from framecast.testing.secure import RPCS, call, self_signed
 from framecast.transports.grpc.auth import choose_token
 
 websockets_client = require("websockets.sync.client")

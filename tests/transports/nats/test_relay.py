@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from relay_viewer import digest
-from test_cli import Served, _framecast
 
 import framecast
 from framecast import FrameData, Limits, Session, Transition
@@ -29,12 +27,13 @@ from framecast.errors import (
 )
 from framecast.testing import wait_until
 from framecast.testing.nats import NatsServer
+from framecast.testing.processes import Served, framecast_command
+from framecast.testing.relay_viewer import digest
 from framecast.transports.nats.channel import NatsCarrier
 from framecast.transports.nats.link import NatsLink
 from framecast.transports.nats.streams import FrameStream
 from framecast.transports.nats.wire import parse_nats_url, read_packet
 
-VIEWER = Path(__file__).with_name("relay_viewer.py")
 #: Positions go at 0.001 nm: each coordinate is within half of that.
 TOLERANCE = 0.0005 + 1e-6
 
@@ -60,7 +59,7 @@ class Viewer:
 
     def __init__(self, url: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(VIEWER), url],
+            [sys.executable, "-m", "framecast.testing.relay_viewer", url],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -466,7 +465,7 @@ def test_watch_and_serve_through_nats(nats: NatsServer) -> None:
         assert served.ready.wait(30), served.lines
         assert any(f"via NATS:   framecast watch {nats.url}/cli" in line for line in served.lines)
         watch = subprocess.run(
-            _framecast("watch", f"{nats.url}/cli", "--duration", "2"),
+            framecast_command("watch", f"{nats.url}/cli", "--duration", "2"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -476,7 +475,7 @@ def test_watch_and_serve_through_nats(nats: NatsServer) -> None:
         assert "particle.positions" in watch.stdout
         assert " fps " in watch.stdout
         missing = subprocess.run(
-            _framecast("watch", f"{nats.url}/nobody", "--timeout", "1"),
+            framecast_command("watch", f"{nats.url}/nobody", "--timeout", "1"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -514,7 +513,7 @@ def test_a_compute_node_leaf_dials_out_to_the_hub(no_leaks: None, tmp_path: Path
 
 
 def test_tls_and_a_token_pass_through_to_nats(no_leaks: None, tmp_path: Path) -> None:
-    from secure import self_signed
+    from framecast.testing.secure import self_signed
 
     cert, key = self_signed(tmp_path)
     config = (
@@ -541,10 +540,10 @@ def test_tls_and_a_token_pass_through_to_nats(no_leaks: None, tmp_path: Path) ->
 
 
 def test_a_notebook_viewer_watches_through_nats(no_leaks: None, nats: NatsServer) -> None:
-    from test_viewer import _viewer
+    from framecast.testing.widgets import make_viewer
 
     with Session(framecast.demo.argon(50), port=0, name="nb", relay=nats.url) as session:
-        viewer, sent = _viewer(f"{nats.url}/nb", listen="room")
+        viewer, sent = make_viewer(f"{nats.url}/nb", listen="room")
         try:
             assert not viewer.in_process
             wait_until(
@@ -728,7 +727,7 @@ def test_record_a_session_through_nats(no_leaks: None, nats: NatsServer, tmp_pat
     path = tmp_path / "relayed.fcrec"
     with Session(framecast.demo.argon(50), port=0, name="rec", relay=nats.url):
         result = subprocess.run(
-            _framecast("record", f"{nats.url}/rec", str(path), "--duration", "1.5"),
+            framecast_command("record", f"{nats.url}/rec", str(path), "--duration", "1.5"),
             capture_output=True,
             text=True,
             timeout=60,

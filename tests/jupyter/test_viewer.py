@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,35 +9,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from extras import require
-from secure import self_signed
 from traitlets import TraitError
 
 import framecast
 from framecast import Session
 from framecast.jupyter.viewer import Viewer
 from framecast.testing import wait_until
-
-
-class Recorder:
-    """Stands in for the widget's comm send: the transport only, not the logic. Like a
-    page, it acknowledges each frame, unless ``acknowledge`` is False."""
-
-    def __init__(self, acknowledge: bool = True) -> None:
-        self.lock = threading.Lock()
-        self.messages: list[tuple[dict[str, Any], list[bytes]]] = []
-        self.acknowledge = acknowledge
-        self.viewer: Viewer | None = None
-
-    def __call__(self, content: dict[str, Any], buffers: Any = None) -> None:
-        with self.lock:
-            self.messages.append((content, [bytes(b) for b in buffers or []]))
-        if content["type"] == "frame" and self.acknowledge and self.viewer is not None:
-            self.viewer._receive({"kind": "ack", "widget": self.viewer._widget_id})
-
-    def frames(self) -> list[tuple[dict[str, Any], list[bytes]]]:
-        with self.lock:
-            return [m for m in self.messages if m[0]["type"] == "frame"]
+from framecast.testing.extras import require
+from framecast.testing.secure import self_signed
+from framecast.testing.widgets import Recorder, make_viewer
 
 
 @pytest.fixture
@@ -48,17 +27,8 @@ def session(no_leaks: None) -> Iterator[Session]:
         yield running
 
 
-def _viewer(source: Any, acknowledge: bool = True, **kwargs: Any) -> tuple[Viewer, Recorder]:
-    recorder = Recorder(acknowledge)
-    viewer = Viewer(source, **kwargs)
-    recorder.viewer = viewer
-    viewer.send = recorder
-    viewer._receive({"kind": "hello"})  # a view is drawn: nothing in flight
-    return viewer, recorder
-
-
 def test_frames_are_binary_buffers_and_deltas_after_the_first(session: Session) -> None:
-    viewer, sent = _viewer(session)
+    viewer, sent = make_viewer(session)
     try:
         viewer._hello({"kind": "hello"})  # what a freshly drawn view asks for
         wait_until(lambda: len(sent.frames()) > 3, what="frames sent")
@@ -84,7 +54,7 @@ def test_frames_are_binary_buffers_and_deltas_after_the_first(session: Session) 
 
 
 def test_the_kernel_merges_updates_to_at_most_max_rate(session: Session) -> None:
-    viewer, sent = _viewer(session, max_rate=10)
+    viewer, sent = make_viewer(session, max_rate=10)
     try:
         start = time.monotonic()
         first = session.frame_index
@@ -103,7 +73,7 @@ def test_the_kernel_merges_updates_to_at_most_max_rate(session: Session) -> None
 
 
 def test_the_viewer_is_a_client_of_the_default_session(session: Session) -> None:
-    viewer, sent = _viewer(session)
+    viewer, sent = make_viewer(session)
     try:
         # It listens where the session publishes from the start: no setup.
         assert repr(list(session.sessions.active())) == "[Session('default', 1)]"
@@ -130,7 +100,7 @@ def test_the_viewer_is_a_client_of_the_default_session(session: Session) -> None
 
 def test_a_viewer_says_when_its_session_closes(no_leaks: None) -> None:
     session = Session(framecast.demo.argon(20, density=5.0), port=0)
-    viewer, _ = _viewer(session)
+    viewer, _ = make_viewer(session)
     try:
         assert viewer.ended == ""
         session.close()
@@ -143,7 +113,7 @@ def test_a_viewer_says_when_its_session_closes(no_leaks: None) -> None:
 
 def test_a_viewer_of_a_remote_server_says_when_it_goes(no_leaks: None) -> None:
     session = Session(framecast.demo.argon(20, density=5.0), port=0)
-    viewer, sent = _viewer(f"127.0.0.1:{session.port}")
+    viewer, sent = make_viewer(f"127.0.0.1:{session.port}")
     try:
         wait_until(lambda: len(sent.frames()) > 0, what="a frame over gRPC")
         assert viewer.ended == ""
@@ -158,7 +128,7 @@ def test_an_in_kernel_viewer_is_not_a_network_client(no_leaks: None) -> None:
     frame = framecast.FrameData({"particle.positions": np.zeros((4, 3), dtype=np.float32)})
     limits = framecast.Limits(max_frame_subscribers=1)
     with Session(frame, port=0, frame_interval=1 / 100, limits=limits) as session:
-        viewer, sent = _viewer(session)
+        viewer, sent = make_viewer(session)
         try:
             with framecast.Client(session.url) as client:
                 # The one network stream the limit allows is still free for this client.
@@ -179,7 +149,7 @@ def test_an_in_kernel_viewer_is_not_a_network_client(no_leaks: None) -> None:
 
 
 def test_a_remote_viewer_uses_a_client(session: Session) -> None:
-    viewer, sent = _viewer(f"127.0.0.1:{session.port}", listen="remote")
+    viewer, sent = make_viewer(f"127.0.0.1:{session.port}", listen="remote")
     try:
         assert not viewer.in_process
         wait_until(lambda: len(sent.frames()) > 2, what="frames over gRPC")
@@ -225,7 +195,7 @@ def test_a_trajectory_is_cached_in_the_page_then_sent_as_indices(
 ) -> None:
     trajectory = trajectory_session.target
     assert isinstance(trajectory, framecast.Trajectory)
-    viewer, sent = _viewer(trajectory_session)
+    viewer, sent = make_viewer(trajectory_session)
     try:
         viewer._hello({"kind": "hello"})
         wait_until(lambda: viewer.cached_frames == 40, what="the whole trajectory cached")
@@ -265,7 +235,7 @@ def test_the_cache_is_bounded_and_frames_beyond_it_carry_positions(
     trajectory = trajectory_session.target
     assert isinstance(trajectory, framecast.Trajectory)
     frame_bytes = trajectory.positions[0].nbytes
-    viewer, sent = _viewer(trajectory_session, cache_bytes=10 * frame_bytes + 5)
+    viewer, sent = make_viewer(trajectory_session, cache_bytes=10 * frame_bytes + 5)
     try:
         viewer._hello({"kind": "hello"})
         wait_until(lambda: viewer.cached_frames == 10, what="ten frames cached")
@@ -286,7 +256,7 @@ def test_the_cache_is_bounded_and_frames_beyond_it_carry_positions(
 def test_a_new_trajectory_gets_a_new_cache_and_a_simulation_none(
     trajectory_session: Session,
 ) -> None:
-    viewer, sent = _viewer(trajectory_session)
+    viewer, sent = make_viewer(trajectory_session)
     try:
         viewer._hello({"kind": "hello"})
         wait_until(lambda: viewer.cached_frames == 40, what="the first trajectory cached")
@@ -328,7 +298,7 @@ def test_a_page_that_does_not_keep_up_gets_the_latest_frame_not_a_backlog(
 
     # No unacknowledged frame is resent for the test's length, however slow the machine.
     monkeypatch.setattr(viewer_module, "ACK_TIMEOUT", 600.0)
-    viewer, sent = _viewer(session, acknowledge=False)
+    viewer, sent = make_viewer(session, acknowledge=False)
     try:
         wait_until(lambda: len(sent.frames()) >= viewer_module.MAX_UNACKED, what="the first frames")
         last = sent.frames()[-1][0]["index"]
@@ -355,7 +325,7 @@ def test_a_page_that_does_not_keep_up_gets_the_latest_frame_not_a_backlog(
 def test_acks_also_come_over_the_framecast_channel(session: Session) -> None:
     from framecast.jupyter.requests import dispatch
 
-    viewer, sent = _viewer(session, acknowledge=False)
+    viewer, sent = make_viewer(session, acknowledge=False)
     try:
         wait_until(lambda: len(sent.frames()) >= 2, what="the first frames")
         held = len(sent.frames())
@@ -369,7 +339,7 @@ def test_acks_also_come_over_the_framecast_channel(session: Session) -> None:
 def test_a_transition_of_another_timeline_shows_without_resending_the_cache(
     trajectory_session: Session,
 ) -> None:
-    viewer, sent = _viewer(trajectory_session)
+    viewer, sent = make_viewer(trajectory_session)
     try:
         wait_until(lambda: viewer.cached_frames == 40, what="the trajectory cached")
         chunks = len(_cache_chunks(sent))
@@ -393,7 +363,7 @@ def test_a_streamed_trajectory_is_cached_from_its_file(no_leaks: None) -> None:
     trajectory = framecast.from_mdanalysis([data.PSF, data.DCD], "name CA", memory_budget=0)
     assert trajectory.streamed
     with Session(trajectory, port=0) as session:
-        viewer, sent = _viewer(session)
+        viewer, sent = make_viewer(session)
         try:
             viewer._hello({"kind": "hello"})
             wait_until(lambda: viewer.cached_frames == 98, what="every frame read and sent")
@@ -403,7 +373,7 @@ def test_a_streamed_trajectory_is_cached_from_its_file(no_leaks: None) -> None:
 
 
 def test_colour_schemes(session: Session) -> None:
-    viewer, _ = _viewer(session, color_by="chain")
+    viewer, _ = make_viewer(session, color_by="chain")
     try:
         assert viewer.color_by == "chain"
         viewer.color_by = "Residue"  # any case
@@ -422,7 +392,7 @@ def test_a_remote_viewer_of_a_server_that_needs_a_token_over_tls(
         with pytest.raises(PermissionError, match="needs a token"):
             Viewer(session.app.target, tls=cert)
         for source, token in ((session.url, None), (session.app.target, "v1ewer")):
-            viewer, sent = _viewer(source, listen="remote", token=token, tls=cert)
+            viewer, sent = make_viewer(source, listen="remote", token=token, tls=cert)
             try:
                 wait_until(lambda: len(sent.frames()) > 2, what="frames over TLS with a token")  # noqa: B023
             finally:

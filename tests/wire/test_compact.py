@@ -7,7 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
-from extras import require
+
+from framecast.testing.extras import require
 
 require("zstandard")
 

@@ -144,7 +144,7 @@ def test_the_element_tables_match_the_viewer() -> None:
 
     from framecast.elements import JMOL_COLOURS, VDW_RADII
 
-    source = (Path(__file__).parent.parent / "labextension/src/widgets/colours.ts").read_text()
+    source = (Path(__file__).parents[2] / "labextension/src/widgets/colours.ts").read_text()
     colours = source.split("const COLOURS")[1].split("};")[0]
     radii = source.split("const VDW")[1].split("};")[0]
     assert {int(k): int(v, 16) for k, v in re.findall(r"(\d+): (0x[0-9a-f]+)", colours)} == (

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from extras import peptide_simulation, require
 
 import framecast
 from framecast.elements import SYMBOLS, atomic_number
 from framecast.testing import wait_until
+from framecast.testing.extras import peptide_simulation, require
 
 
 def get(frame: framecast.FrameData, key: str) -> Any:

@@ -20,11 +20,11 @@ import pytest
 from google.protobuf.message import Message
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from secure import RPCS, call
 
 from framecast import Client, FrameData, Session
 from framecast._proto import command_pb2, frame_pb2, sessions_pb2, state_pb2
 from framecast.testing import wait_until
+from framecast.testing.secure import RPCS, call
 
 #: Statuses that name a problem with the request. UNKNOWN and INTERNAL would mean the
 #: server failed on it; UNAVAILABLE or DEADLINE_EXCEEDED that it stopped answering.

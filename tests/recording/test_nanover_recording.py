@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from nanover_env import run_nanover
 
 import framecast
 from framecast import Session
 from framecast.recording.nanover import from_nanover, to_nanover
 from framecast.testing import wait_until
+from framecast.testing.nanover import run_nanover
 
 pytestmark = pytest.mark.slow
 

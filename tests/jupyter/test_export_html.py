@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import ARTIFACTS, PIXELS
 
 import framecast
+from framecast.testing.browser import ARTIFACTS, PIXELS
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 Most tests speak the protocol with a plain ``websockets`` client and ``msgpack`` (what any
 NanoVer client sends); the last ones drive NanoVer's own ``NanoverImdClient`` from its
-package, in a Python 3.13 virtualenv of its own (see ``nanover_env.py``).
+package, in a Python 3.13 virtualenv of its own (see :mod:`framecast.testing.nanover`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from extras import peptide_simulation, require
-from nanover_env import nanover_python
-from secure import self_signed
 
 import framecast
 from framecast.testing import port_is_listening, wait_until
+from framecast.testing.extras import peptide_simulation, require
+from framecast.testing.nanover import nanover_python
+from framecast.testing.secure import self_signed
 
 msgpack = require("msgpack")
 sync_client = require("websockets.sync.client")

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from browser import ARTIFACTS, PIXELS, Lab, run_all_cells
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from framecast.testing import wait_until
+from framecast.testing.browser import ARTIFACTS, PIXELS, Lab, run_all_cells
 
 pytestmark = pytest.mark.slow
 
