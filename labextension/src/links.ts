@@ -4,16 +4,13 @@ import { Kernel } from '@jupyterlab/services';
 /** The comm target the kernel registers (framecast/jupyter/channel.py). */
 export const COMM_TARGET = 'framecast.requests';
 
-/** Milliseconds a click waits for the kernel before it says so. */
-const REPLY_TIMEOUT = 15000;
-
 /** What a request gets when the kernel closes the channel (framecast is not imported
  * there: a saved notebook reopened in a new kernel, or a restarted one). */
 const NOT_RUNNING =
   'framecast is not running in this kernel: run the cells that load the data and start ' +
   'its session, then click again';
 
-import { IChannel, KERNEL_LOST_TEXT } from './widgets/host';
+import { IChannel, KERNEL_LOST_TEXT, replies } from './widgets/host';
 import type { IPublishTarget } from './widgets/linkview';
 
 /** What the kernel answers to a request. */
@@ -26,7 +23,8 @@ export interface IReply {
 
 /**
  * The channel from the page to the kernel of the notebook that shows a link or a bar.
- * It keeps one comm per kernel and matches replies to requests by a request id.
+ * It keeps one comm per kernel; replies settle the requests they echo in the page's one
+ * table of waiting requests (`replies()`), which the widgets' own comms use too.
  *
  * The comm is opened as soon as a link or a bar is attached (`warm`): a comm the page
  * opens while the kernel is idle runs on a kernel subshell (ipykernel 7), so clicks keep
@@ -34,9 +32,6 @@ export interface IReply {
  */
 export class LinkPublisher implements IChannel {
   private readonly comms = new Map<string, Promise<Kernel.IComm>>();
-  /** Requests waiting for an answer, with the kernel each went to. */
-  private readonly pending = new Map<string, { kernel: string; resolve: (reply: IReply) => void }>();
-  private counter = 0;
 
   constructor(public tracker: INotebookTracker | null) {}
 
@@ -94,23 +89,13 @@ export class LinkPublisher implements IChannel {
     const opened = kernel.info.then(() => {
       const comm = kernel.createComm(COMM_TARGET);
       comm.onMsg = message => {
-        const reply = message.content.data as IReply;
-        const waiting = reply.request ? this.pending.get(reply.request) : undefined;
-        if (waiting && reply.request) {
-          this.pending.delete(reply.request);
-          waiting.resolve(reply);
-        }
+        replies().answer(message.content.data as IReply);
       };
       comm.onClose = () => {
         // The kernel has no such comm target, or it went away: nothing sent will be
         // answered, so say so now instead of at the timeout.
         this.comms.delete(kernel.id);
-        for (const [request, waiting] of [...this.pending]) {
-          if (waiting.kernel === kernel.id) {
-            this.pending.delete(request);
-            waiting.resolve({ error: NOT_RUNNING });
-          }
-        }
+        replies().failKernel(kernel.id, NOT_RUNNING);
       };
       comm.open({});
       return comm;
@@ -126,12 +111,7 @@ export class LinkPublisher implements IChannel {
    */
   kernelLost(kernel: Kernel.IKernelConnection): void {
     this.comms.delete(kernel.id);
-    for (const [request, waiting] of [...this.pending]) {
-      if (waiting.kernel === kernel.id) {
-        this.pending.delete(request);
-        waiting.resolve({ error: KERNEL_LOST_TEXT });
-      }
-    }
+    replies().failKernel(kernel.id, KERNEL_LOST_TEXT);
   }
 
   /** Ask the kernel to publish a transition; resolves with its answer. */
@@ -147,30 +127,16 @@ export class LinkPublisher implements IChannel {
         error: 'no running kernel for this notebook (run the cell again)'
       });
     }
-    const request = `${Date.now()}-${++this.counter}`;
-    return new Promise<IReply>(resolve => {
-      const timer = window.setTimeout(() => {
-        this.pending.delete(request);
-        resolve({ error: 'the kernel did not answer (is it busy?)' });
-      }, REPLY_TIMEOUT);
-      this.pending.set(request, {
-        kernel: kernel.id,
-        resolve: reply => {
-          window.clearTimeout(timer);
-          resolve(reply);
-        }
+    const { id, reply } = replies().wait(kernel.id);
+    this.commFor(kernel)
+      .then(comm => comm.send({ ...payload, request: id } as any))
+      .catch(() => {
+        // The comm is gone (a kernel that restarted or stopped): the next click opens a new
+        // one, in whatever kernel runs then.
+        this.comms.delete(kernel.id);
+        replies().settle(id, { error: KERNEL_LOST_TEXT });
       });
-      this.commFor(kernel)
-        .then(comm => comm.send({ ...payload, request } as any))
-        .catch(() => {
-          // The comm is gone (a kernel that restarted or stopped): the next click opens
-          // a new one, in whatever kernel runs then.
-          this.comms.delete(kernel.id);
-          window.clearTimeout(timer);
-          this.pending.delete(request);
-          resolve({ error: KERNEL_LOST_TEXT });
-        });
-    });
+    return reply;
   }
 }
 

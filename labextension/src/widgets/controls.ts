@@ -5,11 +5,12 @@
  * Every control is a real button or input with an `aria-label`; with the bar focused, space
  * plays or pauses and the arrow keys step. The status is an `aria-live` region.
  */
-import { element, ICONS, onCommit, setIcon, shownFps } from '../dom';
+import { element, ICONS, shownFps } from '../dom';
 import { Playhead, playheadFor, releasePlayhead } from '../playhead';
 import { versionProblem } from '../version';
 import { act } from './act';
 import { describeReply, IModel, KERNEL_LOST_TEXT, listenForReplies, warm, whenKernelLost } from './host';
+import { controlButton, Scrubber, showSpeed, speedField, transportToolbar } from './transport';
 
 type Action = 'play' | 'pause' | 'step' | 'step_back' | 'restart' | 'stop';
 
@@ -32,15 +33,13 @@ const SHOWN = [
 class Bar {
   private readonly buttons = new Map<Action, HTMLButtonElement>();
   private readonly bar = element('div', 'fc-bar');
-  private readonly scrub = element('input', 'fc-scrub');
-  private readonly frameLabel = element('span', 'fc-frame');
-  private readonly speed = element('input', 'fc-speed');
+  private readonly scrub: Scrubber;
+  private readonly speed = speedField('Playback speed in frames per second', () => this.applySpeed());
   private readonly mode = element('select', 'fc-mode');
   private readonly status = element('span', 'fc-status');
   private readonly errorBox = element('details', 'fc-error');
   /** What the last action could not do: stays until the next action. */
   private readonly notice = element('span', 'fc-notice');
-  private scrubbing = false;
   /** The page's playhead of the session's timeline (shared with its viewers). */
   private playhead: Playhead | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -56,43 +55,29 @@ class Bar {
   ) {
     el.classList.add('fc-controls');
     const bar = this.bar;
-    bar.setAttribute('role', 'toolbar');
-    bar.setAttribute('aria-label', 'Session controls');
-    bar.tabIndex = 0;
+    transportToolbar(bar, 'Session controls', {
+      toggle: () => this.toggle(),
+      step: delta => this.stepKey(delta)
+    });
     for (const { action, label, title } of BUTTONS) {
-      const button = element('button', `fc-button fc-${action.replace('_', '-')}`);
-      setIcon(button, ICONS[action]);
-      button.title = title;
-      button.setAttribute('aria-label', label);
+      const button = controlButton(`fc-${action.replace('_', '-')}`, ICONS[action], label, title);
       button.addEventListener('click', () => this.press(action));
       this.buttons.set(action, button);
       bar.appendChild(button);
     }
 
-    this.scrub.type = 'range';
-    this.scrub.min = '0';
-    this.scrub.title = 'Scrub through the timeline';
-    this.scrub.setAttribute('aria-label', 'Frame');
-    this.scrub.addEventListener('input', () => {
-      this.scrubbing = true;
-      this.frameLabel.textContent = `frame ${this.scrub.value}`;
-      this.local()?.seek(Number(this.scrub.value)); // the view follows the drag at once
-    });
-    this.scrub.addEventListener('change', () => {
-      this.scrubbing = false;
-      this.acted();
-      this.local()?.seek(Number(this.scrub.value));
-      this.send('seek', Number(this.scrub.value));
-    });
-    bar.append(this.scrub, this.frameLabel);
+    this.scrub = new Scrubber(
+      frame => this.local()?.seek(frame), // the view follows the drag at once
+      frame => {
+        this.acted();
+        this.local()?.seek(frame);
+        this.send('seek', frame);
+      },
+      'Scrub through the timeline'
+    );
+    bar.append(this.scrub.input, this.scrub.label);
 
     const speedLabel = element('label', 'fc-speed-label', 'fps ');
-    this.speed.type = 'number';
-    this.speed.min = '0.1';
-    this.speed.step = '1';
-    this.speed.title = 'Playback speed in frames per second';
-    this.speed.setAttribute('aria-label', 'Speed');
-    onCommit(this.speed, () => this.applySpeed());
     speedLabel.appendChild(this.speed);
     bar.appendChild(speedLabel);
 
@@ -116,7 +101,6 @@ class Bar {
     this.status.setAttribute('role', 'status');
     this.notice.setAttribute('role', 'alert');
     bar.append(this.status, this.notice);
-    bar.addEventListener('keydown', event => this.key(event));
     el.appendChild(bar);
     el.appendChild(this.errorBox);
 
@@ -191,21 +175,23 @@ class Bar {
     });
   }
 
-  private key(event: KeyboardEvent): void {
-    if ((event.target as HTMLElement).tagName === 'INPUT' || this.ended()) {
-      return; // the slider and the speed field keep their own keys
+  /** Space on the focused bar: play or pause, as the bar shows it. */
+  private toggle(): boolean {
+    if (this.ended()) {
+      return false;
     }
     const playing = this.local()?.playing ?? Boolean(this.model.get('playing'));
-    if (event.key === ' ') {
-      this.press(playing ? 'pause' : 'play');
-    } else if (event.key === 'ArrowRight') {
-      this.press('step');
-    } else if (event.key === 'ArrowLeft' && this.model.get('can_step_back')) {
-      this.press('step_back');
-    } else {
-      return;
+    this.press(playing ? 'pause' : 'play');
+    return true;
+  }
+
+  /** An arrow on the focused bar: a step, back only where the session keeps a frame. */
+  private stepKey(delta: 1 | -1): boolean {
+    if (this.ended() || (delta === -1 && !this.model.get('can_step_back'))) {
+      return false;
     }
-    event.preventDefault();
+    this.press(delta === 1 ? 'step' : 'step_back');
+    return true;
   }
 
   /** A new action: the notice of the previous one goes. */
@@ -275,20 +261,14 @@ class Bar {
     for (const [action, button] of this.buttons) {
       button.hidden = !get('playable') || Boolean(cannot[action]);
     }
-    this.scrub.disabled = this.speed.disabled = this.mode.disabled = closed;
+    this.scrub.input.disabled = this.speed.disabled = this.mode.disabled = closed;
 
-    this.scrub.hidden = frameCount < 2;
-    this.scrub.max = String(Math.max(frameCount - 1, 0));
-    if (!this.scrubbing) {
-      this.scrub.value = String(frame);
-      this.frameLabel.textContent = `frame ${frame}`;
-    }
+    this.scrub.input.hidden = frameCount < 2;
+    this.scrub.show(frame, frameCount);
     // Where the page plays the timeline, its playhead has the speed a viewer's bar set.
     const speed = local ? local.fps : Number(get('speed'));
     this.speed.parentElement!.hidden = speed <= 0 || !get('playable');
-    if (document.activeElement !== this.speed) {
-      this.speed.value = shownFps(speed); // a replay's 30.25 (its mean rate) reads as 30
-    }
+    showSpeed(this.speed, speed);
     this.mode.hidden = !get('mode') || !get('playable');
     this.mode.value = get('mode') || 'loop';
 

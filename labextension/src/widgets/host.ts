@@ -10,6 +10,9 @@
  */
 import { Playhead } from '../playhead';
 import type { IReplyMessage, PageMessage } from './messages';
+import { Replies, type Reply } from './replies';
+
+export type { Reply } from './replies';
 
 /** The anywidget model API (the part framecast uses). */
 export interface IModel {
@@ -20,9 +23,6 @@ export interface IModel {
   off(event?: string | null, callback?: ((...args: any[]) => void) | null): void;
   send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): void;
 }
-
-/** The answer to a request: clients reached, or an error sentence. */
-export type Reply = Omit<IReplyMessage, 'type' | 'request'>;
 
 /** The JupyterLab extension's channel to the kernel of the notebook showing a node. */
 export interface IChannel {
@@ -39,6 +39,7 @@ export interface IChannel {
 interface IShared {
   channel?: IChannel;
   playheads?: Map<string, Playhead>;
+  replies?: Replies;
 }
 
 /** What the page shares between framecast's bundles (one per widget) and the extension. */
@@ -46,6 +47,13 @@ export function shared(): IShared {
   const root = globalThis as unknown as { __framecast__?: IShared };
   root.__framecast__ ??= {};
   return root.__framecast__;
+}
+
+/** The page's one table of requests waiting for the kernel (links' and widgets'). */
+export function replies(): Replies {
+  const page = shared();
+  page.replies ??= new Replies();
+  return page.replies;
 }
 
 /** The event the JupyterLab extension sends each framecast widget of a notebook whose
@@ -74,19 +82,11 @@ export function announceKernelLost(root: HTMLElement): void {
   root.querySelectorAll<HTMLElement>('.fc-widget').forEach(el => el.dispatchEvent(new CustomEvent(KERNEL_LOST)));
 }
 
-/** Milliseconds a request over the widget's comm waits for the kernel's answer. */
-const REPLY_TIMEOUT = 15000;
-
-let counter = 0;
-const pending = new Map<string, (reply: Reply) => void>();
-
 /** Route the kernel's replies on the widget's comm to the requests waiting for them. */
 export function listenForReplies(model: IModel): void {
   model.on('msg:custom', (message: IReplyMessage) => {
     if (message && message.type === 'reply') {
-      const resolve = pending.get(message.request);
-      pending.delete(message.request);
-      resolve?.(message);
+      replies().answer(message);
     }
   });
 }
@@ -107,25 +107,14 @@ export function request(
   if (channel?.reaches(node)) {
     return channel.request(node, payload);
   }
-  const id = `${Date.now()}-${++counter}`;
-  return new Promise<Reply>(resolve => {
-    const timer = setTimeout(() => {
-      pending.delete(id);
-      resolve({ error: 'the kernel did not answer (is it busy?)' });
-    }, REPLY_TIMEOUT);
-    pending.set(id, reply => {
-      clearTimeout(timer);
-      resolve(reply);
-    });
-    try {
-      model.send({ ...payload, request: id });
-    } catch {
-      // The widget's comm is gone with its kernel (a restart, or a kernel that stopped).
-      clearTimeout(timer);
-      pending.delete(id);
-      resolve({ error: `the kernel is gone (restarted or stopped): run the cells again` });
-    }
-  });
+  const { id, reply } = replies().wait();
+  try {
+    model.send({ ...payload, request: id });
+  } catch {
+    // The widget's comm is gone with its kernel (a restart, or a kernel that stopped).
+    replies().settle(id, { error: 'the kernel is gone (restarted or stopped): run the cells again' });
+  }
+  return reply;
 }
 
 /** Send a message that needs no answer, by the same route as `request` (the widget's comm

@@ -6,8 +6,9 @@
  *
  * Keyboard: with the bar focused, space plays or pauses and the arrow keys step.
  */
-import { element, ICONS, onCommit, setIcon, shownFps } from '../dom';
+import { element, ICONS, setIcon } from '../dom';
 import type { Frames, IViewOfFrames } from './frames';
+import { controlButton, Scrubber, showSpeed, speedField, transportToolbar } from './transport';
 
 /** Tells the session what the bar did: an action, with the frame or speed it set. */
 export type SendControl = (action: string, extra?: { frame?: number; fps?: number }) => void;
@@ -15,11 +16,10 @@ export type SendControl = (action: string, extra?: { frame?: number; fps?: numbe
 export class PlayBar implements IViewOfFrames {
   readonly el = element('div', 'fc-playbar');
   private readonly toggle = element('button', 'fc-button fc-toggle');
-  private readonly back = element('button', 'fc-button fc-step-back');
-  private readonly forward = element('button', 'fc-button fc-step');
-  private readonly scrub = element('input', 'fc-scrub');
-  private readonly speed = element('input', 'fc-speed');
-  private readonly label = element('span', 'fc-frame');
+  private readonly back = controlButton('fc-step-back', ICONS.step_back, 'Step back');
+  private readonly forward = controlButton('fc-step', ICONS.step, 'Step forward');
+  private readonly scrub: Scrubber;
+  private readonly speed = speedField('frames per second', () => this.applySpeed());
 
   constructor(
     private readonly frames: Frames,
@@ -27,33 +27,21 @@ export class PlayBar implements IViewOfFrames {
     /** True once nothing can be played here any more (the session is closed). */
     private readonly ended: () => boolean = () => false
   ) {
-    this.el.setAttribute('role', 'toolbar');
-    this.el.setAttribute('aria-label', 'Trajectory playback');
-    this.el.tabIndex = 0;
-    setIcon(this.back, ICONS.step_back);
-    setIcon(this.forward, ICONS.step);
-    this.back.setAttribute('aria-label', 'Step back');
-    this.forward.setAttribute('aria-label', 'Step forward');
-    this.scrub.type = 'range';
-    this.scrub.min = '0';
-    this.scrub.setAttribute('aria-label', 'Frame');
-    this.speed.type = 'number';
-    this.speed.min = '0.1';
-    this.speed.step = '1';
-    this.speed.setAttribute('aria-label', 'Speed');
-    this.speed.title = 'frames per second';
-    this.label.setAttribute('aria-live', 'polite');
-    this.el.append(this.back, this.toggle, this.forward, this.scrub, this.speed, this.label);
+    this.scrub = new Scrubber(
+      frame => this.frames.playhead?.seek(frame),
+      frame => {
+        this.frames.playhead?.seek(frame);
+        this.send('seek', { frame });
+      }
+    );
+    transportToolbar(this.el, 'Trajectory playback', {
+      toggle: () => this.playOrPause(),
+      step: delta => this.step(delta)
+    });
+    this.el.append(this.back, this.toggle, this.forward, this.scrub.input, this.speed, this.scrub.label);
     this.toggle.addEventListener('click', () => this.playOrPause());
     this.back.addEventListener('click', () => this.step(-1));
     this.forward.addEventListener('click', () => this.step(1));
-    this.scrub.addEventListener('input', () => this.frames.playhead?.seek(Number(this.scrub.value)));
-    this.scrub.addEventListener('change', () => {
-      this.frames.playhead?.seek(Number(this.scrub.value));
-      this.send('seek', { frame: Number(this.scrub.value) });
-    });
-    onCommit(this.speed, () => this.applySpeed());
-    this.el.addEventListener('keydown', event => this.key(event));
     frames.views.add(this);
     this.frame();
   }
@@ -67,34 +55,20 @@ export class PlayBar implements IViewOfFrames {
     }
   }
 
-  private playOrPause(): void {
+  private playOrPause(): boolean {
     const playhead = this.frames.playhead;
-    if (!playhead) {
-      return;
+    if (playhead) {
+      const action = playhead.playing ? 'pause' : 'play';
+      playhead[action]();
+      this.send(action);
     }
-    const action = playhead.playing ? 'pause' : 'play';
-    playhead[action]();
-    this.send(action);
+    return true;
   }
 
-  private step(delta: 1 | -1): void {
+  private step(delta: 1 | -1): boolean {
     this.frames.playhead?.step(delta);
     this.send(delta === 1 ? 'step' : 'step_back');
-  }
-
-  private key(event: KeyboardEvent): void {
-    const target = event.target as HTMLElement;
-    if (target.tagName === 'INPUT') {
-      return; // the slider and the speed field keep their own keys
-    }
-    if (event.key === ' ') {
-      this.playOrPause();
-    } else if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
-      this.step(event.key === 'ArrowRight' ? 1 : -1);
-    } else {
-      return;
-    }
-    event.preventDefault();
+    return true;
   }
 
   /** Shown only while the page holds the whole trajectory of a session still open. */
@@ -112,12 +86,8 @@ export class PlayBar implements IViewOfFrames {
     }
     this.toggle.setAttribute('aria-label', label);
     this.toggle.title = label;
-    this.scrub.max = String(Math.max(playhead.frameCount - 1, 0));
-    this.scrub.value = String(playhead.frame);
-    if (document.activeElement !== this.speed) {
-      this.speed.value = shownFps(playhead.fps);
-    }
-    this.label.textContent = `frame ${playhead.frame}`;
+    this.scrub.show(playhead.frame, playhead.frameCount);
+    showSpeed(this.speed, playhead.fps);
     this.el.dataset.frame = String(playhead.frame);
     this.el.dataset.playing = String(playhead.playing);
   }
