@@ -129,7 +129,9 @@ class UnaryCalls:
         return state_pb2.UpdateLocksResponse(success=True)
 
     # -- Command ------------------------------------------------------------------------------
-    def get_commands(self, request: command_pb2.GetCommandsRequest) -> Message:
+    def get_commands(
+        self, request: command_pb2.GetCommandsRequest
+    ) -> command_pb2.GetCommandsResponse:
         """Every command, with its arguments and description."""
         return command_pb2.GetCommandsResponse(
             commands=[
@@ -142,7 +144,7 @@ class UnaryCalls:
             ]
         )
 
-    def run_command(self, request: command_pb2.RunCommandRequest) -> Message:
+    def run_command(self, request: command_pb2.RunCommandRequest) -> command_pb2.RunCommandResponse:
         """Run one command with its JSON arguments; its JSON result."""
         name = request.name
         try:
@@ -168,7 +170,9 @@ class UnaryCalls:
             raise CallError(Status.INTERNAL, f"command {name!r} returned {error}") from None
 
     # -- Sessions -----------------------------------------------------------------------------
-    def list_sessions(self, request: sessions_pb2.ListSessionsRequest) -> Message:
+    def list_sessions(
+        self, request: sessions_pb2.ListSessionsRequest
+    ) -> sessions_pb2.ListSessionsResponse:
         """Every named session with its listener count now."""
         return sessions_pb2.ListSessionsResponse(
             sessions=[

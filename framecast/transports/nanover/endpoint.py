@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from framecast._proto import command_pb2
 from framecast._support.extras import require
 from framecast._support.mailbox import paced
 from framecast.core.cores import Cores
@@ -47,8 +48,10 @@ from framecast.core.publisher import ChannelMeta, ChannelSubscription
 from framecast.core.state import STATE_PART_BYTES, entry_size
 from framecast.errors import StateLockedError
 from framecast.frame import FieldValue
+from framecast.transports.base import CallError
+from framecast.transports.calls import UnaryCalls
 from framecast.transports.ports import PortInUseError, bind_problem
-from framecast.wire.codec import encode_json
+from framecast.wire.codec import decode_json, encode_json
 from framecast.wire.nanover import frame_entry, frame_message, msgpack
 
 __all__ = ["NanoverCodec", "NanoverEndpoint"]
@@ -121,6 +124,8 @@ class NanoverEndpoint:
         server_module = _websockets()
         msgpack()  # fail now, naming the extra, not at the first client
         self.frames, self.state, self.commands = cores.frames, cores.shared_state, cores.commands
+        #: The unary calls every door runs: a NanoVer command runs as a gRPC one does.
+        self.calls = UnaryCalls(cores)
         self.limits = cores.limits
         self.frame_interval = frame_interval
         self._token = token
@@ -375,6 +380,8 @@ class _Connection:
         try:
             result = self._run(request.get("name"), request.get("arguments") or {})
             reply = self._pack({"command": {"request": request, "response": result}})
+        except CallError as error:  # refused or failed, as every door says it
+            reply = self._pack({"command": {"request": request, "exception": error.message}})
         except Exception as error:  # noqa: BLE001 - a command's failure goes to its caller
             reply = self._pack({"command": {"request": request, "exception": str(error)}})
         self._send(reply)
@@ -384,9 +391,9 @@ class _Connection:
             raise TypeError(f"a command name is a string, got {type(name).__name__}")
         if not isinstance(arguments, dict):
             raise TypeError("command arguments are a map")
-        self._json("arguments", arguments)
-        commands = self._endpoint.commands
         if name == "commands/list":
+            self._json("arguments", arguments)
+            commands = self._endpoint.commands
             listed = commands.list()
             return {
                 "list": {info.name: info.arguments for info in listed},
@@ -395,9 +402,9 @@ class _Connection:
                     for info in listed
                 ],
             }
-        result = commands.run(name, arguments)
-        self._pack(result)  # fails here, not halfway through the reply, if not MessagePack
-        return result
+        request = command_pb2.RunCommandRequest(name=name, arguments=encode_json(arguments))
+        response = self._endpoint.calls.run_command(request)
+        return decode_json(response.result, what=f"result of {name!r}")
 
 
 def _avatar_id(updates: Mapping[str, object]) -> str | None:
