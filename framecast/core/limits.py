@@ -8,6 +8,7 @@ a refused request is applied.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -34,8 +35,10 @@ class Limits:
         Named sessions the server knows. A name with no listener that Python neither
         tracks nor uses is forgotten, oldest first, before a join is refused; names the
         server's Python uses are never refused.
-    ``max_json_depth``, ``max_json_bytes``
-        Nesting and encoded size of one shared-state value or one command's arguments.
+    ``max_json_depth``, ``max_json_bytes``, ``max_json_containers``
+        Nesting, encoded size and objects plus arrays of one shared-state value or one
+        command's arguments (or one NanoVer message). Size and containers are checked on the
+        bytes, before anything is parsed: a refused value costs no more than its own size.
     ``max_state_keys``
         Keys in the shared state: an update that would make more is refused whole. Also
         the locks all clients may hold together.
@@ -56,6 +59,7 @@ class Limits:
     max_streams_per_client: int = 32
     max_json_depth: int = 32
     max_json_bytes: int = 1024 * 1024
+    max_json_containers: int = 100_000
     max_state_keys: int = 10_000
     max_state_bytes: int = 64 * 1024 * 1024
     max_locks_per_client: int = 1_000
@@ -71,6 +75,31 @@ class Limits:
     def streams(self) -> int:
         """How many streams may be open at once, over every kind."""
         return self.max_frame_subscribers + self.max_session_listeners + self.max_state_subscribers
+
+    def check_json_bytes(self, data: bytes, *, what: str) -> None:
+        """Raise ``ValueError`` naming ``what`` if encoded JSON is too large, or holds more
+        objects and arrays than allowed, before it is parsed (parsing a million empty
+        objects costs 28 MB; counting their braces costs nothing)."""
+        # Openers in a row, deeper than allowed: the nesting attack, named as such.
+        run = re.compile(rb"[\[{](?:\s*[\[{]){%d}" % self.max_json_depth)
+        if run.search(data, 0, 64 * 1024 * 1024) is not None:
+            raise ValueError(
+                f"{what} is nested too deeply: deeper than {self.max_json_depth} levels "
+                "(Limits.max_json_depth)"
+            )
+        if len(data) > self.max_json_bytes:
+            raise ValueError(
+                f"{what} is {len(data)} bytes; the limit is {self.max_json_bytes} "
+                "(Limits.max_json_bytes)"
+            )
+        # An upper bound: braces inside strings count too, which only errs towards refusing
+        # a value that is almost at the limit anyway.
+        containers = data.count(b"{") + data.count(b"[")
+        if containers > self.max_json_containers:
+            raise ValueError(
+                f"{what} holds up to {containers} objects and arrays; the limit is "
+                f"{self.max_json_containers} (Limits.max_json_containers)"
+            )
 
     def check_json(self, value: object, encoded_size: int, *, what: str) -> None:
         """Raise ``ValueError`` naming ``what`` if a decoded JSON value is too deep or large."""

@@ -17,7 +17,7 @@ import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from framecast.recording.file import (
 )
 from framecast.timeline import TIMELINE_KEY
 from framecast.wire.codec import assemble_update, encode_entry_parts
-from framecast.wire.nanover import FRAME_INDEX
+from framecast.wire.nanover import FRAME_INDEX, unpack_bounded
 from framecast.wire.nanover import msgpack as msgpack_module
 from framecast.wire.nanover import pack_value as _pack_value
 from framecast.wire.nanover import unpack_value as _unpack_value
@@ -41,6 +41,13 @@ __all__ = ["from_nanover", "to_nanover"]
 
 MESSAGES = "messages.msgpack"
 INDEX = "index.msgpack"
+#: The largest index a recording may have (an entry is about 60 bytes: 4 million messages).
+MAX_INDEX_BYTES = 256 * 1024 * 1024
+#: The largest one message may be (a frame of 10 million particles is 120 MB).
+MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+#: Maps and arrays one message, or the index, may unpack to per byte it holds: more is a
+#: bomb (4 MB of empty maps would cost 300 MB).
+_CONTAINERS_PER_BYTE = 1
 
 
 def to_nanover(recording: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
@@ -122,35 +129,93 @@ def from_nanover(
     source = Path(path)
     stem = source.name.split(".")[0]
     target = Path(out) if out is not None else source.with_name(f"{stem}{RECORDING_SUFFIX}")
-    try:
-        with zipfile.ZipFile(source) as archive:
-            index = msgpack.unpackb(archive.read(INDEX))
-            messages = archive.read(MESSAGES)
-    except (zipfile.BadZipFile, KeyError, ValueError) as error:
-        raise ValueError(f"{source} is not a NanoVer recording: {error}") from None
+    if target.exists():
+        raise FileExistsError(f"{target} exists already: choose another name, or remove it")
     header = {
         "framecast": __version__,
         "source": f"NanoVer recording {source.name}",
         "keyframe_interval": keyframe_interval,
     }
-    writer = RecordWriter(target, header)
+    writer: RecordWriter | None = None
     try:
-        _convert(msgpack, index, messages, writer, keyframe_interval)
-    finally:
-        writer.close()
+        with zipfile.ZipFile(source) as archive:
+            index = _read_index(msgpack, archive)
+            writer = RecordWriter(target, header)
+            try:
+                with archive.open(MESSAGES) as messages:
+                    _convert(msgpack, index, messages, writer, keyframe_interval)
+            finally:
+                writer.close()
+    except BaseException as error:
+        if writer is not None:
+            target.unlink(missing_ok=True)  # nothing half-converted stays behind
+        malformed = (zipfile.BadZipFile, LookupError, ValueError, TypeError, AttributeError)
+        if isinstance(error, (*malformed, EOFError, OverflowError)):
+            reason = " ".join(str(error).split()) or type(error).__name__
+            raise ValueError(f"{source} is not a NanoVer recording: {reason}") from None
+        raise
     return target
 
 
+def _read_index(msgpack: Any, archive: zipfile.ZipFile) -> list[Mapping[str, Any]]:
+    """The archive's index, its size and contents checked before and as it is read."""
+    size = archive.getinfo(INDEX).file_size
+    if size > MAX_INDEX_BYTES:
+        raise ValueError(f"its index is {size} bytes; at most {MAX_INDEX_BYTES} are read")
+    with archive.open(INDEX) as stream:
+        data = stream.read(MAX_INDEX_BYTES + 1)
+    if len(data) > MAX_INDEX_BYTES:
+        raise ValueError(f"its index is over {MAX_INDEX_BYTES} bytes")
+    index = unpack_bounded(msgpack, data, max(len(data), 16), what="its index")
+    if not isinstance(index, list) or not all(isinstance(entry, Mapping) for entry in index):
+        raise ValueError("its index is not a list of maps")
+    return index
+
+
+class _Messages:
+    """Reads the messages member front to back in bounded pieces (a message is read only
+    when its turn comes; a recording is never held whole in memory)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._position = 0
+
+    def read(self, offset: object, length: object) -> bytes:
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
+            raise ValueError(f"an index entry has offset {offset!r} and length {length!r}")
+        if length > MAX_MESSAGE_BYTES:
+            raise ValueError(f"a message of {length} bytes is over {MAX_MESSAGE_BYTES}")
+        if offset < self._position:
+            raise ValueError(f"the index goes back to offset {offset} (messages are in order)")
+        while self._position < offset:  # skip, a piece at a time
+            skipped = len(self._stream.read(min(offset - self._position, 1 << 20)))
+            if not skipped:
+                raise ValueError(f"the messages end before offset {offset}")
+            self._position += skipped
+        data = self._stream.read(length)
+        if len(data) != length:
+            raise ValueError(f"the messages end inside the one at offset {offset}")
+        self._position += length
+        return data
+
+
 def _convert(
-    msgpack: Any, index: list[Any], messages: bytes, writer: RecordWriter, keyframe_interval: float
+    msgpack: Any,
+    index: list[Mapping[str, Any]],
+    stream: IO[bytes],
+    writer: RecordWriter,
+    keyframe_interval: float,
 ) -> None:
     """Write NanoVer's messages as framecast records, with keyframes added on the way."""
     current: dict[str, FieldValue] = {}
     last_keyframe = -float("inf")
     start: int | None = None
+    messages = _Messages(stream)
     for entry in index:
-        offset, length = entry["offset"], entry["length"]
-        message = msgpack.unpackb(messages[offset : offset + length])
+        data = messages.read(entry.get("offset"), entry.get("length"))
+        message = unpack_bounded(msgpack, data, max(len(data), 16), what="a message")
+        if not isinstance(message, Mapping):
+            raise ValueError(f"a message is a map, not {type(message).__name__}")
         stamp = int(entry.get("metadata", {}).get("timestamp") or 0)
         start = stamp if start is None else start
         at = (stamp - start) / 1_000_000

@@ -117,6 +117,43 @@ class CachedReader:
             return dict(fields)
 
 
+#: Most bytes a deflated member may expand to per byte stored (deflate itself cannot pass
+#: 1032), plus a margin for small members.
+_NPZ_RATIO, _NPZ_SLACK = 1100, 1 << 20
+
+
+def _check_npz_sizes(path: str | os.PathLike[str]) -> None:
+    """Refuse an ``.npz`` whose arrays claim more bytes than their members hold, before numpy
+    allocates them (a lying header would make it try terabytes)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: np.load says what it is
+    with archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            if info.file_size > info.compress_size * _NPZ_RATIO + _NPZ_SLACK:
+                raise ValueError(
+                    f"{info.filename} claims {info.file_size} bytes from {info.compress_size} "
+                    "stored, more than compression can give"
+                )
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if claimed > info.file_size:
+                raise ValueError(
+                    f"{info.filename} claims an array of shape {tuple(shape)} "
+                    f"({claimed} bytes) in {info.file_size} bytes"
+                )
+
+
 class Trajectory(SequencePlayer):
     """Frames of positions plus a topology, played at ``fps`` frames per second.
 
@@ -185,6 +222,7 @@ class Trajectory(SequencePlayer):
         """
         name = os.fspath(path)
         try:
+            _check_npz_sizes(path)
             loaded = np.load(path, allow_pickle=False)
             if not isinstance(loaded, np.lib.npyio.NpzFile):
                 raise ValueError("it holds one array, not named arrays")
@@ -200,9 +238,13 @@ class Trajectory(SequencePlayer):
                 times = data.get("times")
         except FileNotFoundError:
             raise FileNotFoundError(f"no such file: {name!r}") from None
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, MemoryError) as error:
             reason = " ".join(str(error).split())
             raise ValueError(f"{name!r} is not a framecast .npz trajectory: {reason}") from None
+        if positions.dtype.kind == "f" and positions.dtype.itemsize > 4:
+            # Served as float32: a finite 1e300 would travel as inf.
+            with np.errstate(over="ignore"):
+                positions = positions.astype(np.float32)
         if positions.dtype.kind == "f" and not np.isfinite(positions).all():
             frame = int(np.argwhere(~np.isfinite(positions))[0][0])
             raise ValueError(f"{name!r}: positions of frame {frame} are not finite (NaN or inf)")

@@ -111,6 +111,7 @@ class UnaryCalls:
 
     def _checked_json(self, key: str, value: bytes) -> bytes:
         what = f"value of state key {key[:64]!r}"
+        self._limits.check_json_bytes(value, what=what)
         decoded = decode_json(value, what=what)
         self._limits.check_json(decoded, len(value), what=what)
         return encode_json(decoded)
@@ -150,6 +151,7 @@ class UnaryCalls:
         try:
             check_name(name, what="command name", max_length=self._limits.max_name_length)
             what = f"arguments of {name!r}"
+            self._limits.check_json_bytes(request.arguments, what=what)
             arguments = decode_json_object(request.arguments, what=what)
             self._limits.check_json(arguments, len(request.arguments), what=what)
         except (TypeError, ValueError) as error:

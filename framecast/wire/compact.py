@@ -7,7 +7,8 @@ default payload limit. This encoding stores them as integers at a stated precisi
 into byte planes (the high bytes are then mostly zeros) and compresses them with zstd at
 a fast level. ``precision=None`` keeps the float32 values exactly (byte planes and zstd
 only). Decoding checks everything it reads: a malformed or hostile blob raises
-``ValueError`` and never allocates more than the header's particle count allows.
+``ValueError`` and never allocates more than the header's particle count allows, and that
+count must fit the blob's own size at a sane compression ratio.
 
 Needs ``zstandard`` (the ``compact`` extra), imported when first used.
 """
@@ -30,6 +31,12 @@ __all__ = ["DEFAULT_PRECISION", "MAX_PARTICLES", "decode_positions", "encode_pos
 DEFAULT_PRECISION = 0.001
 #: A blob naming more particles than this is refused before anything is allocated.
 MAX_PARTICLES = 50_000_000
+#: Most bytes a blob may decompress to per byte it holds, past ``RATIO_FREE_BYTES``: a
+#: perfect lattice of 100k particles compresses 138 times, random positions under 2 times,
+#: so a blob claiming more is a bomb (zeros compress 15,000 times).
+MAX_RATIO = 4096
+#: Decompressed bytes any blob may hold whatever its ratio (1.4M particles at rest).
+RATIO_FREE_BYTES = 16 * 1024 * 1024
 #: zstd level: 1 is the fastest; higher levels buy little on positions.
 LEVEL = 1
 
@@ -125,6 +132,12 @@ def decode_positions(blob: bytes | memoryview) -> npt.NDArray[np.float32]:
     if mode == _FIXED and not (math.isfinite(step) and step > 0):
         raise ValueError(f"a compact positions blob has a bad precision {step!r}")
     expected = count * 12
+    allowed = max(RATIO_FREE_BYTES, (len(data) - _HEADER.size) * MAX_RATIO)
+    if expected > allowed:
+        raise ValueError(
+            f"a compact positions blob of {len(data)} bytes claims {count} particles; at most "
+            f"{allowed // 12} fit a compression ratio of {MAX_RATIO} (compact.MAX_RATIO)"
+        )
     try:
         payload = (
             _zstd().ZstdDecompressor().decompress(data[_HEADER.size :], max_output_size=expected)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,31 @@ PACKED: dict[str, tuple[str, tuple[int, ...]]] = {
 def msgpack(what: str = "NanoVer's protocol") -> ModuleType:
     """The msgpack module, or ``ImportError`` naming ``what`` and the extra to install."""
     return require("msgpack", "nanover", what)
+
+
+def unpack_bounded(module: ModuleType, data: bytes, max_containers: int, *, what: str) -> object:
+    """Unpack MessagePack ``data``, refusing (``ValueError`` naming ``what`` and the bound)
+    once it has made more than ``max_containers`` maps and arrays: memory stays a few times
+    the message's own size (4 MB of empty maps would otherwise cost 300 MB)."""
+    made = 0
+
+    def count(value: Any) -> Any:
+        nonlocal made
+        made += 1
+        if made > max_containers:
+            raise _TooMany
+        return value
+
+    try:
+        return module.unpackb(data, object_hook=count, list_hook=count)
+    except _TooMany:
+        raise ValueError(
+            f"{what} holds more than {max_containers} maps and arrays (Limits.max_json_containers)"
+        ) from None
+
+
+class _TooMany(Exception):
+    """Raised inside msgpack's hooks to stop an unpacking that went past its bound."""
 
 
 def pack_value(key: str, value: FieldValue) -> object:

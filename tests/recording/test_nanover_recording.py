@@ -122,3 +122,65 @@ def test_a_file_that_is_not_a_nanover_recording_says_so(tmp_path: Path) -> None:
     fake.write_text("no zip")
     with pytest.raises(ValueError, match="is not a NanoVer recording"):
         from_nanover(fake)
+
+
+def _archive(path: Path, index: bytes, messages: bytes) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.msgpack", index)
+        archive.writestr("messages.msgpack", messages)
+    return path
+
+
+def test_malformed_and_bomb_archives_are_refused_and_leave_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import msgpack
+
+    import framecast.recording.nanover as nanover
+
+    frame = msgpack.packb({"frame": {"frame.index": 0, "particle.positions": bytes(24)}})
+    good_index = [{"offset": 0, "length": len(frame), "metadata": {"timestamp": 1}}]
+    cases = {
+        "index-not-msgpack": (b"\xc1\xc1", frame),
+        "index-not-a-list": (msgpack.packb({"a": 1}), frame),
+        "offset-past-the-end": (
+            msgpack.packb([{"offset": 10_000, "length": 5, "metadata": {}}]),
+            frame,
+        ),
+        "negative-length": (msgpack.packb([{"offset": 0, "length": -5}]), frame),
+        "offset-backwards": (msgpack.packb(good_index + good_index), frame),
+        "metadata-not-a-map": (
+            msgpack.packb([{"offset": 0, "length": len(frame), "metadata": 7}]),
+            frame,
+        ),
+        "message-not-a-map": (
+            msgpack.packb([{"offset": 0, "length": 1, "metadata": {}}]),
+            msgpack.packb(3),
+        ),
+        "truncated-message": (msgpack.packb(good_index), frame[:-4]),
+    }
+    for name, (index, messages) in cases.items():
+        source = _archive(tmp_path / f"{name}.nanover.zip", index, messages)
+        with pytest.raises(ValueError, match="is not a NanoVer recording") as refused:
+            from_nanover(source)
+        assert str(source) in str(refused.value), name
+        assert not (tmp_path / f"{name}.fcrec").exists(), name
+
+    # Bombs: an index, or a message, that inflates far past what is ever read at once.
+    monkeypatch.setattr(nanover, "MAX_INDEX_BYTES", 1 << 20)
+    monkeypatch.setattr(nanover, "MAX_MESSAGE_BYTES", 1 << 20)
+    bomb = _archive(tmp_path / "index-bomb.nanover.zip", bytes(8 << 20), frame)
+    with pytest.raises(ValueError, match="index is 8388608 bytes; at most 1048576"):
+        from_nanover(bomb)
+    huge = msgpack.packb([{"offset": 0, "length": 8 << 20, "metadata": {}}])
+    bomb = _archive(tmp_path / "message-bomb.nanover.zip", huge, bytes(8 << 20))
+    with pytest.raises(ValueError, match="message of 8388608 bytes is over 1048576"):
+        from_nanover(bomb)
+    assert sorted(p.name for p in tmp_path.glob("*.fcrec")) == []
+
+    # A well-formed one still converts.
+    ok = _archive(tmp_path / "ok.nanover.zip", msgpack.packb(good_index), frame)
+    converted = from_nanover(ok)
+    assert framecast.replay(converted).frame_count == 1

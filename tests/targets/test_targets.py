@@ -290,3 +290,24 @@ def test_a_simulation_that_blows_up_says_so_with_the_frame() -> None:
         match=r"Simulation: non-finite 'particle.positions' at frame 1 \(rows \d",
     ):
         simulation.step()
+
+
+def test_an_npz_whose_header_lies_or_whose_positions_overflow_is_refused(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    # A positions header claiming 10.9 TiB, over 12 bytes of data.
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6, 3)}
+    )
+    lying = tmp_path / "lying.npz"
+    with zipfile.ZipFile(lying, "w") as archive:
+        archive.writestr("positions.npy", header.getvalue() + bytes(12))
+    with pytest.raises(ValueError, match=r"claims an array of shape \(1000000, 1000000, 3\)"):
+        Trajectory.from_npz(lying)
+    # Finite in float64, infinite as the float32 it is served as.
+    huge = tmp_path / "huge.npz"
+    np.savez(huge, positions=np.full((2, 3, 3), 1e300))
+    with pytest.raises(ValueError, match="positions of frame 0 are not finite"):
+        Trajectory.from_npz(huge)

@@ -52,7 +52,7 @@ from framecast.transports.base import CallError
 from framecast.transports.calls import UnaryCalls
 from framecast.transports.ports import PortInUseError, bind_problem
 from framecast.wire.codec import decode_json, encode_json
-from framecast.wire.nanover import frame_entry, frame_message, msgpack
+from framecast.wire.nanover import frame_entry, frame_message, msgpack, unpack_bounded
 
 __all__ = ["NanoverCodec", "NanoverEndpoint"]
 
@@ -292,7 +292,12 @@ class _Connection:
                 if isinstance(data, str):
                     raise _Refused("NanoVer messages are binary MessagePack, got text")
                 try:
-                    message = self._msgpack.unpackb(data)
+                    message = unpack_bounded(
+                        self._msgpack,
+                        data,
+                        self._endpoint.limits.max_json_containers,
+                        what="a NanoVer message",
+                    )
                 except Exception as error:  # noqa: BLE001 - msgpack raises several kinds
                     raise _Refused(f"not MessagePack: {error or type(error).__name__}") from None
                 if not isinstance(message, dict):
