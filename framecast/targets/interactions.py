@@ -33,6 +33,12 @@ INTERACTION_PREFIX = "interaction."
 KINDS = ("gaussian", "spring", "constant")
 #: NanoVer's default cap on the force, kJ/(mol nm).
 DEFAULT_MAX_FORCE = 20000.0
+#: The bounds every session holds an interaction to, whoever sent it: ``|scale|`` at most
+#: ``MAX_SCALE``, and a force of at most ``MAX_FORCE`` kJ/(mol nm) (a ``max_force`` of
+#: infinity, NanoVer's "no cap of its own", gets this one). A value past them is refused
+#: with the bound named, so no client can blow up another's simulation.
+MAX_SCALE = 100_000.0
+MAX_FORCE = 100_000.0
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -91,10 +97,20 @@ class Interaction:
         scale = _number(self.scale, "scale")
         if not math.isfinite(scale):
             raise ValueError(f"interaction scale must be finite, got {scale}")
+        if abs(scale) > MAX_SCALE:
+            raise ValueError(
+                f"interaction scale must be within +-{MAX_SCALE:g} "
+                f"(framecast.targets.interactions.MAX_SCALE), got {scale:g}"
+            )
         object.__setattr__(self, "scale", scale)
         max_force = _number(self.max_force, "max_force")
         if math.isnan(max_force) or max_force < 0:
             raise ValueError(f"interaction max_force must be >= 0 kJ/(mol nm), got {max_force}")
+        if MAX_FORCE < max_force < math.inf:
+            raise ValueError(
+                f"interaction max_force must be at most {MAX_FORCE:g} kJ/(mol nm) "
+                f"(framecast.targets.interactions.MAX_FORCE) or infinite, got {max_force:g}"
+            )
         object.__setattr__(self, "max_force", max_force)
         for name in ("mass_weighted", "reset_velocities"):
             if not isinstance(getattr(self, name), bool):
@@ -199,11 +215,10 @@ def interaction_force(
             chosen = chosen - np.floor(chosen / box) * box
         centre = (chosen * masses[index, None]).sum(axis=0) / max(float(masses[index].sum()), 1e-30)
     diff = _minimum_image(centre - np.asarray(interaction.position), box)
-    limit = (
-        interaction.max_force / interaction.scale
-        if math.isfinite(interaction.max_force) and interaction.scale > 0
-        else None
-    )
+    # The cap on the scaled force: the interaction's own, never past the session's bound
+    # (a negative scale pushes away, capped the same).
+    cap = min(interaction.max_force, MAX_FORCE)
+    limit = cap / abs(interaction.scale) if interaction.scale != 0 else None
     energy, force = _pull(interaction.kind, diff, limit)
     share = (weights / total)[:, None]
     return interaction.scale * energy, interaction.scale * force[None, :] * share

@@ -268,3 +268,48 @@ def test_a_client_interaction_reaches_the_engine_and_bad_ones_are_refused(
         assert session.shared_state["other"] == 1  # the whole change was refused
         client.shared_state.change(removals=["interaction.c"])
         framecast.testing.wait_until(lambda: not simulation.interactions)
+
+
+def test_absurd_interactions_from_a_client_are_refused_and_cannot_blow_up_the_simulation(
+    no_leaks: None,
+) -> None:
+    from framecast.targets.interactions import MAX_FORCE, MAX_SCALE
+
+    simulation = framecast.demo.argon(64)
+    with (
+        framecast.Session(simulation, port=0, autoplay=False) as session,
+        framecast.Client(f"127.0.0.1:{session.port}") as client,
+    ):
+        at = {"position": [50.0, 50.0, 50.0], "particles": [3]}
+        hostile = [
+            ({**at, "interaction_type": "spring", "scale": 1e300}, "MAX_SCALE"),
+            ({**at, "interaction_type": "gaussian", "scale": -1e300}, "MAX_SCALE"),
+            ({**at, "interaction_type": "spring", "max_force": 1e300}, "MAX_FORCE"),
+        ]
+        for value, bound in hostile:
+            with pytest.raises(ValueError, match=bound):
+                client.shared_state.change({"interaction.evil": value})
+            assert "interaction.evil" not in session.shared_state
+        # The strongest pull allowed, 50 nm away: the cap holds the force, and the
+        # simulation stays finite.
+        strongest = {
+            **at,
+            "interaction_type": "spring",
+            "scale": MAX_SCALE,
+            "max_force": MAX_FORCE,
+        }
+        client.shared_state.change({"interaction.strong": strongest})
+        framecast.testing.wait_until(lambda: "interaction.strong" in simulation.interactions)
+        for _ in range(30):
+            session.step()
+        kinetic = float(session.target.frame["energy.kinetic"])
+        assert math.isfinite(kinetic)
+        assert session.health_check() is None
+        interaction = Interaction.from_state(strongest)
+        positions = np.asarray(simulation.frame["particle.positions"], dtype=float)
+        _, force = interaction_force(interaction, positions, np.ones(len(positions)))
+        assert np.linalg.norm(force) <= MAX_FORCE * (1 + 1e-9)
+        # NanoVer's "no cap of its own" (infinity) gets the session's cap too.
+        uncapped = Interaction.from_state({**strongest, "max_force": math.inf})
+        _, force = interaction_force(uncapped, positions, np.ones(len(positions)))
+        assert np.linalg.norm(force) <= MAX_FORCE * (1 + 1e-9)
