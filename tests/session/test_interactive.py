@@ -302,9 +302,9 @@ def test_absurd_interactions_from_a_client_are_refused_and_cannot_blow_up_the_si
         framecast.testing.wait_until(lambda: "interaction.strong" in simulation.interactions)
         for _ in range(30):
             session.step()
-        kinetic = float(session.target.frame["energy.kinetic"])
+        kinetic = float(simulation.frame["energy.kinetic"])
         assert math.isfinite(kinetic)
-        assert session.health_check() is None
+        session.health_check()  # raises what a background thread raised
         interaction = Interaction.from_state(strongest)
         positions = np.asarray(simulation.frame["particle.positions"], dtype=float)
         _, force = interaction_force(interaction, positions, np.ones(len(positions)))
