@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import io
+import re
 from collections.abc import Sequence
+from typing import TextIO
 
 from framecast._support.address import host_port
 from framecast.client.client import Client
@@ -13,7 +16,16 @@ from framecast.session.app import DEFAULT_PORT
 from framecast.targets.trajectory import Trajectory
 from framecast.transports.security import TOKEN_ENV
 
-__all__ = ["UsageError", "connect", "connection_arguments", "describe", "open_files", "with_port"]
+__all__ = [
+    "Escaped",
+    "UsageError",
+    "connect",
+    "connection_arguments",
+    "describe",
+    "escape_controls",
+    "open_files",
+    "with_port",
+]
 
 
 class UsageError(Exception):
@@ -82,3 +94,28 @@ def open_files(files: Sequence[str], selection: str | None) -> Trajectory | Repl
     from framecast.adapters.mdanalysis import from_mdanalysis
 
     return from_mdanalysis(files, selection)
+
+
+#: Characters a terminal acts on instead of showing (controls, and the invisible format marks
+#: that reorder or hide text); a newline and a tab are kept.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\x1b``), so that what
+    a server sends (keys, labels, messages) is shown, never obeyed, by a terminal."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class Escaped(io.TextIOBase):
+    """A text stream that writes to ``stream`` with control characters escaped."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(escape_controls(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()

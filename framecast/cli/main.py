@@ -20,6 +20,7 @@ import numpy as np
 
 from framecast._support.pacing import MAX_INTERVAL
 from framecast._version import __version__
+from framecast.cli.common import Escaped
 from framecast.cli.common import UsageError as _UsageError
 from framecast.cli.common import connect as _connect
 from framecast.cli.common import connection_arguments as _connection_arguments
@@ -355,12 +356,14 @@ def _describe_event(event: SessionEvent) -> str:
     return f"session {event.session!r}: {what} [{latency:.1f} ms]"
 
 
-def _watch(args: argparse.Namespace, out: TextIO) -> int:
+def _watch(args: argparse.Namespace, stream: TextIO) -> int:
+    # What the server sends (keys, labels, its error messages) is shown, never obeyed.
+    out, errors = Escaped(stream), Escaped(sys.stderr)
     stats = _WatchStats()
     try:
         client = _connect(args)
     except _UsageError as error:
-        print(f"framecast watch: {error}", file=sys.stderr)
+        print(f"framecast watch: {error}", file=errors)
         return 2
     deadline = None if args.duration is None else time.monotonic() + args.duration
     done = threading.Event()
@@ -377,7 +380,7 @@ def _watch(args: argparse.Namespace, out: TextIO) -> int:
             try:
                 client.join(args.session, on_transition=show, on_selection=show)
             except ValueError as error:
-                print(f"framecast watch: {error}", file=sys.stderr)
+                print(f"framecast watch: {error}", file=errors)
                 return 2
             print(f"joined session {args.session!r}", file=out, flush=True)
         try:

@@ -462,3 +462,17 @@ def test_file_and_address_mistakes_read_as_sentences(tmp_path: Path, no_leaks: N
         again = _run_cli("record", address, str(existing), "--duration", "0.5", "--overwrite")
         assert again.returncode == 0, again.stderr
         assert existing.stat().st_size > 0
+
+
+def test_watch_shows_control_characters_from_the_server_escaped(no_leaks: None) -> None:
+    from framecast.cli.main import main
+
+    frame = framecast.FrameData()
+    frame["particle.positions"] = [[0.0, 0.0, 0.0]]
+    frame["evil.\x1b[31mred\x07"] = "x\x1b]0;title\x07"
+    with Session(frame, port=0) as session:
+        out = io.StringIO()
+        assert main(["watch", f"127.0.0.1:{session.port}", "--duration", "0.5"], out=out) == 0
+    shown = out.getvalue()
+    assert "evil.\\x1b[31mred\\x07" in shown
+    assert not any(ord(c) < 32 and c not in "\n\t" for c in shown)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import ssl
 import threading
 import uuid
@@ -57,6 +58,25 @@ from framecast.wire.nanover import frame_entry, frame_message, msgpack, unpack_b
 __all__ = ["NanoverCodec", "NanoverEndpoint"]
 
 log = logging.getLogger(__name__)
+#: What websockets logs of a connection (its request line and headers, at DEBUG): the
+#: token is redacted from it before any handler sees it.
+_protocol_log = logging.getLogger(f"{__name__}.protocol")
+
+_SECRETS = re.compile(r"(?i)(token=|bearer\s+)[^\s&'\"]+")
+
+
+class _Redact(logging.Filter):
+    """Takes the token out of a record: ``?token=...`` and ``Bearer ...`` become ``<redacted>``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRETS.sub(r"\1<redacted>", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_protocol_log.addFilter(_Redact())
 
 #: The channel of :class:`~framecast.core.publisher.FramePublisher` NanoVer clients read.
 CHANNEL = "nanover"
@@ -145,7 +165,7 @@ class NanoverEndpoint:
             compression=None,  # NanoVer measured deflate 20x slower for 8 % less data
             max_size=self.limits.max_request_bytes,
             close_timeout=CLOSE_SECONDS,
-            logger=log,
+            logger=_protocol_log,
         )
         self.address = address
         self.port: int = self._server.socket.getsockname()[1]
@@ -157,8 +177,14 @@ class NanoverEndpoint:
 
     # -- connections --------------------------------------------------------------------------
     def _authorize(self, connection: Any, request: Any) -> Any:
-        """Refuse a handshake without the token (compared in constant time)."""
-        given = request.headers.get("Authorization", "")
+        """Refuse a handshake without the token (compared in constant time); 400 for a
+        request with more than one ``Authorization`` header."""
+        headers = request.headers.get_all("Authorization")
+        if len(headers) > 1:
+            return connection.respond(
+                HTTPStatus.BAD_REQUEST, "framecast: one Authorization header, not several\n"
+            )
+        given = headers[0] if headers else ""
         given = given[7:] if given.startswith("Bearer ") else ""
         if not given:
             given = (parse_qs(urlsplit(request.path).query).get("token") or [""])[-1]

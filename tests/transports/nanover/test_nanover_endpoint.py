@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import ssl
 import subprocess
@@ -467,3 +468,47 @@ def test_nanover_client_pulls_an_openmm_peptide(no_leaks: None) -> None:
     assert len(pulled) == 12
     assert pulled[-1] < pulled[0] - 0.1  # the distance shrinks over the frames
     assert free[-1] > pulled[-1] + 0.1  # and does not without the interaction
+
+
+def test_the_token_never_reaches_a_log_and_two_authorization_headers_get_400(
+    no_leaks: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+
+    caplog.set_level(logging.DEBUG, logger="framecast")
+    token = "tok-5f3a9c"
+    with framecast.Session(
+        framecast.demo.argon(8), port=0, nanover_port=0, token=token, autoplay=False
+    ) as session:
+        url = session.nanover_url
+        assert url is not None
+        bare = url.split("?")[0]
+        with (
+            Peer(url) as by_query,
+            Peer(bare, additional_headers={"Authorization": f"Bearer {token}"}) as by_header,
+        ):
+            by_query.until(lambda: "particle.positions" in by_query.frame, "frames")
+            by_header.until(lambda: "particle.positions" in by_header.frame, "frames")
+        assert "401" in _refusal(bare + "?token=wrong-" + token)
+        # Two Authorization headers: a clear 400, no traceback in the log.
+        port = session.nanover_port
+        assert port is not None
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            raw.sendall(
+                (
+                    f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n"
+                    "Authorization: Bearer other\r\n\r\n"
+                ).encode()
+            )
+            answer = raw.recv(4096).decode(errors="replace")
+        assert answer.startswith("HTTP/1.1 400"), answer
+        assert "one Authorization header" in answer
+        # The session serves on.
+        with Peer(url) as after:
+            after.until(lambda: "particle.positions" in after.frame, "frames after")
+    logged = caplog.text
+    assert "GET" in logged  # the request lines were logged, at DEBUG
+    assert token not in logged
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
