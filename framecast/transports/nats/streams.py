@@ -21,6 +21,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from google.protobuf.message import DecodeError
+
 from framecast._proto import sessions_pb2, state_pb2
 from framecast.frame import FrameUpdate
 from framecast.transports.base import CallError, Status
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 MAX_FEED_BYTES = 64 * 1024 * 1024
 #: Seconds to wait for a snapshot before asking again.
 RETRY = 2.0
+#: Seconds between two requests for a snapshot at least: a publisher sending packets out of
+#: sequence (on purpose or not) costs the origin at most one snapshot a second per reader.
+MIN_RESYNC_INTERVAL = 1.0
 #: Deltas kept while a snapshot is awaited; older ones are dropped (the snapshot covers them).
 MAX_BUFFERED = 256
 
@@ -143,7 +148,7 @@ class _Synced(_Stream):
         self._whole_subject = whole
         self._epoch, self._sequence = -1, 0
         self._parts, self._answer = Reassembler(), Reassembler()
-        self._waiting, self._asked = False, 0.0
+        self._waiting, self._asked = False, float("-inf")
         self._buffer: list[tuple[int, int, bytes | memoryview]] = []
         self._listen(stream, "delta")
         self._listen(self._inbox, "whole")
@@ -161,7 +166,9 @@ class _Synced(_Stream):
         if not self._waiting:
             self._waiting = True
             self.resyncs += 1
-            self._request_whole()
+            if time.monotonic() - self._asked >= MIN_RESYNC_INTERVAL:
+                self._request_whole()
+            # else: asked moments ago; the retry asks again once RETRY has passed
 
     def _request_whole(self) -> None:
         self._asked = time.monotonic()
@@ -337,17 +344,26 @@ class StateStream(_Synced):
         elif kind == "whole":
             if not data:
                 return  # "no responders": asked again after RETRY
-            whole = self._answer.add(data)
+            try:
+                whole = self._answer.add(data)
+            except ValueError as error:
+                log.warning("malformed state snapshot: %s", error)
+                return
             if whole is None or not self._waiting:
                 return
             code, message, body = decode_reply(bytes(whole[2]))
             if code:
                 raise CallError(Status.of(code), message)
+            try:
+                head = _HEAD.unpack_from(body)
+                changes = [state_pb2.StateChange.FromString(p) for p in records(body[_HEAD.size :])]
+            except (ValueError, struct.error, DecodeError) as error:
+                log.warning("malformed state snapshot: %s", error)
+                return  # still waiting: asked again after RETRY
             previous = self._epoch
-            self._epoch, self._sequence = _HEAD.unpack_from(body)
+            self._epoch, self._sequence = head
             self._waiting = False
-            for index, part in enumerate(records(body[_HEAD.size :])):
-                change = state_pb2.StateChange.FromString(part)
+            for index, change in enumerate(changes):
                 # A new origin's versions start anew: the replica drops the old one's.
                 change.reset = index == 0 and previous not in (-1, self._epoch)
                 yield change
@@ -355,7 +371,12 @@ class StateStream(_Synced):
             for epoch, sequence, kept in buffered:
                 yield from self._delta(epoch, sequence, bytes(kept))
         else:
-            packet_message = self._parts.add(data)
+            try:
+                packet_message = self._parts.add(data)
+            except ValueError as error:
+                log.warning("malformed state packet: %s", error)
+                self._start_resync()
+                return
             if self._parts.lost:
                 self._parts.lost = False
                 self._start_resync()
@@ -367,8 +388,14 @@ class StateStream(_Synced):
         if self._waiting:
             self._keep(epoch, sequence, body)
         elif epoch == self._epoch and sequence == self._sequence + 1:
+            try:
+                change = state_pb2.StateChange.FromString(body)
+            except DecodeError as error:
+                log.warning("malformed state change: %s", error)
+                self._start_resync()  # what it held is lost: a snapshot brings it back
+                return
             self._sequence = sequence
-            yield state_pb2.StateChange.FromString(body)
+            yield change
         elif epoch != self._epoch or sequence > self._sequence:
             self._start_resync()
 
@@ -402,7 +429,13 @@ class JoinStream(_Stream):
                 return
             for kind, data in taken[0]:
                 if kind == "event":
-                    yield sessions_pb2.SessionEvent.FromString(data)
+                    try:
+                        event = sessions_pb2.SessionEvent.FromString(data)
+                    except DecodeError:
+                        # Another publisher's bytes: skipped, the listener listens on.
+                        log.warning("skipped bytes on %r that are no event", self._name)
+                        continue
+                    yield event
 
     def cancel(self) -> None:
         super().cancel()

@@ -740,3 +740,52 @@ def test_record_a_session_through_nats(no_leaks: None, nats: NatsServer, tmp_pat
         assert _positions(replay.frame).shape == (50, 3)
     finally:
         replay.close()
+
+
+def test_a_viewer_skips_what_it_cannot_read_and_resyncs_at_a_bounded_rate(
+    no_leaks: None, nats: NatsServer
+) -> None:
+    from framecast.transports.nats.streams import MIN_RESYNC_INTERVAL
+    from framecast.transports.nats.wire import Subjects, packets
+    from framecast.wire.codec import assemble_update
+
+    trajectory = framecast.demo.argon_trajectory(n=10, frames=5)
+    with Session(trajectory, port=0, name="junk", relay=nats.url, autoplay=False) as session:
+        relay = session.app.relay
+        assert relay is not None
+        subjects = Subjects("junk")
+        hostile = NatsLink(parse_nats_url(nats.url), name="junk")
+        asked: list[float] = []
+        spy = hostile.subscribe(subjects.current, lambda _s, _r, _d: asked.append(1.0))
+        try:
+            with framecast.Client(f"{nats.url}/junk") as viewer:
+                viewer.wait_for_frame(timeout=10)
+                events: queue.Queue[framecast.TransitionEvent] = queue.Queue()
+                viewer.join("default", on_transition=events.put)
+                state = viewer.shared_state
+                # Junk on every subject a viewer reads: frames far ahead of the origin's
+                # sequence, a state packet that is no change, bytes that are no event.
+                body = assemble_update(0, False, 0.0, [])
+                hostile.publish(
+                    subjects.state, packets(relay.epoch, 1, b"\xff\xff\xff", 1 << 16)[0]
+                )
+                hostile.publish(subjects.events("default"), b"\xff\xfe no event")
+                before, start = len(asked), time.monotonic()
+                pace = threading.Event()
+                for i in range(15):  # an attacker's packet every 0.2 s, for 3 s
+                    packet = packets(relay.epoch, 10**9 + i, body, 1 << 16)[0]
+                    hostile.publish(subjects.frames, packet)
+                    pace.wait(0.2)
+                elapsed = time.monotonic() - start
+                requests = len(asked) - before
+                assert requests <= 2 + elapsed / MIN_RESYNC_INTERVAL, (requests, elapsed)
+                # The viewer reads on: state, events and frames after the junk all arrive.
+                session.shared_state["after"] = 1
+                wait_until(lambda: state.get("after") == 1, timeout=20, what="state after junk")
+                assert session.sessions.publish_transition(Transition(trajectory, 2)) is True
+                assert events.get(timeout=10).transition == 2
+                session.seek(3)
+                wait_until(lambda: viewer.frame.index == 3, timeout=20, what="frame after junk")
+        finally:
+            spy.unsubscribe()
+            hostile.close()
