@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import ssl
 import threading
 import uuid
@@ -72,6 +73,8 @@ class LeaseKeeper:
     def __init__(self, link: NatsLink, subjects: Subjects, ttl: float = LEASE_TTL) -> None:
         self._link, self._subjects, self._ttl = link, subjects, ttl
         self.client = uuid.uuid4().hex
+        #: Proves this client holds its lease: only it can renew, change or end the lease.
+        self.secret = secrets.token_hex(16)
         self._lock = threading.Lock()
         self._tokens: Counter[str] = Counter()
         self._sessions: Counter[str] = Counter()
@@ -84,9 +87,10 @@ class LeaseKeeper:
     def _payload(self) -> bytes:
         """The lease as it stands (lock held); giving it back when nothing is held."""
         if not self._held():
-            return encode_lease(Lease(client=self.client, leave=True))
+            return encode_lease(Lease(client=self.client, secret=self.secret, leave=True))
         lease = Lease(
             client=self.client,
+            secret=self.secret,
             ttl=self._ttl,
             token=next(iter(self._tokens), ""),
             sessions=dict(self._sessions),
@@ -174,7 +178,7 @@ class LeaseKeeper:
         if task is None:
             return
         task.stop()
-        payload = encode_lease(Lease(client=self.client, leave=True))
+        payload = encode_lease(Lease(client=self.client, secret=self.secret, leave=True))
         try:
             _call(self._link, self._subjects.lease, payload, 1.0)
         except CallError as error:

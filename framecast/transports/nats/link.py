@@ -152,6 +152,8 @@ class NatsLink:
             "error_cb": self._on_error,
             "reconnected_cb": self._reconnected,
             "disconnected_cb": self._disconnected,
+            # Replies come to this user's own inbox, which an account can let it alone read.
+            "inbox_prefix": address.inbox_prefix(),
         }
         if address.creds:
             options["user_credentials"] = address.creds

@@ -16,6 +16,7 @@ An expired or dropped lease ends it all, as a closed gRPC stream does.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -31,7 +32,13 @@ from framecast.core.limits import LimitExceededError
 from framecast.transports.base import CallError, Status
 from framecast.transports.calls import UnaryCalls
 from framecast.transports.nats.link import NatsLink, Subscription
-from framecast.transports.nats.wire import Subjects, decode_lease, encode_reply, packets
+from framecast.transports.nats.wire import (
+    Subjects,
+    decode_lease,
+    encode_reply,
+    is_inbox,
+    packets,
+)
 
 __all__ = ["RelayRequests"]
 
@@ -48,6 +55,7 @@ MAX_LEASES = 10_000
 @dataclass
 class _Lease:
     expires: float
+    secret: str = ""
     token: str = ""
     frames: int = 0
     presence: ExitStack | None = None
@@ -99,6 +107,11 @@ class RelayRequests:
         def handle(subject: str, reply: str, data: bytes) -> None:
             if not reply:
                 return  # a request nobody waits for: nothing to do
+            if not is_inbox(reply):
+                # Answered only into an inbox: a request naming another subject as its reply
+                # would make the session publish there (a confused deputy).
+                log.warning("ignored a request on %s whose reply subject is no inbox", subject)
+                return
             with self._lock:
                 busy = self._closed or self._queued >= MAX_QUEUED
                 if not busy:
@@ -149,6 +162,8 @@ class RelayRequests:
     def _lease(self, subject: str, reply: str, data: bytes) -> None:
         try:
             counts = self._renew(data)
+        except PermissionError as error:
+            self._answer(reply, Status.PERMISSION_DENIED, f"lease refused: {error}")
         except LimitExceededError as error:
             self._answer(reply, Status.RESOURCE_EXHAUSTED, str(error))
         except (TypeError, ValueError) as error:
@@ -160,10 +175,13 @@ class RelayRequests:
     def _renew(self, data: bytes) -> dict[str, int]:
         """Apply one lease message; the listener counts of its sessions."""
         request = decode_lease(data)
-        client = request["client"]
+        client, secret = request["client"], request.get("secret", "")
         if request.get("leave"):
             with self._lock:
-                lease = self._leases.pop(client, None)
+                lease = self._leases.get(client)
+                if lease is not None:
+                    _check_holder(client, lease, secret)
+                    del self._leases[client]
             if lease is not None:
                 lease.close()
             return {}
@@ -182,7 +200,9 @@ class RelayRequests:
             if lease is None:
                 if len(self._leases) >= MAX_LEASES:
                     raise LimitExceededError(f"this session has {MAX_LEASES} NATS clients already")
-                lease = self._leases[client] = _Lease(0.0)
+                lease = self._leases[client] = _Lease(0.0, secret=secret)
+            else:
+                _check_holder(client, lease, secret)
             lease.expires = time.monotonic() + ttl
             lease.frames = request["frames"]
         # Leases of one client arrive in order from one thread of it; the pool may still
@@ -249,6 +269,12 @@ class RelayRequests:
         self._pool.shutdown(wait=True, cancel_futures=True)
         for lease in leases:
             lease.close()
+
+
+def _check_holder(client: str, lease: _Lease, secret: str) -> None:
+    """Only the holder of a lease (who knows its secret) may renew, change or end it."""
+    if not hmac.compare_digest(lease.secret.encode(), secret.encode()):
+        raise PermissionError(f"the lease of client {client[:16]!r} is another's")
 
 
 def _single(answer: bytes) -> bytes:

@@ -37,7 +37,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from framecast._support.names import check_name
 
 __all__ = [
+    "INBOX",
     "LEASE_TTL",
+    "is_inbox",
     "Lease",
     "decode_lease",
     "encode_lease",
@@ -218,6 +220,8 @@ class Lease(TypedDict, total=False):
     many listeners each), its open frame streams; or ``leave`` to give it back."""
 
     client: Required[str]
+    #: Known to the holder alone: a lease is renewed, changed or given back only with it.
+    secret: str
     ttl: float
     token: str
     sessions: dict[str, int]
@@ -245,8 +249,11 @@ def decode_lease(data: bytes) -> Lease:
     if not isinstance(request, dict):
         raise ValueError("a lease is a JSON object")
     client = check_name(request.get("client"), what="lease client id", max_length=MAX_LEASE_CLIENT)
+    secret = request.get("secret") or ""
+    if not isinstance(secret, str) or len(secret) > MAX_LEASE_CLIENT:
+        raise TypeError(f"a lease's secret is a string of at most {MAX_LEASE_CLIENT} characters")
     if request.get("leave"):
-        return Lease(client=client, leave=True)
+        return Lease(client=client, secret=secret, leave=True)
     ttl = float(request.get("ttl", LEASE_TTL))
     low, high = LEASE_TTL_RANGE
     if not low <= ttl <= high:
@@ -259,7 +266,14 @@ def decode_lease(data: bytes) -> Lease:
     counts = {name: int(n) for name, n in sessions.items()}
     if any(n < 0 for n in counts.values()):
         raise ValueError("a lease's session counts must not be negative")
-    return Lease(client=client, ttl=ttl, token=token, sessions=counts, frames=max(frames, 0))
+    return Lease(
+        client=client,
+        secret=secret,
+        ttl=ttl,
+        token=token,
+        sessions=counts,
+        frames=max(frames, 0),
+    )
 
 
 def encode_reply(code: int, message: str, body: bytes = b"") -> bytes:
@@ -314,6 +328,20 @@ class NatsAddress(NamedTuple):
     nkey: str | None = None
     ca: str | None = None
     tls: bool = False
+    #: The prefix of this connection's reply subjects (``?inbox=``), if given.
+    inbox: str | None = None
+
+    def inbox_prefix(self) -> str:
+        """Where replies to this connection go: ``?inbox=`` if given, else ``_INBOX_<user>``
+        for a ``user:password@`` login (an account can then let each user read its own
+        replies only), else NATS's ``_INBOX``."""
+        if self.inbox:
+            return self.inbox
+        first = urlsplit(self.servers[0])
+        if first.username and first.password is not None:
+            user = re.sub(r"[^A-Za-z0-9_-]", "_", unquote(first.username))
+            return f"{INBOX}_{user}"
+        return INBOX
 
     def display(self) -> str:
         """The servers without credentials, for messages and logs."""
@@ -324,13 +352,25 @@ class NatsAddress(NamedTuple):
         return ",".join(hosts)
 
 
+#: NATS's own prefix of reply subjects; a user's own is ``_INBOX_<user>``.
+INBOX = "_INBOX"
+_INBOX_PREFIX = re.compile(r"_INBOX(_[A-Za-z0-9_-]{1,64})?")
+_REPLY_SUBJECT = re.compile(r"_INBOX(_[A-Za-z0-9_-]{1,64})?(\.[A-Za-z0-9_-]{1,64}){1,4}")
+
+
+def is_inbox(subject: str) -> bool:
+    """True for a reply subject in an inbox (``_INBOX.x.y`` or ``_INBOX_<user>.x.y``): the
+    only subjects a session answers on, so no request can make it publish anywhere else."""
+    return _REPLY_SUBJECT.fullmatch(subject) is not None
+
+
 def is_nats_url(address: object) -> bool:
     """True for a ``nats://`` or ``tls://`` URL (what :func:`parse_nats_url` takes)."""
     return isinstance(address, str) and address.split("://", 1)[0] in ("nats", "tls")
 
 
 def parse_nats_url(url: str) -> NatsAddress:
-    """``nats://[user:password@|token@]host[:port][,host:port...][/session][?creds=F&nkey=F&ca=F]``.
+    """``nats://[user:password@|token@]host[:port][,host:port...][/session][?creds=F&nkey=F&ca=F&inbox=P]``.
 
     ``tls://`` instead of ``nats://`` speaks TLS. Several servers (a cluster) are separated
     by commas and share the scheme and the credentials of the first. ``ValueError`` names
@@ -361,9 +401,16 @@ def parse_nats_url(url: str) -> NatsAddress:
     if session is not None:
         check_subject_name(session)
     options = {key: values[-1] for key, values in parse_qs(query).items()}
-    unknown = set(options) - {"creds", "nkey", "ca"}
+    unknown = set(options) - {"creds", "nkey", "ca", "inbox"}
     if unknown:
-        raise ValueError(f"unknown NATS URL option(s) {sorted(unknown)}; known: creds, nkey, ca")
+        raise ValueError(
+            f"unknown NATS URL option(s) {sorted(unknown)}; known: creds, nkey, ca, inbox"
+        )
+    inbox = options.get("inbox")
+    if inbox is not None and _INBOX_PREFIX.fullmatch(inbox) is None:
+        raise ValueError(
+            f"an inbox is _INBOX or _INBOX_<name> (letters, digits, _ -), got {inbox!r}"
+        )
     return NatsAddress(
         tuple(servers),
         session,
@@ -371,4 +418,5 @@ def parse_nats_url(url: str) -> NatsAddress:
         nkey=options.get("nkey"),
         ca=options.get("ca"),
         tls=scheme == "tls" or "ca" in options,
+        inbox=inbox,
     )

@@ -368,26 +368,24 @@ def test_a_slow_viewer_resyncs_to_the_latest_frame(
                 direct.close()
 
 
+def _readme_accounts(session: str) -> str:
+    """The README's account config, as written, for session ``session`` (the README's is
+    "demo"), with each user's password its name and ``-secret``."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    start = readme.index("authorization {")
+    config = readme[start : readme.index("```", start)]
+    for user in ("origin", "viewer", "watcher"):
+        config = config.replace(
+            f'{{user: {user}, password: "..."', f"{{user: {user}, password: {user}-secret"
+        )
+    assert '"..."' not in config
+    return config.replace("framecast.demo.", f"framecast.{session}.")
+
+
 def test_nats_credentials_and_permissions_are_nats_own(
     tmp_path: Path, no_leaks: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = """
-    authorization {
-      users = [
-        {user: origin, password: origin-secret, permissions: {
-          publish: ["framecast.secure.>", "_INBOX.>"],
-          subscribe: ["framecast.secure.>", "_INBOX.>"]}}
-        {user: viewer, password: viewer-secret, permissions: {
-          publish: ["framecast.*.frames.current", "framecast.*.state.current",
-                    "framecast.*.rpc.>", "framecast.*.lease"],
-          subscribe: ["framecast.>", "_INBOX.>"]}}
-        {user: watcher, password: watcher-secret, permissions: {
-          publish: ["framecast.*.frames.current", "framecast.*.rpc.ListSessions",
-                "framecast.*.lease"],
-          subscribe: ["framecast.*.frames", "_INBOX.>"]}}
-      ]
-    }
-    """
+    config = _readme_accounts("secure")
     with NatsServer(tmp_path, name="auth", config=config) as server:
         host = f"127.0.0.1:{server.port}"
         with pytest.raises(PermissionError, match="refused"):
@@ -789,3 +787,71 @@ def test_a_viewer_skips_what_it_cannot_read_and_resyncs_at_a_bounded_rate(
         finally:
             spy.unsubscribe()
             hostile.close()
+
+
+def test_the_readme_accounts_keep_tokens_replies_and_leases_to_their_owners(
+    tmp_path: Path, no_leaks: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    from framecast.transports.nats.wire import Lease, decode_reply, encode_lease
+
+    with NatsServer(tmp_path, name="acct", config=_readme_accounts("secure")) as server:
+        host = f"127.0.0.1:{server.port}"
+        origin = f"nats://origin:origin-secret@{host}"
+        with (
+            Session(framecast.demo.argon(20), port=0, name="secure", relay=origin) as session,
+            framecast.Client(f"nats://viewer:viewer-secret@{host}/secure") as victim,
+        ):
+            attacker = NatsLink(parse_nats_url(f"nats://viewer:viewer-secret@{host}"), name="a")
+            watcher = NatsLink(parse_nats_url(f"nats://watcher:watcher-secret@{host}"), name="w")
+            legit = NatsLink(parse_nats_url(origin), name="legit")
+            stolen: list[bytes] = []
+            published: list[bytes] = []
+            try:
+                # 1. Requests (a lease names the access token; an update carries it) reach
+                # the origin only: a viewer subscribing to them is refused by NATS.
+                for subject in ("framecast.secure.lease", "framecast.secure.rpc.>"):
+                    attacker.subscribe(subject, lambda _s, _r, d: stolen.append(d))
+                # 2. Replies go to each user's inbox: a watcher reading every inbox gets none.
+                watcher.subscribe("_INBOX.>", lambda _s, _r, d: stolen.append(d))
+                watcher.subscribe("_INBOX_viewer.>", lambda _s, _r, d: stolen.append(d))
+                attacker.flush()
+                watcher.flush()
+                victim.shared_state.change({"mine": 1})
+                victim.shared_state.lock("mine", 600.0)
+                victim.shared_state.change({"secret": "s3cret"}, owned=True)
+                assert victim.shared_state["secret"] == "s3cret"
+                attacker.flush()
+                watcher.flush()
+                assert stolen == []
+                server.wait_for_log("Subscription Violation", 10.0)
+                # 3. The origin answers into inboxes only: a request whose reply names an
+                # events subject makes it publish nothing there.
+                legit.subscribe("framecast.secure.events.>", lambda _s, _r, d: published.append(d))
+                legit.flush()
+                for subject in (
+                    "framecast.secure.state.current",
+                    "framecast.secure.frames.current",
+                ):
+                    attacker.publish(subject, b"", reply="framecast.secure.events.default")
+                attacker.flush()
+                assert victim.sessions() is not None  # the origin has read what came before
+                legit.flush()
+                assert published == []
+                # 4. A lease is the holder's: its id alone (leaked) cannot end it.
+                carrier = victim._carrier
+                assert isinstance(carrier, NatsCarrier)
+                forged = encode_lease(Lease(client=carrier.leases.client, leave=True))
+                code, message, _ = decode_reply(
+                    attacker.request("framecast.secure.lease", forged, 10.0)
+                )
+                assert code == 7, message  # PERMISSION_DENIED
+                assert "is another's" in message
+                holder = session.shared_state.lock_holder("mine")
+                assert holder is not None
+                assert session.shared_state["secret"] == "s3cret"
+                with pytest.raises(StateLockedError):
+                    session.shared_state.update("intruder", {"mine": 2}, ())
+            finally:
+                attacker.close()
+                watcher.close()
+                legit.close()
