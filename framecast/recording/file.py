@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from framecast.frame import FrameUpdate
-from framecast.wire.codec import parse_update
+from framecast.wire.codec import decode_json, parse_update
 
 __all__ = [
     "DEFAULT_KEYFRAME_INTERVAL",
@@ -203,7 +203,7 @@ class RecordingFile:
             raise NotARecordingError(f"{self.path}: the recording's header is corrupt")
         try:
             header = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise NotARecordingError(f"{self.path}: the recording's header is not JSON") from None
         if not isinstance(header, dict):
             raise NotARecordingError(f"{self.path}: the recording's header is not an object")
@@ -244,8 +244,11 @@ class RecordingFile:
         return parse_update(self.payload(record))
 
     def json(self, record: Record) -> Any:
-        """A JSON record's value."""
-        return json.loads(bytes(self.payload(record)))
+        """A JSON record's value; ``ValueError`` naming the record for one that is not JSON
+        (or is nested too deeply to parse)."""
+        return decode_json(
+            bytes(self.payload(record)), what=f"{self.path}: the record at {record.offset}"
+        )
 
     def of_kind(self, kind: Kind) -> Iterator[Record]:
         """The records of one kind, in order."""

@@ -154,6 +154,16 @@ def _check_npz_sizes(path: str | os.PathLike[str]) -> None:
                 )
 
 
+def _check_bonds(pairs: object, particles: int) -> None:
+    """``ValueError`` for a bond naming a particle that is not there."""
+    array = np.asarray(pairs)
+    if array.size and np.issubdtype(array.dtype, np.integer):
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high >= particles:
+            bad = low if low < 0 else high
+            raise ValueError(f"bond.pairs names particle {bad}, out of range for {particles}")
+
+
 class Trajectory(SequencePlayer):
     """Frames of positions plus a topology, played at ``fps`` frames per second.
 
@@ -206,6 +216,8 @@ class Trajectory(SequencePlayer):
             self._reader = self._arrays
         if topology and "particle.positions" in topology:
             raise ValueError("'particle.positions' belongs in positions, not in topology")
+        if topology and "bond.pairs" in topology and self._arrays is not None:
+            _check_bonds(topology["bond.pairs"], self._arrays.particle_count)
         super().__init__(
             self._reader.frame_count, topology, fps=fps, mode=mode, name="framecast-trajectory"
         )

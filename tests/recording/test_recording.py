@@ -311,3 +311,16 @@ def test_a_replay_refuses_what_it_cannot_play(tmp_path: Path) -> None:
         framecast.replay(empty)
     with pytest.raises(NotARecordingError, match="is not a framecast recording"):
         framecast.replay(Path(framecast.__file__))
+
+
+def test_a_record_nested_too_deeply_is_refused_by_name(tmp_path: Path) -> None:
+    from framecast.recording.file import Kind, RecordingFile, RecordWriter
+
+    path = tmp_path / "deep.fcrec"
+    writer = RecordWriter(path, {"framecast": "test", "source": "test"})
+    writer.write(Kind.STATE, 0.0, b"[" * 100_000 + b"]" * 100_000)
+    writer.close()
+    with RecordingFile(path) as recording:
+        (record,) = list(recording.of_kind(Kind.STATE))
+        with pytest.raises(ValueError, match="nested too deeply"):
+            recording.json(record)

@@ -311,3 +311,12 @@ def test_an_npz_whose_header_lies_or_whose_positions_overflow_is_refused(tmp_pat
     np.savez(huge, positions=np.full((2, 3, 3), 1e300))
     with pytest.raises(ValueError, match="positions of frame 0 are not finite"):
         Trajectory.from_npz(huge)
+
+
+def test_bonds_that_name_particles_not_there_are_refused() -> None:
+    positions = np.zeros((2, 3, 3))
+    with pytest.raises(ValueError, match="names particle 7, out of range for 3"):
+        Trajectory(positions, {"bond.pairs": [[0, 1], [1, 7]]})
+    with pytest.raises(ValueError, match="names particle -1"):
+        Trajectory(positions, {"bond.pairs": [[0, -1]]})
+    assert Trajectory(positions, {"bond.pairs": [[0, 1], [1, 2]]}).frame_count == 2
