@@ -157,11 +157,12 @@ def _check_npz_sizes(path: str | os.PathLike[str]) -> None:
 def _check_bonds(pairs: object, particles: int) -> None:
     """``ValueError`` for a bond naming a particle that is not there."""
     array = np.asarray(pairs)
-    if array.size and np.issubdtype(array.dtype, np.integer):
+    # Only a well-formed (k, 2) integer array: any other is refused by its field's check.
+    if array.ndim == 2 and array.shape[1] == 2 and array.size and array.dtype.kind in "iu":
         low, high = int(array.min()), int(array.max())
         if low < 0 or high >= particles:
             bad = low if low < 0 else high
-            raise ValueError(f"bond.pairs names particle {bad}, out of range for {particles}")
+            raise ValueError(f"'bond.pairs' names particle {bad}, out of range for {particles}")
 
 
 class Trajectory(SequencePlayer):
