@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -250,66 +251,69 @@ def test_interactions_refused_on_a_non_live_target(no_leaks: None) -> None:
         assert "interaction.x" not in session.shared_state
 
 
-def test_a_client_interaction_reaches_the_engine_and_bad_ones_are_refused(
-    no_leaks: None,
-) -> None:
+@pytest.fixture
+def remote(no_leaks: None) -> Iterator[tuple[Any, framecast.Session, framecast.Client]]:
+    """A paused argon box of 64 atoms, its session, and a gRPC client of it."""
     simulation = framecast.demo.argon(64)
     with (
         framecast.Session(simulation, port=0, autoplay=False) as session,
         framecast.Client(f"127.0.0.1:{session.port}") as client,
     ):
-        good = {"position": [0.1, 0.2, 0.3], "particles": [4], "interaction_type": "gaussian"}
-        client.shared_state.change({"interaction.c": good, "other": 1})
-        framecast.testing.wait_until(lambda: "interaction.c" in simulation.interactions)
-        bad = {"position": [0.1, 0.2, 0.3], "particles": [64]}
-        with pytest.raises(ValueError, match="out of range"):
-            client.shared_state.change({"interaction.d": bad, "other": 2})
-        assert "interaction.d" not in session.shared_state
-        assert session.shared_state["other"] == 1  # the whole change was refused
-        client.shared_state.change(removals=["interaction.c"])
-        framecast.testing.wait_until(lambda: not simulation.interactions)
+        yield simulation, session, client
+
+
+def test_a_client_interaction_reaches_the_engine_and_bad_ones_are_refused(
+    remote: tuple[Any, framecast.Session, framecast.Client],
+) -> None:
+    simulation, session, client = remote
+    good = {"position": [0.1, 0.2, 0.3], "particles": [4], "interaction_type": "gaussian"}
+    client.shared_state.change({"interaction.c": good, "other": 1})
+    framecast.testing.wait_until(lambda: "interaction.c" in simulation.interactions)
+    bad = {"position": [0.1, 0.2, 0.3], "particles": [64]}
+    with pytest.raises(ValueError, match="out of range"):
+        client.shared_state.change({"interaction.d": bad, "other": 2})
+    assert "interaction.d" not in session.shared_state
+    assert session.shared_state["other"] == 1  # the whole change was refused
+    client.shared_state.change(removals=["interaction.c"])
+    framecast.testing.wait_until(lambda: not simulation.interactions)
 
 
 def test_absurd_interactions_from_a_client_are_refused_and_cannot_blow_up_the_simulation(
-    no_leaks: None,
+    remote: tuple[Any, framecast.Session, framecast.Client],
 ) -> None:
     from framecast.targets.interactions import MAX_FORCE, MAX_SCALE
 
-    simulation = framecast.demo.argon(64)
-    with (
-        framecast.Session(simulation, port=0, autoplay=False) as session,
-        framecast.Client(f"127.0.0.1:{session.port}") as client,
-    ):
-        at = {"position": [50.0, 50.0, 50.0], "particles": [3]}
-        hostile = [
-            ({**at, "interaction_type": "spring", "scale": 1e300}, "MAX_SCALE"),
-            ({**at, "interaction_type": "gaussian", "scale": -1e300}, "MAX_SCALE"),
-            ({**at, "interaction_type": "spring", "max_force": 1e300}, "MAX_FORCE"),
-        ]
-        for value, bound in hostile:
-            with pytest.raises(ValueError, match=bound):
-                client.shared_state.change({"interaction.evil": value})
-            assert "interaction.evil" not in session.shared_state
-        # The strongest pull allowed, 50 nm away: the cap holds the force, and the
-        # simulation stays finite.
-        strongest = {
-            **at,
-            "interaction_type": "spring",
-            "scale": MAX_SCALE,
-            "max_force": MAX_FORCE,
-        }
-        client.shared_state.change({"interaction.strong": strongest})
-        framecast.testing.wait_until(lambda: "interaction.strong" in simulation.interactions)
-        for _ in range(30):
-            session.step()
-        kinetic = float(simulation.frame["energy.kinetic"])
-        assert math.isfinite(kinetic)
-        session.health_check()  # raises what a background thread raised
-        interaction = Interaction.from_state(strongest)
-        positions = np.asarray(simulation.frame["particle.positions"], dtype=float)
-        _, force = interaction_force(interaction, positions, np.ones(len(positions)))
-        assert np.linalg.norm(force) <= MAX_FORCE * (1 + 1e-9)
-        # NanoVer's "no cap of its own" (infinity) gets the session's cap too.
-        uncapped = Interaction.from_state({**strongest, "max_force": math.inf})
-        _, force = interaction_force(uncapped, positions, np.ones(len(positions)))
-        assert np.linalg.norm(force) <= MAX_FORCE * (1 + 1e-9)
+    simulation, session, client = remote
+    at = {"position": [50.0, 50.0, 50.0], "particles": [3]}
+    hostile = [
+        ({**at, "interaction_type": "spring", "scale": 1e300}, "MAX_SCALE"),
+        ({**at, "interaction_type": "gaussian", "scale": -1e300}, "MAX_SCALE"),
+        ({**at, "interaction_type": "spring", "max_force": 1e300}, "MAX_FORCE"),
+    ]
+    for value, bound in hostile:
+        with pytest.raises(ValueError, match=bound):
+            client.shared_state.change({"interaction.evil": value})
+        assert "interaction.evil" not in session.shared_state
+    # The strongest pull allowed, 50 nm away: the cap holds the force, and the
+    # simulation stays finite.
+    strongest = {
+        **at,
+        "interaction_type": "spring",
+        "scale": MAX_SCALE,
+        "max_force": MAX_FORCE,
+    }
+    client.shared_state.change({"interaction.strong": strongest})
+    framecast.testing.wait_until(lambda: "interaction.strong" in simulation.interactions)
+    for _ in range(30):
+        session.step()
+    kinetic = float(simulation.frame["energy.kinetic"])
+    assert math.isfinite(kinetic)
+    session.health_check()  # raises what a background thread raised
+    interaction = Interaction.from_state(strongest)
+    positions = np.asarray(simulation.frame["particle.positions"], dtype=float)
+    _, force = interaction_force(interaction, positions, np.ones(len(positions)))
+    assert np.linalg.norm(force) <= MAX_FORCE * (1 + 1e-9)
+    # NanoVer's "no cap of its own" (infinity) gets the session's cap too.
+    uncapped = Interaction.from_state({**strongest, "max_force": math.inf})
+    _, force = interaction_force(uncapped, positions, np.ones(len(positions)))
+    assert np.linalg.norm(force) <= MAX_FORCE * (1 + 1e-9)
