@@ -207,7 +207,9 @@ class Client:
                 task = self._frame_task
                 if task is not None and not task.is_alive:
                     error = task.future.exception() if task.future.done() else None
-                    raise ConnectionError(f"frame stream from {self.address} ended") from error
+                    # The stream's own error names why (a limit of the server's, say).
+                    message = str(error) if error else f"frame stream from {self.address} ended"
+                    raise ConnectionError(message) from error
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(

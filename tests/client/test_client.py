@@ -197,3 +197,16 @@ def test_client_is_thread_safe_under_concurrent_use(session: Session, client: Cl
         thread.join(30)
     assert errors == []
     assert {session.shared_state[f"w{w}"] for w in range(4)} == {19}
+
+
+def test_a_refused_frame_stream_names_the_limit(no_leaks: None) -> None:
+    limits = framecast.Limits(max_frame_subscribers=1)
+    with (
+        framecast.Session(framecast.demo.argon(8), port=0, limits=limits) as session,
+        framecast.Client(f"127.0.0.1:{session.port}") as first,
+        framecast.Client(f"127.0.0.1:{session.port}") as second,
+    ):
+        first.wait_for_frame()
+        with pytest.raises(ConnectionError, match=r"Limits\.max_frame_subscribers"):
+            second.wait_for_frame(timeout=30)
+        first.wait_for_frame()  # the first is served on
