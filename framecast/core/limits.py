@@ -31,6 +31,16 @@ class Limits:
     ``max_streams_per_client``
         Streams of each kind (frames, state, sessions) that one client, one connection,
         may hold open at once; below each limit above, so that no client takes every slot.
+    ``max_streams_per_host``
+        The same over all the connections of one process on this machine (a loopback
+        peer, told apart by the process that owns its socket) or of one host elsewhere: a
+        process opening many connections still leaves slots for everyone else.
+    ``max_nanover_clients``
+        NanoVer connections at once: the NanoVer door's own budget, so that its clients
+        never take every frame and state slot that gRPC clients need too.
+    ``max_keys_per_client``
+        Shared-state keys that one client (one access token) created and nobody else
+        wrote: a client that leaves junk behind cannot fill the state for everyone.
     ``max_sessions``
         Named sessions the server knows. A name with no listener that Python neither
         tracks nor uses is forgotten, oldest first, before a join is refused; names the
@@ -57,6 +67,9 @@ class Limits:
     max_sessions: int = 1024
     max_state_subscribers: int = 64
     max_streams_per_client: int = 32
+    max_streams_per_host: int = 48
+    max_nanover_clients: int = 32
+    max_keys_per_client: int = 2_500
     max_json_depth: int = 32
     max_json_bytes: int = 1024 * 1024
     max_json_containers: int = 100_000

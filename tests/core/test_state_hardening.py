@@ -22,7 +22,7 @@ from framecast import Client, FrameData, Limits, Session
 from framecast._proto import sessions_pb2, state_pb2
 from framecast.core.state import SERVER
 from framecast.errors import AbsentClientError, LimitExceededError, StateLockedError
-from framecast.testing import one_key_race, wait_until
+from framecast.testing import ListenerProcess, one_key_race, wait_until
 from framecast.wire import methods as wire
 
 
@@ -385,3 +385,40 @@ def test_join_a_session_by_raw_request_counts_against_the_name_limit(no_leaks: N
             assert next(call).joined.clients == 1
             call.cancel()
             wait_until(partial(_left, session, name), what=f"{name} left")
+
+
+def test_one_process_cannot_take_every_slot_over_many_connections(no_leaks: None) -> None:
+    with _session(max_streams_per_host=4, max_session_listeners=10) as session:
+        address = session.app.target
+        greedy = [Client(address) for _ in range(5)]
+        try:
+            held = [client.join("room") for client in greedy[:4]]
+            with pytest.raises(ConnectionError, match=r"Limits\.max_streams_per_host"):
+                greedy[4].join("room")  # a fifth connection of this process
+            # Another process is still served, and counted.
+            with ListenerProcess(address, {"room": 2}):
+                assert session.app.sessions.count("room") == 6
+            for listener in held:
+                listener.leave()
+            greedy[4].join("room").leave()  # a slot freed is a slot again
+        finally:
+            for client in greedy:
+                client.close()
+
+
+def test_a_client_cannot_fill_the_state_with_keys_nobody_else_wrote(no_leaks: None) -> None:
+    limits = Limits(max_keys_per_client=3)
+    with Session(_frame(), port=0, limits=limits) as session:
+        state = session.app.shared_state
+        state.update("junk", {"a": 1, "b": 2, "c": 3})
+        with pytest.raises(LimitExceededError, match=r"Limits\.max_keys_per_client"):
+            state.update("junk", {"d": 4})
+        assert "d" not in state
+        state.update("junk", {"a": 10})  # rewriting its own keys is no new key
+        state.update("bystander", {"d": 4})  # another client is served
+        state.update("bystander", {"a": 11})  # written by another: no longer junk's alone
+        state.update("junk", {"e": 5})
+        state.update("junk", {}, removals=["b"])  # a removed key frees its place
+        state.update("junk", {"f": 6})
+        state.update(SERVER, {f"python.{i}": i for i in range(10)})  # Python is not bounded
+        assert {"c", "e", "f", "d"} <= set(state.to_dict())

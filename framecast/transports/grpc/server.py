@@ -61,11 +61,14 @@ class GrpcServer:
         limits = cores.limits
         credentials = None if tls is None else server_credentials(tls)
         # One quota per kind of stream, so that no client takes every slot of any kind.
-        per_client = limits.max_streams_per_client
+        per_client, per_host = limits.max_streams_per_client, limits.max_streams_per_host
         quotas = {
-            "Trajectory": ClientQuota(per_client, what="frame streams"),
-            "State": ClientQuota(per_client, what="state streams"),
-            "Sessions": ClientQuota(per_client, what="session streams"),
+            service: ClientQuota(per_client, what=what, per_host=per_host)
+            for service, what in (
+                ("Trajectory", "frame streams"),
+                ("State", "state streams"),
+                ("Sessions", "session streams"),
+            )
         }
         max_workers = limits.streams + UNARY_WORKERS
         keepalive_ms = int(KEEPALIVE_SECONDS * 1000)

@@ -24,6 +24,7 @@ from framecast.core.registry import SessionRegistry
 from framecast.core.state import STATE_PART_BYTES, SharedState, entry_size
 from framecast.transports.base import CallError, Status
 from framecast.transports.calls import UnaryCalls, parse_request
+from framecast.transports.grpc.peers import principal_of
 from framecast.transports.grpc.quota import ClientQuota
 from framecast.wire.events import encode_joined
 
@@ -182,7 +183,8 @@ def _streaming(
     def handle(data: bytes, context: Context) -> Iterator[Any]:
         request = _parse(method, data, context)
         try:
-            with quota.stream(context.peer()):
+            peer = context.peer()
+            with quota.stream(peer, principal_of(peer)):
                 yield from implementation(request, context)
         except LimitExceededError as error:  # the quota's: methods map their own
             _exhausted(context, error)

@@ -198,11 +198,20 @@ class NanoverEndpoint:
 
     def _handle(self, websocket: Any) -> None:
         connection = _Connection(self, websocket)
+        budget = self.limits.max_nanover_clients
         with self._lock:
             if self._closed:
                 websocket.close(GOING_AWAY, "the session is closing")
                 return
-            self._connections.add(connection)
+            full = len(self._connections) >= budget
+            if not full:
+                self._connections.add(connection)
+        if full:
+            # This door's own budget: NanoVer clients never take every frame or state slot
+            # that gRPC clients need too.
+            reason = f"this session has {budget} NanoVer clients already"
+            websocket.close(TRY_AGAIN_LATER, _reason(f"{reason} (Limits.max_nanover_clients)"))
+            return
         try:
             connection.run()
         finally:

@@ -512,3 +512,23 @@ def test_the_token_never_reaches_a_log_and_two_authorization_headers_get_400(
     assert "GET" in logged  # the request lines were logged, at DEBUG
     assert token not in logged
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_nanover_clients_have_a_budget_of_their_own(no_leaks: None) -> None:
+    limits = framecast.Limits(max_nanover_clients=2, max_frame_subscribers=4)
+    with framecast.Session(
+        framecast.demo.argon(8), port=0, nanover_port=0, limits=limits, autoplay=False
+    ) as session:
+        url = session.nanover_url
+        with Peer(url) as first, Peer(url) as second:
+            first.until(lambda: "particle.positions" in first.frame, "frames")
+            second.until(lambda: "particle.positions" in second.frame, "frames")
+            third = Peer(url)
+            third.until(lambda: third.ws.close_code is not None, "the third closed")
+            assert third.ws.close_code == 1013
+            assert "max_nanover_clients" in third.ws.close_reason
+            # gRPC clients keep their frame and state slots.
+            with framecast.Client(f"127.0.0.1:{session.port}") as grpc_client:
+                grpc_client.wait_for_frame(timeout=30)
+                session.shared_state["k"] = 1
+                assert grpc_client.shared_state["k"] == 1
