@@ -195,16 +195,27 @@ class RelayRequests:
                 f"a client may listen {self._limits.max_streams_per_client} times at most "
                 "(Limits.max_streams_per_client)"
             )
+        evicted: _Lease | None = None
         with self._lock:
             lease = self._leases.get(client)
+            if lease is not None:
+                _check_holder(client, lease, secret)
+            if token and (lease is None or not lease.token):
+                # Presence over NATS stands for a state stream over gRPC: as bounded.
+                present = sum(1 for held in self._leases.values() if held.token)
+                if present >= self._limits.max_state_subscribers:
+                    raise LimitExceededError(
+                        f"this session has {present} NATS clients present already "
+                        "(Limits.max_state_subscribers)"
+                    )
             if lease is None:
                 if len(self._leases) >= MAX_LEASES:
-                    raise LimitExceededError(f"this session has {MAX_LEASES} NATS clients already")
+                    evicted = self._evict()
                 lease = self._leases[client] = _Lease(0.0, secret=secret)
-            else:
-                _check_holder(client, lease, secret)
             lease.expires = time.monotonic() + ttl
             lease.frames = request["frames"]
+        if evicted is not None:
+            evicted.close()
         # Leases of one client arrive in order from one thread of it; the pool may still
         # run two at once, which the registry's and the state's own locks keep consistent.
         self._present(lease, token)
@@ -213,6 +224,21 @@ class RelayRequests:
         for name in [n for n in lease.joins if n not in counts]:
             self._listen(lease, name, 0)
         return {name: self._sessions.count(name) for name in counts}
+
+    def _evict(self) -> _Lease:
+        """Make room (lock held) for a new client in a full table: the lease that holds
+        least, nothing but frames, and expires first, goes (its client's frames flow on; it
+        is counted again when it renews). A table full of leases that hold a token or a
+        session (each bounded by the server's limits) refuses the newcomer."""
+        idle = [
+            (lease.expires, client)
+            for client, lease in self._leases.items()
+            if not lease.token and not lease.joins
+        ]
+        if not idle:
+            raise LimitExceededError(f"this session has {MAX_LEASES} NATS clients already")
+        _, client = min(idle)
+        return self._leases.pop(client)
 
     def _present(self, lease: _Lease, token: str) -> None:
         if token == lease.token and (lease.presence is not None) == bool(token):

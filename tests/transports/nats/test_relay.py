@@ -855,3 +855,42 @@ def test_the_readme_accounts_keep_tokens_replies_and_leases_to_their_owners(
                 attacker.close()
                 watcher.close()
                 legit.close()
+
+
+def test_junk_leases_cannot_lock_a_new_viewer_out(
+    no_leaks: None, nats: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import framecast.transports.nats.requests as requests
+    from framecast.transports.nats.wire import Lease, decode_reply, encode_lease
+
+    monkeypatch.setattr(requests, "MAX_LEASES", 5)
+    limits = Limits(max_state_subscribers=2)
+    trajectory = framecast.demo.argon_trajectory(n=10, frames=5)
+    with Session(trajectory, port=0, name="full", relay=nats.url, limits=limits) as session:
+        junk = NatsLink(parse_nats_url(nats.url), name="junk")
+        try:
+
+            def lease(name: str, token: str = "", frames: int = 0) -> tuple[int, str]:
+                held = Lease(client=name, secret="s", ttl=60.0, token=token, frames=frames)
+                payload = encode_lease(held)
+                code, message, _ = decode_reply(junk.request("framecast.full.lease", payload, 10))
+                return code, message
+
+            # Two present (a token each): the state's bound, as over gRPC.
+            assert lease("p0", token="t0")[0] == 0
+            assert lease("p1", token="t1")[0] == 0
+            code, message = lease("p2", token="t2")
+            assert code == 8, message  # RESOURCE_EXHAUSTED
+            assert "Limits.max_state_subscribers" in message
+            # The table filled with leases that hold nothing but frames.
+            for i in range(3):
+                assert lease(f"idle{i}", frames=1)[0] == 0
+            # A new viewer is served anyway: an idle lease makes room.
+            with framecast.Client(f"{nats.url}/full") as viewer:
+                got: queue.Queue[framecast.TransitionEvent] = queue.Queue()
+                listener = viewer.join("default", on_transition=got.put)
+                assert listener.clients_at_join == 1
+                assert session.sessions.publish_transition(Transition(trajectory, 1)) is True
+                assert got.get(timeout=10).transition == 1
+        finally:
+            junk.close()
