@@ -13,15 +13,17 @@ re-publishes them.
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from framecast.frame import FieldValue
-from framecast.recording.file import Kind, NotARecordingError, RecordingFile
+from framecast.recording.file import Kind, NotARecordingError, Record, RecordingFile
 from framecast.targets.sequence import LoopMode, SequencePlayer
 from framecast.timeline import TIMELINE_KEY
 
@@ -61,13 +63,11 @@ class Replay(SequencePlayer):
         if not self._records:
             self.file.close()
             raise NotARecordingError(f"{self.file.path} holds no frame: nothing to replay")
-        self._times = [record.time for record in self._records]
-        self._keyframes = [i for i, r in enumerate(self._records) if self.file.frame(r).reset]
-        self._events = [
-            (record.time, record.kind, self.file.json(record))
-            for record in self.file.records
-            if record.kind in (Kind.EVENT, Kind.STATE)
-        ]
+        try:
+            self._times, self._keyframes, self._events = self._validated()
+        except BaseException:
+            self.file.close()
+            raise
         span = self._times[-1] - self._times[0]
         self._pace = span / (len(self._times) - 1) if len(self._times) > 1 and span > 0 else 1 / 30
         if not max_gap > 0:
@@ -80,6 +80,42 @@ class Replay(SequencePlayer):
         self.speed = speed
 
     # -- pace -------------------------------------------------------------------------------------
+    def _validated(
+        self,
+    ) -> tuple[list[float], list[int], list[tuple[float, Kind, Any]]]:
+        """Every frame's time and which are keyframes, and every event, read and checked as
+        the recording is opened: a malformed record is refused now, naming where it is,
+        never later in the player's thread."""
+        times: list[float] = []
+        keyframes: list[int] = []
+        for index, record in enumerate(self._records):
+            if not math.isfinite(record.time) or (times and record.time < times[-1]):
+                raise self._malformed(record, f"its time {record.time!r} runs backwards")
+            try:
+                update = self.file.frame(record)
+            except (ValueError, DecodeError) as error:
+                raise self._malformed(record, str(error)) from None
+            times.append(record.time)
+            if update.reset:
+                keyframes.append(index)
+        if not keyframes or keyframes[0] != 0:
+            raise self._malformed(self._records[0], "the first frame is not a whole frame")
+        events: list[tuple[float, Kind, Any]] = []
+        for record in self.file.records:
+            if record.kind in (Kind.EVENT, Kind.STATE):
+                try:
+                    events.append((record.time, record.kind, self.file.json(record)))
+                except ValueError as error:
+                    raise self._malformed(record, str(error)) from None
+        return times, keyframes, events
+
+    def _malformed(self, record: Record, why: str) -> NotARecordingError:
+        what = record.kind.name.lower()
+        return NotARecordingError(
+            f"{self.file.path}: the {what} record at byte {record.offset} "
+            f"(t={record.time:g} s) is malformed: {why}"
+        )
+
     @property
     def speed(self) -> float:
         """How many times the recorded pace it plays at."""

@@ -324,3 +324,39 @@ def test_a_record_nested_too_deeply_is_refused_by_name(tmp_path: Path) -> None:
         (record,) = list(recording.of_kind(Kind.STATE))
         with pytest.raises(ValueError, match="nested too deeply"):
             recording.json(record)
+
+
+def test_crafted_records_with_valid_checksums_are_refused_as_the_recording_opens(
+    tmp_path: Path,
+) -> None:
+    from framecast.recording.file import Kind, NotARecordingError, RecordWriter
+    from framecast.wire.codec import assemble_update, encode_entry_parts
+
+    def frame(reset: bool) -> bytes:
+        entry = encode_entry_parts("particle.positions", np.zeros((2, 3), np.float32))
+        return assemble_update(0, reset, 0.0, [entry])
+
+    cases = {
+        "garbage-frame": (
+            [(Kind.FRAME, 0.0, frame(True)), (Kind.FRAME, 0.1, b"\xff" * 9)],
+            "frame record at byte",
+        ),
+        "no-keyframe": ([(Kind.FRAME, 0.0, frame(False))], "not a whole frame"),
+        "backwards": (
+            [(Kind.FRAME, 1.0, frame(True)), (Kind.FRAME, 0.5, frame(False))],
+            "runs backwards",
+        ),
+        "not-json": (
+            [(Kind.FRAME, 0.0, frame(True)), (Kind.STATE, 0.0, b"{nope")],
+            "state record at byte",
+        ),
+    }
+    for name, (records, problem) in cases.items():
+        path = tmp_path / f"{name}.fcrec"
+        writer = RecordWriter(path, {"framecast": "test", "source": "crafted"})
+        for kind, time, payload in records:
+            writer.write(kind, time, payload)
+        writer.close()
+        with pytest.raises(NotARecordingError, match=problem) as refused:
+            framecast.replay(path)
+        assert str(path) in str(refused.value), name
