@@ -208,6 +208,22 @@ class RelayRequests:
                         f"this session has {present} NATS clients present already "
                         "(Limits.max_state_subscribers)"
                     )
+            wanted = sum(counts.values())
+            if wanted:
+                # The NATS door's own budget: half the listener slots, so NATS clients
+                # (which NATS does not tell apart) never take every slot gRPC clients need.
+                share = max(1, self._limits.max_session_listeners // 2)
+                others = sum(
+                    len(stacks)
+                    for held in self._leases.values()
+                    if held is not lease
+                    for stacks in held.joins.values()
+                )
+                if others + wanted > share:
+                    raise LimitExceededError(
+                        f"NATS clients listen {others} times already; {wanted} more would pass "
+                        f"{share}, half of Limits.max_session_listeners"
+                    )
             if lease is None:
                 if len(self._leases) >= MAX_LEASES:
                     evicted = self._evict()

@@ -894,3 +894,29 @@ def test_junk_leases_cannot_lock_a_new_viewer_out(
                 assert got.get(timeout=10).transition == 1
         finally:
             junk.close()
+
+
+def test_nats_listeners_take_at_most_half_the_listener_slots(
+    no_leaks: None, nats: NatsServer
+) -> None:
+    from framecast.transports.nats.wire import Lease, decode_reply, encode_lease
+
+    limits = Limits(max_session_listeners=4)
+    with Session(framecast.demo.argon(8), port=0, name="half", relay=nats.url, limits=limits) as s:
+        junk = NatsLink(parse_nats_url(nats.url), name="junk")
+        try:
+
+            def lease(name: str, sessions: dict[str, int]) -> tuple[int, str]:
+                held = Lease(client=name, secret="s", ttl=60.0, sessions=sessions)
+                reply = junk.request("framecast.half.lease", encode_lease(held), 10)
+                code, message, _ = decode_reply(reply)
+                return code, message
+
+            assert lease("j0", {"a": 2})[0] == 0
+            code, message = lease("j1", {"b": 1})
+            assert code == 8, message  # RESOURCE_EXHAUSTED
+            assert "half of Limits.max_session_listeners" in message
+            with framecast.Client(f"127.0.0.1:{s.port}") as grpc_client:
+                assert grpc_client.join("a").clients_at_join == 3  # gRPC keeps its half
+        finally:
+            junk.close()
