@@ -33,7 +33,9 @@ _PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <title>{title}</title>
 <style>
-body {{ margin: 0; font-family: system-ui, sans-serif; background: #1e1e1e; color: #ddd; }}
+body {{ margin: 0; font-family: system-ui, sans-serif; background: #1e1e1e; color: #ddd;
+  /* The widgets' colours, as JupyterLab's dark theme gives them: no grey text on grey. */
+  --jp-ui-font-color2: #aaa; }}
 main {{ max-width: {width}px; margin: 1em auto; }}
 h1 {{ font-size: 1rem; font-weight: 500; }}
 {css}
