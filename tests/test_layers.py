@@ -22,8 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     # The test helpers and pytest plugins users and our tests share: they drive the whole
     # package as a user does (sessions, command-line processes, viewers), so they sit on top.
     ("framecast.testing",),
-    # What a user imports: the package's front.
-    ("framecast",),
+    # What a user imports: the package's front (and ``python -m framecast``).
+    ("framecast", "framecast.__main__"),
     # The command line; the notebook layer.
     ("framecast.cli", "framecast.jupyter"),
     # narupatools' Session and REVEN's named sessions; the Python client.

@@ -26,6 +26,7 @@ from framecast.cli.common import connect as _connect
 from framecast.cli.common import connection_arguments as _connection_arguments
 from framecast.cli.common import describe as _describe_error
 from framecast.cli.common import open_files as _open_files
+from framecast.cli.doctor import add_doctor_command, doctor
 from framecast.cli.files import add_file_commands, movie, record
 from framecast.client.client import FrameUpdate
 from framecast.frame import FieldValue, FrameData
@@ -172,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     add_file_commands(commands)
+    add_doctor_command(commands)
     return parser
 
 
@@ -406,6 +408,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = sys.stdout if out is None else out
     if args.command == "serve":
         return _serve(args, stream)
+    if args.command == "doctor":
+        return doctor(stream)
     if args.command in ("record", "movie"):
         try:
             return (record if args.command == "record" else movie)(args, stream)

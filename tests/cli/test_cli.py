@@ -476,3 +476,36 @@ def test_watch_shows_control_characters_from_the_server_escaped(no_leaks: None) 
     shown = out.getvalue()
     assert "evil.\\x1b[31mred\\x07" in shown
     assert not any(ord(c) < 32 and c not in "\n\t" for c in shown)
+
+
+def test_doctor_reports_what_is_installed_and_each_problem_with_its_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a user runs it: everything this suite installs is there and sound.
+    result = subprocess.run(
+        [sys.executable, "-m", "framecast", "doctor"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for expected in (
+        "framecast ",
+        "widget modules: controls.js",
+        "anywidget ",
+        "enabled",
+        "no problem found",
+    ):
+        assert expected in result.stdout
+    # A missing widget module and a disabled extension: each named, with its fix, exit 1.
+    import framecast.cli.doctor as doctor_module
+
+    monkeypatch.setattr(doctor_module, "WIDGET_FILES", (*doctor_module.WIDGET_FILES, "gone.js"))
+    config = tmp_path / ".jupyter" / "labconfig"
+    config.mkdir(parents=True)
+    (config / "page_config.json").write_text('{"disabledExtensions": {"framecast": true}}')
+    monkeypatch.setattr(Path, "home", lambda: tmp_path)
+    out = io.StringIO()
+    assert doctor_module.doctor(out) == 1
+    text = out.getvalue()
+    assert "missing gone.js" in text
+    assert "fix: reinstall" in text
+    assert "the JupyterLab extension is disabled" in text
+    assert "fix: jupyter labextension enable framecast" in text
