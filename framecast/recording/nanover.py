@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from framecast._support.progress import progress as progress_bar
 from framecast._version import __version__
 from framecast.frame import FieldValue
 from framecast.recording.file import (
@@ -45,14 +46,17 @@ INDEX = "index.msgpack"
 MAX_INDEX_BYTES = 256 * 1024 * 1024
 #: The largest one message may be (a frame of 10 million particles is 120 MB).
 MAX_MESSAGE_BYTES = 512 * 1024 * 1024
-#: Maps and arrays one message, or the index, may unpack to per byte it holds: more is a
-#: bomb (4 MB of empty maps would cost 300 MB).
-_CONTAINERS_PER_BYTE = 1
 
 
-def to_nanover(recording: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+def to_nanover(
+    recording: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    progress: bool | None = None,
+) -> Path:
     """Write the frames and shared-state changes of a framecast recording (``.fcrec``) as a
-    NanoVer recording at ``path``, which NanoVer's own reader opens; returns the path."""
+    NanoVer recording at ``path``, which NanoVer's own reader opens; returns the path.
+    ``progress``: a bar (see :func:`framecast._support.progress.progress`)."""
     msgpack = msgpack_module("NanoVer recordings")
     target = Path(path)
     with RecordingFile(recording) as source, zipfile.ZipFile(target, "w") as archive:
@@ -65,7 +69,10 @@ def to_nanover(recording: str | os.PathLike[str], path: str | os.PathLike[str]) 
             # starts its frames and its states each at their first message.
             early: dict[str, Any] = {"updates": {}, "removals": []}
             started = False
-            for record in source.records:
+            records = source.records
+            for record in progress_bar(
+                records, total=len(records), what="to NanoVer", show=progress
+            ):
                 message = _message_of(source, record, counter)
                 if message is None:
                     continue
@@ -118,6 +125,7 @@ def from_nanover(
     out: str | os.PathLike[str] | None = None,
     *,
     keyframe_interval: float = DEFAULT_KEYFRAME_INTERVAL,
+    progress: bool | None = None,
 ) -> Path:
     """Convert a NanoVer recording into a framecast recording at ``out`` (default: beside it,
     ``.fcrec``), which :func:`framecast.replay` plays; returns its path. Keys keep their names
@@ -143,7 +151,10 @@ def from_nanover(
             writer = RecordWriter(target, header)
             try:
                 with archive.open(MESSAGES) as messages:
-                    _convert(msgpack, index, messages, writer, keyframe_interval)
+                    entries = progress_bar(
+                        index, total=len(index), what="from NanoVer", show=progress
+                    )
+                    _convert(msgpack, entries, messages, writer, keyframe_interval)
             finally:
                 writer.close()
     except BaseException as error:
@@ -201,7 +212,7 @@ class _Messages:
 
 def _convert(
     msgpack: Any,
-    index: list[Mapping[str, Any]],
+    index: Iterable[Mapping[str, Any]],
     stream: IO[bytes],
     writer: RecordWriter,
     keyframe_interval: float,

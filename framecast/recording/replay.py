@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from framecast._support.progress import progress
 from framecast.frame import FieldValue
 from framecast.recording.file import Kind, NotARecordingError, Record, RecordingFile
 from framecast.targets.sequence import LoopMode, SequencePlayer
@@ -57,6 +58,7 @@ class Replay(SequencePlayer):
         max_gap: float = 1.0,
         mode: LoopMode = "loop",
         name: str = "framecast-replay",
+        progress: bool | None = None,
     ) -> None:
         self.file = RecordingFile(path)
         self._records = list(self.file.of_kind(Kind.FRAME))
@@ -64,7 +66,7 @@ class Replay(SequencePlayer):
             self.file.close()
             raise NotARecordingError(f"{self.file.path} holds no frame: nothing to replay")
         try:
-            self._times, self._keyframes, self._events = self._validated()
+            self._times, self._keyframes, self._events = self._validated(progress)
         except BaseException:
             self.file.close()
             raise
@@ -81,14 +83,17 @@ class Replay(SequencePlayer):
 
     # -- pace -------------------------------------------------------------------------------------
     def _validated(
-        self,
+        self, show: bool | None
     ) -> tuple[list[float], list[int], list[tuple[float, Kind, Any]]]:
         """Every frame's time and which are keyframes, and every event, read and checked as
         the recording is opened: a malformed record is refused now, naming where it is,
         never later in the player's thread."""
         times: list[float] = []
         keyframes: list[int] = []
-        for index, record in enumerate(self._records):
+        records = progress(
+            self._records, total=len(self._records), what="reading the recording", show=show
+        )
+        for index, record in enumerate(records):
             if not math.isfinite(record.time) or (times and record.time < times[-1]):
                 raise self._malformed(record, f"its time {record.time!r} runs backwards")
             try:

@@ -184,3 +184,31 @@ def test_malformed_and_bomb_archives_are_refused_and_leave_nothing_behind(
     ok = _archive(tmp_path / "ok.nanover.zip", msgpack.packb(good_index), frame)
     converted = from_nanover(ok)
     assert framecast.replay(converted).frame_count == 1
+
+
+def test_long_conversions_show_progress_only_when_asked_or_watched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from framecast.recording.file import Kind, RecordWriter
+    from framecast.wire.codec import assemble_update, encode_entry_parts
+
+    writer = RecordWriter(tmp_path / "run.fcrec", {"framecast": "test", "source": "test"})
+    for index in range(12):
+        positions = np.full((4, 3), index, np.float32)
+        entry = encode_entry_parts("particle.positions", positions)
+        writer.write(Kind.FRAME, index / 10, assemble_update(index, True, 0.0, [entry]))
+    writer.close()
+    capsys.readouterr()
+    to_nanover(tmp_path / "run.fcrec", tmp_path / "run.nanover.zip", progress=True)
+    shown = capsys.readouterr().err
+    assert "to NanoVer" in shown
+    assert "100%" in shown or "frame" in shown
+    from_nanover(tmp_path / "run.nanover.zip", tmp_path / "back.fcrec", progress=False)
+    framecast.replay(tmp_path / "back.fcrec", progress=False).file.close()
+    assert capsys.readouterr().err == ""
+    # By default: nothing under CI or in a pipe, whatever the length.
+    monkeypatch.setenv("CI", "true")
+    framecast.replay(tmp_path / "run.fcrec").file.close()
+    assert capsys.readouterr().err == ""
+    framecast.replay(tmp_path / "run.fcrec", progress=True).file.close()
+    assert "reading the recording" in capsys.readouterr().err
