@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from framecast._support.extras import quiet_mdanalysis, require
+from framecast._support.progress import progress as progress_bar
 from framecast.elements import SYMBOLS
 from framecast.frame import ANGSTROM, TIME_KEY, FrameData
 from framecast.timeline import TimelineBase
@@ -56,11 +57,16 @@ def _universe(mda: Any, first: FrameData, count: int) -> Any:
 
 
 def to_file(
-    timeline: TimelineBase, path: str | os.PathLike[str], *, frames: Sequence[int] | None = None
+    timeline: TimelineBase,
+    path: str | os.PathLike[str],
+    *,
+    frames: Sequence[int] | None = None,
+    progress: bool | None = None,
 ) -> Path:
     """Write ``frames`` of ``timeline`` (default: every frame available) to ``path``;
     returns the path. Raises ``ValueError`` for a timeline without positions, or frames
-    whose particle count changes; ``ImportError`` naming the extra without MDAnalysis."""
+    whose particle count changes; ``ImportError`` naming the extra without MDAnalysis.
+    ``progress``: a bar (see :func:`framecast._support.progress.progress`)."""
     mda = require("MDAnalysis", "mdanalysis", "to_file")
     indices, first, positions = frames_of(timeline, frames, "write")
     count = positions.shape[0]
@@ -69,7 +75,7 @@ def to_file(
     # occupancies, ...); it writes its defaults, which is what an export wants.
     with quiet_mdanalysis():
         universe = _universe(mda, first, count)
-        _write(mda, universe, timeline, indices, first, target)
+        _write(mda, universe, timeline, indices, first, target, progress)
     return target
 
 
@@ -80,10 +86,12 @@ def _write(
     indices: list[int],
     first: FrameData,
     target: Path,
+    show: bool | None,
 ) -> None:
     count = universe.atoms.n_atoms
+    what = f"writing {target.name}"
     with mda.Writer(str(target), n_atoms=count) as writer:
-        for index in indices:
+        for index in progress_bar(indices, total=len(indices), what=what, show=show):
             frame = first if index == indices[0] else timeline.context(index)
             shown = frame.positions
             if shown is None or shown.shape[0] != count:

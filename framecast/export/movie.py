@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from framecast._support.extras import require
+from framecast._support.progress import progress as progress_bar
 from framecast.elements import JMOL_COLOURS, VDW_RADII
 from framecast.export.files import frames_of
 from framecast.frame import FrameData
@@ -193,8 +194,14 @@ def write_movie(
     frames: Sequence[int] | None = None,
     fps: float = 30.0,
     size: tuple[int, int] = (640, 480),
+    progress: bool | None = None,
 ) -> Path:
     """Draw ``frames`` (default: all) of ``timeline`` headlessly and write them as a movie
-    (GIF, MP4, ...) at ``path``; returns the path."""
+    (GIF, MP4, ...) at ``path``; returns the path. ``progress``: a bar (see
+    :func:`framecast._support.progress.progress`)."""
     indices = list(timeline.frame_range if frames is None else frames)
-    return write_images(render_frames(timeline, indices, size), path, fps)
+    what = f"drawing {Path(path).name}"
+    images = progress_bar(
+        render_frames(timeline, indices, size), total=len(indices), what=what, show=progress
+    )
+    return write_images(images, path, fps)

@@ -14,6 +14,7 @@ import pytest
 import framecast
 from framecast import Session
 from framecast.testing import wait_until
+from framecast.testing.extras import require
 
 #: Format -> the largest difference it may leave, in nm (XTC keeps 3 decimals of nm; PDB 3 of
 #: Angstrom and GRO 3 of nm, as text; DCD and TRR keep float32).
@@ -151,3 +152,22 @@ def test_the_element_tables_match_the_viewer() -> None:
         JMOL_COLOURS
     )
     assert {int(k): float(v) for k, v in re.findall(r"(\d+): ([\d.]+)", radii)} == VDW_RADII
+
+
+def test_exports_show_progress_when_asked_and_not_when_told_not_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from framecast.export.files import to_file
+    from framecast.export.movie import write_movie
+
+    trajectory = framecast.demo.argon_trajectory(n=10, frames=6)
+    capsys.readouterr()
+    to_file(trajectory, tmp_path / "a.pdb", progress=True)
+    assert "writing a.pdb" in capsys.readouterr().err
+    to_file(trajectory, tmp_path / "b.pdb", progress=False)
+    assert capsys.readouterr().err == ""
+    require("imageio")  # the movie extra: a failure in CI, a skip elsewhere
+    write_movie(trajectory, tmp_path / "a.gif", size=(64, 48), progress=True)
+    assert "drawing a.gif" in capsys.readouterr().err
+    write_movie(trajectory, tmp_path / "b.gif", size=(64, 48), progress=False)
+    assert capsys.readouterr().err == ""
