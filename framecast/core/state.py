@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from framecast._support.mailbox import Mailbox, MailboxSet
 from framecast._support.names import check_name
 from framecast._support.taps import Taps
+from framecast.core.creators import Creators
 from framecast.core.limits import DEFAULT_LIMITS, LimitExceededError, Limits
 from framecast.core.owners import SERVER, Owner, ServerOwner
 from framecast.errors import AbsentClientError, StateLockedError
@@ -81,8 +82,7 @@ class SharedState:
         self._owned: dict[str, str] = {}
         #: Keys a client created and nobody else wrote since, by key, and their count by
         #: client: ``Limits.max_keys_per_client`` bounds the count.
-        self._created: dict[str, str] = {}
-        self._created_by: Counter[str] = Counter()
+        self._creators = Creators(self._limits.max_keys_per_client)
         self._present: Counter[str] = Counter()
         self._subscribers: MailboxSet[bytes | None, int] = MailboxSet(self._lock)
         #: Called, under the state's lock, with each applied change (key to JSON bytes,
@@ -151,7 +151,8 @@ class SharedState:
                 if key not in encoded and key in self._encoded:
                     change[key] = None
             self._check_size(change)
-            self._check_created(owner, encoded)
+            new = {key for key in encoded if key not in self._encoded}
+            self._creators.check(owner, len(new))
             mine = set(encoded) if owned is True else set(owned or ()) & set(encoded)
             for key in encoded:
                 if key in mine:
@@ -159,39 +160,8 @@ class SharedState:
                     self._owned[key] = owner
                 else:
                     self._owned.pop(key, None)
-            self._count_created(owner, encoded)
+            self._creators.wrote(owner, encoded, new)
             return self._apply(change)
-
-    def _check_created(self, owner: Owner, encoded: Mapping[str, bytes]) -> None:
-        """Refuse (lock held) a client's change that would make it the sole writer of more
-        keys than ``Limits.max_keys_per_client``: junk a departed client left behind cannot
-        fill the state for everyone."""
-        if isinstance(owner, ServerOwner):
-            return
-        new = sum(1 for key in encoded if key not in self._encoded)
-        limit = self._limits.max_keys_per_client
-        if new and self._created_by[owner] + new > limit:
-            raise LimitExceededError(
-                f"this client created {self._created_by[owner]} keys that nobody else wrote; "
-                f"{new} more would pass the limit of {limit} (Limits.max_keys_per_client)"
-            )
-
-    def _count_created(self, owner: Owner, encoded: Mapping[str, bytes]) -> None:
-        """Keep (lock held) which client created each key nobody else wrote since."""
-        for key in encoded:
-            creator = self._created.get(key)
-            if key not in self._encoded and not isinstance(owner, ServerOwner):
-                self._created[key] = owner
-                self._created_by[owner] += 1
-            elif creator is not None and creator != owner:
-                self._forget_created(key)  # someone else wrote it: it is everyone's now
-
-    def _forget_created(self, key: str) -> None:
-        creator = self._created.pop(key, None)
-        if creator is not None:
-            self._created_by[creator] -= 1
-            if self._created_by[creator] <= 0:
-                del self._created_by[creator]
 
     def _validate(self, encoded: Mapping[str, bytes]) -> None:
         """Run :attr:`validators` on the values they check; ``ValueError`` names the key."""
@@ -240,7 +210,7 @@ class SharedState:
             if value is None:
                 del self._encoded[key]
                 self._owned.pop(key, None)
-                self._forget_created(key)
+                self._creators.forget(key)
             else:
                 self._encoded[key] = value
                 self._bytes += entry_size(key, value)
