@@ -53,4 +53,17 @@ export default viewer.default;
 export { VERSION };
 `
 );
+// Mol*'s core (no React UI) for the viewer's rich representations: a bundle of its own,
+// never part of a widget's module. The kernel sends it (gzipped) to a page the first time
+// a view there needs it. Mol*'s package asks for node >= 22 (its own build tools); its
+// published JavaScript bundles the same under node 20, which a test checks.
+await build({
+  ...options,
+  plugins: [],
+  entryPoints: ['src/molstar/engine.ts'],
+  outfile: '../framecast/static/molstar.js',
+  // Mol*'s UI styles, fonts and images: the core draws none of them.
+  loader: { '.scss': 'empty', '.css': 'empty', '.html': 'empty', '.jpg': 'empty', '.png': 'empty' },
+  define: { 'process.env.NODE_ENV': '"production"' }
+});
 copyFileSync('style/index.css', '../framecast/static/widgets.css');

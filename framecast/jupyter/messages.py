@@ -12,6 +12,8 @@ from typing import Literal, NotRequired, TypedDict
 
 __all__ = [
     "AckMessage",
+    "AnnotationItem",
+    "AnnotationsMessage",
     "CacheMessage",
     "ControlMessage",
     "FieldMeta",
@@ -21,9 +23,13 @@ __all__ = [
     "PublishMessage",
     "PullMessage",
     "ReplyMessage",
+    "RepresentationItem",
+    "RepresentationsMessage",
     "ScreenshotMessage",
     "ScreenshotRequest",
     "SelectionMessage",
+    "StructureMessage",
+    "StructureRequest",
 ]
 
 
@@ -155,3 +161,58 @@ class PullMessage(TypedDict):
     position: NotRequired[list[float]]
     start: NotRequired[bool]
     stop: NotRequired[bool]
+
+
+class RepresentationItem(TypedDict):
+    """One representation: ``style`` of the particles in buffer ``buffer`` (int32)."""
+
+    id: str
+    style: str
+    colour: str
+    opacity: float
+    selection: str
+    buffer: int
+
+
+class RepresentationsMessage(TypedDict):
+    """Kernel to viewer: the representations to draw (the session's, or the default for
+    its topology); buffer ``solvent`` holds the water and ion particles."""
+
+    type: Literal["representations"]
+    items: list[RepresentationItem]
+    default: bool
+    solvent: int
+
+
+class AnnotationItem(TypedDict):
+    """A label (``text`` at the particles of buffer ``a``) or a distance (between the
+    centres of buffers ``a`` and ``b``)."""
+
+    kind: str
+    text: str
+    a: int
+    b: int | None
+
+
+class AnnotationsMessage(TypedDict):
+    """Kernel to viewer: this view's labels and distances."""
+
+    type: Literal["annotations"]
+    items: list[AnnotationItem]
+
+
+class StructureMessage(TypedDict):
+    """Kernel to viewer: the structure for Mol* (buffer 0, a PDB text) and, with
+    ``engine``, Mol* itself (buffer 1, its bundle gzipped)."""
+
+    type: Literal["structure"]
+    engine: bool
+    generation: int
+
+
+class StructureRequest(TypedDict):
+    """Page to kernel: send the structure for Mol*, and the engine if ``engine``."""
+
+    kind: Literal["structure"]
+    engine: bool
+    generation: int

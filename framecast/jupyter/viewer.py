@@ -42,9 +42,12 @@ from framecast.jupyter import channel
 from framecast.jupyter.drawn import drawn_buffers
 from framecast.jupyter.movie import record_movie
 from framecast.jupyter.page_cache import DEFAULT_CACHE_BYTES, PageCache
+from framecast.jupyter.representing import Representing
+from framecast.jupyter.rich import RichView
 from framecast.jupyter.screenshots import Screenshots
 from framecast.jupyter.widget import STATIC, FramecastWidget
 from framecast.messages import SelectionEvent, SessionEvent
+from framecast.session.representations import ServerStore
 from framecast.session.session import Session
 from framecast.targets.trajectory import Trajectory
 from framecast.timeline import TIMELINE_KEY
@@ -65,7 +68,7 @@ MAX_UNACKED = 2
 ACK_TIMEOUT = 2.0
 
 
-class Viewer(FramecastWidget):
+class Viewer(Representing, FramecastWidget):
     """A 3D view of a session's frames: spheres coloured by element, bonds and the box.
 
     Parameters
@@ -100,6 +103,16 @@ class Viewer(FramecastWidget):
         help="Colour particles by element (Jmol colours), residue (a rainbow along the "
         "chain) or chain.",
     ).tag(sync=True)
+    hide_solvent = Bool(
+        True,
+        help="Hide water and ions (the toolbar's choice), when the system has something "
+        "else to show.",
+    ).tag(sync=True)
+    default_representation = Bool(
+        True,
+        help="With no representation set on the session: draw a protein or nucleic acid "
+        "as a cartoon and ligands as ball-and-stick (False: spheres and bonds only).",
+    )
     cached_frames = Int(
         0, help="Frames of the trajectory on show sent to the page's cache so far."
     ).tag(sync=True)
@@ -148,6 +161,11 @@ class Viewer(FramecastWidget):
         # older than what the view shows, and would undo it.
         self._pinned_until = 0.0
         self._full_frame: Callable[[], FrameUpdate | None] = lambda: None
+        self._fields: Callable[[], Mapping[str, Any]] = dict
+        self._rich = RichView(lambda: self._fields(), self._send_rich)
+        self._store: Any = None
+        self._rich.defaults = self.default_representation
+        self.observe(self._defaults_changed, names="default_representation")
         #: Screenshot requests waiting for a view's answer (``screenshot_request``).
         self.shots = Screenshots()
         try:
@@ -177,6 +195,9 @@ class Viewer(FramecastWidget):
         # The publisher's own values, merged latest-wins: nothing is encoded or parsed,
         # and this view is not one of the session's network clients.
         self._full_frame = app.frames.current_update
+        self._fields = lambda: app.frames.current_update().fields
+        self._store = ServerStore(session.shared_state)
+        self._follow_representations(session.shared_state.tap)
         frames = self._exits.enter_context(app.frames.watch())
         events = self._exits.enter_context(app.sessions.join(self.listen, pinned=True))
 
@@ -219,6 +240,9 @@ class Viewer(FramecastWidget):
             return FrameUpdate(frame.index, frame.snapshot(), True, 0.0)
 
         self._full_frame = full
+        self._fields = lambda: client.frame.snapshot()
+        self._store = client.shared_state
+        self._follow_representations(client.shared_state.tap)
 
         def on_update(update: FrameUpdate) -> None:
             # Blocking here backs up the stream; the server merges the updates meanwhile.
@@ -239,6 +263,28 @@ class Viewer(FramecastWidget):
                     return
 
         self._start_task("framecast-viewer-ended", watch_the_stream, lambda: None)
+
+    # -- representations --------------------------------------------------------------------------
+    def _follow_representations(self, tap: Callable[..., Callable[[], None]]) -> None:
+        """Send the page the representations whenever the shared state's change."""
+        self._exits.callback(self._rich.follow(tap))
+
+        def send_changes(stop: threading.Event) -> None:
+            while not stop.is_set():
+                if self._rich.changed.wait(0.5) and not stop.is_set():
+                    self._rich.changed.clear()
+                    self._rich.send()
+
+        self._start_task("framecast-viewer-representations", send_changes, self._rich.changed.set)
+
+    def _defaults_changed(self, change: Mapping[str, Any]) -> None:
+        self._rich.defaults = bool(change["new"])
+        self._rich.changed.set()
+
+    def _send_rich(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        with self._send_lock:
+            if not self._closed:
+                self.send(content, buffers=buffers)
 
     # -- shared -----------------------------------------------------------------------------------
     def _wait_for_page(self, stop: threading.Event) -> bool:
@@ -322,6 +368,8 @@ class Viewer(FramecastWidget):
             with self._flow:
                 self._unacked += 1
             self.send(content, buffers=buffers)
+        if update.reset and not pin:
+            self._rich.changed.set()  # another topology: its default, its structure
         if new_timeline and timeline is not None:
             # The session shows another target. Its frame went first: the page follows its
             # timeline from that frame on, and takes only cache chunks of that timeline.
@@ -352,6 +400,12 @@ class Viewer(FramecastWidget):
     def _page_message(self, content: Mapping[str, Any]) -> bool:
         """A view was drawn (``hello``): it gets the whole current frame, whatever it
         missed before it existed."""
+        if content.get("kind") == "structure":
+            generation = content.get("generation")
+            self._rich.structure(
+                bool(content.get("engine")), generation if isinstance(generation, int) else 0
+            )
+            return True
         if content.get("kind") != "hello":
             return False
         self._hello(content)
@@ -366,6 +420,8 @@ class Viewer(FramecastWidget):
         frame = self._full_frame()
         if frame is not None:
             self._show(frame)
+        self._rich.send()
+        self._rich.send_annotations()
         have = content.get("cache")
         self._offer_cache(have if isinstance(have, dict) else None)
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, MutableSequence
-from typing import overload
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
+from framecast.adapters.selection import select
 from framecast.core.registry import DEFAULT_SESSION, SessionRegistry, TimelineRegistry
 from framecast.timeline import Transition
 from framecast.wire.events import encode_selection, encode_transition
@@ -173,9 +174,11 @@ class ClientSessions:
         timelines: TimelineRegistry,
         *,
         particle_count: Callable[[], int | None] = lambda: None,
+        frame_fields: Callable[[], Mapping[str, Any]] = dict,
         on_hook_error: Callable[[Exception], None] | None = None,
     ) -> None:
         self._registry = registry
+        self._frame_fields = frame_fields
         self._on_hook_error = on_hook_error
         self._timelines = timelines
         self._particle_count = particle_count
@@ -278,17 +281,22 @@ class ClientSessions:
                     self._on_hook_error(error)
         return received
 
-    def publish_selection(self, particles: npt.ArrayLike, *, label: str = "") -> bool:
+    def publish_selection(self, particles: npt.ArrayLike | str, *, label: str = "") -> bool:
         """Point viewers on the tracked sessions at these particles of the current frame.
 
-        ``particles`` are indices into the current frame. Returns True if there were
-        some clients listening. Raises ``ValueError`` for indices that are negative, not
-        integers, or beyond the current frame's particle count.
+        ``particles`` are indices into the current frame, or a selection string in
+        MDAnalysis's language (``"resid 12 and name CA"``, see
+        :func:`framecast.adapters.selection.select`). Returns True if there were some
+        clients listening. Raises ``ValueError`` for indices that are negative, not
+        integers, or beyond the current frame's particle count, and
+        :class:`~framecast.adapters.selection.SelectionError` for a bad string.
         """
         return self._publish_selection(particles, label=label) > 0
 
-    def _publish_selection(self, particles: npt.ArrayLike, *, label: str = "") -> int:
+    def _publish_selection(self, particles: npt.ArrayLike | str, *, label: str = "") -> int:
         """Check and publish a selection; return how many clients received it."""
+        if isinstance(particles, str):
+            particles = select(particles, self._frame_fields(), allow_empty=True)
         indices = np.asarray(particles)
         if indices.size == 0:
             indices = indices.astype(np.int64)

@@ -36,6 +36,7 @@ from framecast.session.interactions import InteractionHandle, SessionInteraction
 from framecast.session.named import ClientSessions
 from framecast.session.playback import PlaybackControls
 from framecast.session.replaying import listen_to
+from framecast.session.representations import Representations, ServerStore
 from framecast.targets.base import Playable, frame_of
 from framecast.timeline import TimelineBase, Transition
 from framecast.transports.grpc.auth import TLSFiles, choose_token
@@ -174,6 +175,7 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
             self._app.sessions,
             self._app.timelines,
             particle_count=self._particle_count,
+            frame_fields=lambda: self._app.frames.current_update().fields,
             on_hook_error=self._hook_failed,
         )
         self.follow_transitions = bool(follow_transitions)
@@ -205,6 +207,14 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
     def sessions(self) -> ClientSessions:
         """The named client sessions of this server (REVEN's ``Sessions``)."""
         return self._sessions
+
+    @property
+    def representations(self) -> Representations:
+        """How every viewer of this session draws its particles (cartoon, licorice,
+        hidden water...), kept in the shared state in NanoVer's selection keys."""
+        return Representations(
+            ServerStore(self.shared_state), lambda: self._app.frames.current_update().fields
+        )
 
     @property
     def target(self) -> object:

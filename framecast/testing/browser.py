@@ -240,3 +240,15 @@ def run_all_cells(page: Any) -> None:
     )
     # Not awaited: the command's promise resolves only when every cell has finished.
     page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def run_in_kernel(page: Any, code: str) -> list[str]:
+    """Run ``code`` in the kernel of the notebook on show (JupyterLab); its status, and
+    the error's name and value if it raised."""
+    reply: list[str] = page.evaluate(
+        "async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext"
+        ".session.kernel; const r = await k.requestExecute({code}).done;"
+        " return [r.content.status, r.content.ename || '', r.content.evalue || '']; }",
+        code,
+    )
+    return reply

@@ -39,18 +39,35 @@ def test_each_widget_is_an_anywidget_with_its_bundle_in_the_package(widget: type
 
 def test_the_bundles_import_nothing_from_jupyterlab_or_ipywidgets() -> None:
     bundles = sorted(STATIC.glob("*.js"))
-    assert {path.name for path in bundles} == {"controls.js", "viewer.js", "links.js"}
+    assert {path.name for path in bundles} == {
+        "controls.js",
+        "viewer.js",
+        "links.js",
+        "molstar.js",
+    }
     for path in bundles:
         text = path.read_text(encoding="utf-8")
         assert "@jupyterlab/" not in text, path.name
         assert "@jupyter-widgets/" not in text, path.name
         assert "@lumino/" not in text, path.name
         # Self-contained: no import of another module at all (three.js is bundled); the
-        # viewer imports only its own bundle, which it carries as text (one per page).
-        own = "import(URL.createObjectURL(new Blob([source]"
-        assert text.count("import(") == text.count(own), path.name
-        assert not re.search(r"(?:^|[;}\n])\s*import[\s{*\"']", text.replace(own, "")), path.name
+        # viewer imports only module text it holds (its own bundle, once per page, and
+        # Mol*'s, which the kernel sends): never a URL from elsewhere.
+        own = re.compile(r"import\(URL\.createObjectURL\(new Blob\(\[\w+\]")
+        assert text.count("import(") == len(own.findall(text)), path.name
+        assert not re.search(r"(?:^|[;}\n])\s*import[\s{*\"']", own.sub("", text)), path.name
         assert re.search(r"export\s*\{", text), f"{path.name} exports no widget module"
+
+
+def test_mol_star_is_a_bundle_of_its_own_that_no_widget_module_carries() -> None:
+    """A view with no rich representation loads no Mol*, and no notebook saves Mol* in a
+    widget's ``_esm``: only the engine bundle has Mol*'s coordinate-update transform."""
+    marker = "model-with-coordinates"
+    assert marker in (STATIC / "molstar.js").read_text(encoding="utf-8")
+    for name in ("viewer.js", "controls.js", "links.js"):
+        assert marker not in (STATIC / name).read_text(encoding="utf-8"), name
+    # The engine is an ES module exporting the layer the viewer drives.
+    assert re.search(r"export\s*\{[^}]*MolstarLayer", (STATIC / "molstar.js").read_text())
 
 
 def _typescript_interfaces() -> dict[str, set[str]]:

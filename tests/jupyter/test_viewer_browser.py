@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from framecast.testing import wait_until
-from framecast.testing.browser import ARTIFACTS, PIXELS, Lab, run_all_cells
+from framecast.testing.browser import ARTIFACTS, PIXELS, Lab, run_all_cells, run_in_kernel
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> Non
             "open('target.txt', 'w').write(str(n))",
         ]
     )
-    reply = _kernel(page, code)
+    reply = run_in_kernel(page, code)
     assert reply[0] == "ok", reply
     target_file = lab.root / "target.txt"
     wait_until(target_file.exists, timeout=20, what="the transition was published")
@@ -60,7 +60,9 @@ def test_viewer_draws_moves_and_follows_a_transition(page: Any, lab: Lab) -> Non
     page.wait_for_selector(f".fc-viewer[data-frame='{target}']", timeout=10_000)
 
     # viewer.screenshot() from the kernel: the view answers with a PNG over the channel.
-    reply = _kernel(page, "shot = viewer.screenshot()\nopen('shot.png', 'wb').write(shot.data)")
+    reply = run_in_kernel(
+        page, "shot = viewer.screenshot()\nopen('shot.png', 'wb').write(shot.data)"
+    )
     assert reply[0] == "ok", reply
     png = (lab.root / "shot.png").read_bytes()
     assert png.startswith(b"\x89PNG")
@@ -275,7 +277,7 @@ def test_a_protein_from_files_looks_like_a_protein(page: Any, lab: Lab) -> None:
         "session = framecast.Session(trajectory, port=0)\n"
         "session.pause()\n"
         "assert trajectory.particle_count == 8814",
-        "viewer = session.view(height=520)\nviewer",
+        "viewer = session.view(height=520, default_representation=False)\nviewer",
     )
     lab.open(page, "protein.ipynb")
     run_all_cells(page)
@@ -407,23 +409,13 @@ def test_record_movie_writes_the_frames_the_view_draws(page: Any, lab: Lab) -> N
         " === 'idle'",
         timeout=60_000,
     )
-    reply = _kernel(page, "viewer.record_movie('movie.gif', frames=range(0, 40, 8), fps=5)")
+    reply = run_in_kernel(page, "viewer.record_movie('movie.gif', frames=range(0, 40, 8), fps=5)")
     assert reply[0] == "ok", reply
     frames = imageio.mimread(movie)
     assert len(frames) == 5
     first, last = (np.asarray(frames[i])[..., :3].astype(int) for i in (0, 4))
     assert (np.abs(first - 30).sum(axis=2) > 40).mean() > 0.01, "a blank frame"
     assert np.abs(first - last).sum() > 0, "the frames of the movie do not differ"
-
-
-def _kernel(page: Any, code: str) -> list[str]:
-    reply: list[str] = page.evaluate(
-        "async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext"
-        ".session.kernel; const r = await k.requestExecute({code}).done;"
-        " return [r.content.status, r.content.ename || '', r.content.evalue || '']; }",
-        code,
-    )
-    return reply
 
 
 def test_shift_drag_pulls_an_atom_of_a_live_simulation(page: Any, lab: Lab) -> None:
@@ -456,7 +448,10 @@ def test_shift_drag_pulls_an_atom_of_a_live_simulation(page: Any, lab: Lab) -> N
     page.mouse.move(x + 80, y + 30, steps=10)  # a burst: the last move is sent last
     pulled = lab.root / "pulls.json"
     wait_until(
-        lambda: _kernel(page, "pulls()")[0] == "ok" and len(json.loads(pulled.read_text())[0]) == 1,
+        lambda: (
+            run_in_kernel(page, "pulls()")[0] == "ok"
+            and len(json.loads(pulled.read_text())[0]) == 1
+        ),
         timeout=20,
         what="the engine applies the viewer's pull",
     )
@@ -465,7 +460,7 @@ def test_shift_drag_pulls_an_atom_of_a_live_simulation(page: Any, lab: Lab) -> N
     page.mouse.move(x + 120, y + 45)
     wait_until(
         lambda: (
-            _kernel(page, "pulls()")[0] == "ok"
+            run_in_kernel(page, "pulls()")[0] == "ok"
             and json.loads(pulled.read_text())[1][0]["position"] != first["position"]
         ),
         timeout=20,
@@ -476,14 +471,16 @@ def test_shift_drag_pulls_an_atom_of_a_live_simulation(page: Any, lab: Lab) -> N
     page.mouse.up()
     page.keyboard.up("Shift")
     wait_until(
-        lambda: _kernel(page, "pulls()")[0] == "ok" and json.loads(pulled.read_text()) == [[], []],
+        lambda: (
+            run_in_kernel(page, "pulls()")[0] == "ok" and json.loads(pulled.read_text()) == [[], []]
+        ),
         timeout=20,
         what="the pull stops on release",
     )
     # A target that is not live: the view says why it cannot pull. (Its atoms sit
     # elsewhere on screen, so a few spots are tried until one lands on an atom.)
     code = "session.show(framecast.demo.argon_trajectory(n=500, frames=5))"
-    assert _kernel(page, code)[0] == "ok"
+    assert run_in_kernel(page, code)[0] == "ok"
     refused = ".fc-viewer[data-pull-error*='not a live simulation']"
     for dx, dy in [(0, 0), (30, 0), (-30, 0), (0, 30), (0, -30), (60, 60), (-60, -60)]:
         page.keyboard.down("Shift")
@@ -531,7 +528,7 @@ def test_show_replaces_the_old_target_in_the_page(page: Any, lab: Lab) -> None:
     page.wait_for_selector(".fc-viewer[data-local='true'][data-particles='3341']", timeout=60_000)
     assert page.locator(".fc-viewer .fc-playbar").is_visible()  # the page plays the protein
 
-    assert _kernel(page, "session.show(framecast.demo.argon(60))")[0] == "ok"
+    assert run_in_kernel(page, "session.show(framecast.demo.argon(60))")[0] == "ok"
     page.wait_for_selector(".fc-viewer[data-particles='60'][data-style='spheres']", timeout=10_000)
     # The old play bar is gone, not merely emptied, and no other control is dead.
     page.wait_for_function(
@@ -576,7 +573,7 @@ def test_a_link_moves_the_viewer_beside_it_with_no_setup(page: Any, lab: Lab) ->
     page.wait_for_selector(".fc-viewer[data-frame='22']", timeout=10_000)
 
     # Nobody on the tracked sessions: the link says how to reach someone.
-    assert _kernel(page, "session.sessions.tracked = 'empty-room'")[0] == "ok"
+    assert run_in_kernel(page, "session.sessions.tracked = 'empty-room'")[0] == "ok"
     link.click()
     page.wait_for_function(
         "(node) => node.textContent === \"no listeners on 'empty-room'; viewers listen on"
@@ -688,7 +685,7 @@ def test_tip4p_virtual_sites_are_not_drawn(page: Any, lab: Lab) -> None:
     canvas = page.locator(".fc-viewer canvas")
     for waters, style in ((27, "spheres"), (1000, "sprites")):
         if waters != 27:
-            assert _kernel(page, f"session.show(waters({waters}))")[0] == "ok"
+            assert run_in_kernel(page, f"session.show(waters({waters}))")[0] == "ok"
         page.wait_for_selector(
             f".fc-viewer[data-particles='{4 * waters}'][data-style='{style}']"
             f"[data-hidden='{waters}']",
@@ -733,7 +730,7 @@ def test_enter_applies_a_speed_and_a_restart_says_so(page: Any, lab: Lab) -> Non
     field.fill("12")
     field.press("Enter")
     wait_until(
-        lambda: _kernel(page, "assert trajectory.fps == 12")[0] == "ok",
+        lambda: run_in_kernel(page, "assert trajectory.fps == 12")[0] == "ok",
         timeout=20,
         what="the kernel's trajectory plays at 12 fps",
     )

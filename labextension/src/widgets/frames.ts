@@ -6,6 +6,7 @@
 import { Playhead, playheadFor, releasePlayhead, TrajectoryCache } from '../playhead';
 import { IModel, notify } from './host';
 import type { ICacheMessage, IFieldMeta, IFrameMessage, KernelMessage } from './messages';
+import { RichState } from './rich';
 
 /** The drawn fields of the current frame. */
 export interface IFrame {
@@ -53,6 +54,8 @@ export class Frames {
   /** A drawn view's element: acknowledgements go by the route of its page. */
   node: HTMLElement | null = null;
   readonly views = new Set<IViewOfFrames>();
+  /** The representations to draw with Mol*, and its structure. */
+  readonly rich = new RichState();
   /** A transition of another timeline than the followed one, on show until a live frame. */
   private foreign: IFrame | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -138,6 +141,11 @@ export class Frames {
         return;
       case 'frame':
         this.onFrame(message, buffers);
+        return;
+      case 'representations':
+      case 'annotations':
+      case 'structure':
+        this.rich.onMessage(message, buffers);
         return;
       default:
         return; // replies are for host.ts

@@ -128,16 +128,69 @@ export interface IPullMessage {
   stop?: boolean;
 }
 
+/** One representation: `style` of the particles in buffer `buffer` (Int32, indices). */
+export interface IRepresentationItem {
+  id: string;
+  style: string;
+  colour: string;
+  opacity: number;
+  selection: string;
+  buffer: number;
+}
+
+/** Kernel to viewer: the representations to draw (the session's, or the default for
+ * its topology); buffer `solvent` holds the water and ion particles. */
+export interface IRepresentationsMessage {
+  type: 'representations';
+  items: IRepresentationItem[];
+  default: boolean;
+  solvent: number;
+}
+
+/** A label (`text` at the particles of buffer `a`) or a distance (between the centres of
+ * buffers `a` and `b`). */
+export interface IAnnotationItem {
+  kind: string;
+  text: string;
+  a: number;
+  b: number | null;
+}
+
+/** Kernel to viewer: this view's labels and distances. */
+export interface IAnnotationsMessage {
+  type: 'annotations';
+  items: IAnnotationItem[];
+}
+
+/** Kernel to viewer: the structure for Mol* (buffer 0: a PDB text) and, with `engine`,
+ * Mol* itself (buffer 1: its bundle, gzipped). */
+export interface IStructureMessage {
+  type: 'structure';
+  engine: boolean;
+  generation: number;
+}
+
+/** Page to kernel: send the structure for Mol*, and the engine if `engine`. */
+export interface IStructureRequest {
+  kind: 'structure';
+  engine: boolean;
+  generation: number;
+}
+
 export type KernelMessage =
   | IFrameMessage
   | ICacheMessage
   | ISelectionMessage
   | IScreenshotRequest
-  | IReplyMessage;
+  | IReplyMessage
+  | IRepresentationsMessage
+  | IAnnotationsMessage
+  | IStructureMessage;
 export type PageMessage =
   | IHelloMessage
   | IAckMessage
   | IControlMessage
   | IPublishMessage
   | IScreenshotMessage
-  | IPullMessage;
+  | IPullMessage
+  | IStructureRequest;

@@ -6,6 +6,7 @@ import { COLOUR_BY, ColourBy, hiddenParticles, particleColours, radiusOf } from 
 import type { Frames, IFrame, IViewOfFrames } from './frames';
 import { IModel, notify, warm } from './host';
 import { Pull } from './pull';
+import { RichLayer } from './rich';
 
 /**
  * Above this many particles, particles are drawn as shaded point sprites (one vertex each)
@@ -63,12 +64,20 @@ export class Scene implements IViewOfFrames {
   private hiddenFor?: Uint8Array;
   /** The bond pairs the bond geometry was built for. */
   private bondsFor?: Int32Array;
+  /** The bonds drawn: those of particles three.js draws. */
+  private bondPairs?: Int32Array;
   private box?: THREE.LineSegments;
   private label!: HTMLSpanElement;
   /** What the user must know now (a refused pull, a closed session): stays until the next
    * action. */
   private notice!: HTMLSpanElement;
   private pull?: Pull;
+  private rich?: RichLayer;
+  /** Whether the particles three.js hides were worked out with the current representations. */
+  private coveredStale = true;
+  /** The target whose representations the camera was framed for. */
+  private framedFor = -1;
+  private solventToggle?: HTMLLabelElement;
   private animation = 0;
   private drawn = 0;
   /** Frames whose positions were placed in the scene: what the user sees move. */
@@ -132,14 +141,32 @@ export class Scene implements IViewOfFrames {
     this.notice = document.createElement('span');
     this.notice.className = 'fc-notice';
     this.notice.setAttribute('role', 'alert');
-    toolbar.append(reset, colourBy, this.label, hint, this.notice);
+    const solvent = document.createElement('label');
+    solvent.className = 'fc-hide-solvent';
+    const solventBox = document.createElement('input');
+    solventBox.type = 'checkbox';
+    solventBox.setAttribute('aria-label', 'Hide water and ions');
+    solventBox.checked = Boolean(this.model.get('hide_solvent'));
+    solventBox.addEventListener('change', () => {
+      this.model.set('hide_solvent', solventBox.checked);
+      this.model.save_changes();
+    });
+    solvent.append(solventBox, document.createTextNode(' hide water and ions'));
+    solvent.hidden = true; // shown once the kernel says the system has some
+    this.solventToggle = solvent;
+    this.listen('change:hide_solvent', () => {
+      solventBox.checked = Boolean(this.model.get('hide_solvent'));
+      this.representationsChanged();
+    });
+    toolbar.append(reset, colourBy, solvent, this.label, hint, this.notice);
 
-    this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
+    // alpha: over Mol*'s layer (rich representations), this canvas clears to transparent.
+    this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true, alpha: true });
     if (softwareRenderer(this.renderer)) {
       // Without a GPU every pixel is shaded on the CPU, shared with the kernel: no
       // multisampling (4x the fill), and sprites for all but small systems.
       this.renderer.dispose();
-      this.renderer = new THREE.WebGLRenderer({ antialias: false, preserveDrawingBuffer: true });
+      this.renderer = new THREE.WebGLRenderer({ antialias: false, preserveDrawingBuffer: true, alpha: true });
       this.spritesAbove = SPRITES_ABOVE_WITHOUT_GPU;
     }
     this.renderer.setPixelRatio(window.devicePixelRatio || 1);
@@ -160,6 +187,16 @@ export class Scene implements IViewOfFrames {
     });
     this.pull = pull;
     this.cleanups.push(() => pull.remove());
+    const rich = new RichLayer(this.model, this.frames.rich, {
+      el: this.el,
+      size: () => this.size(),
+      current: () => this.frames.current(),
+      generation: () => this.frames.generation,
+      changed: () => this.representationsChanged(),
+      say: text => this.say(text)
+    });
+    this.rich = rich;
+    this.cleanups.push(() => rich.remove());
 
     this.frames.node = this.el;
     this.frames.views.add(this);
@@ -184,11 +221,51 @@ export class Scene implements IViewOfFrames {
     if (!this.renderer) {
       return;
     }
-    const width = Math.max(this.el.clientWidth, 320);
-    const height = Number(this.model.get('height')) || 420;
+    const [width, height] = this.size();
     this.renderer.setSize(width, height);
+    this.rich?.resize(width, height);
+    this.placeRichLayer();
     this.camera.aspect = width / height;
     this.camera.updateProjectionMatrix();
+    this.dirty = true;
+  }
+
+  private size(): [number, number] {
+    return [Math.max(this.el.clientWidth, 320), Number(this.model.get('height')) || 420];
+  }
+
+  /** Mol*'s layer sits exactly under the three.js canvas. */
+  private placeRichLayer(): void {
+    const layer = this.el.querySelector<HTMLElement>('.fc-molstar');
+    if (layer && this.renderer) {
+      layer.style.top = `${this.renderer.domElement.offsetTop}px`;
+      layer.style.left = `${this.renderer.domElement.offsetLeft}px`;
+    }
+  }
+
+  /** The representations (or the solvent toggle) changed: three.js draws again what no
+   * representation covers, and Mol* what they ask for. */
+  private representationsChanged(): void {
+    this.coveredStale = true;
+    const message = this.frames.rich.message;
+    if (this.solventToggle) {
+      const solvent = message ? this.frames.rich.buffers[message.solvent] : undefined;
+      this.solventToggle.hidden = !solvent || solvent.byteLength === 0;
+    }
+    this.rich?.update();
+    this.placeRichLayer();
+    const frame = this.frames.current();
+    if (this.framedFor !== this.frames.generation && frame.positions) {
+      // The first representations of a target: frame what they show (a protein, not the
+      // box of water it hides).
+      this.framedFor = this.frames.generation;
+      this.fit();
+    }
+    if (frame.positions && this.spheres) {
+      this.placeSpheres(frame);
+    }
+    this.colourSprites();
+    this.drawBonds(frame, true);
     this.dirty = true;
   }
 
@@ -203,6 +280,17 @@ export class Scene implements IViewOfFrames {
       return;
     }
     this.dirty = false;
+    const rich = this.rich?.active ?? false;
+    this.renderer.setClearAlpha(rich ? 0 : 1);
+    if (rich && this.controls) {
+      const camera = this.camera;
+      this.rich!.camera({
+        position: camera.position.toArray(),
+        target: this.controls.target.toArray(),
+        up: camera.up.toArray(),
+        fov: camera.fov
+      });
+    }
     this.renderer.render(this.scene, this.camera);
     this.drawn += 1;
     this.el.dataset.drawn = String(this.drawn);
@@ -225,7 +313,10 @@ export class Scene implements IViewOfFrames {
       // one when its positions come.
       this.builtFor = model.generation;
       this.clear();
+      this.coveredStale = true;
+      this.rich?.update();
     }
+    this.rich?.frame();
     if (!frame.positions || frame.positions === this.placed) {
       return; // nothing new to place (a cache chunk, or the same frame again)
     }
@@ -269,10 +360,15 @@ export class Scene implements IViewOfFrames {
   /** The particles of `frame` not drawn: worked out again only for new elements, not on
    * every frame. */
   private hiddenIn(frame: IFrame): Uint8Array | null {
-    if (this.hiddenFor !== frame.elements) {
+    if (this.hiddenFor !== frame.elements || this.coveredStale) {
       this.hiddenFor = frame.elements;
-      this.hidden = hiddenParticles(frame);
+      this.coveredStale = false;
+      const virtual = hiddenParticles(frame);
+      const count = frame.positions ? frame.positions.length / 3 : (frame.elements?.length ?? 0);
+      const covered = this.rich?.covered(count) ?? null;
+      this.hidden = covered && virtual ? covered.map((c, i) => c | virtual[i]) : (covered ?? virtual);
       this.hiddenCount = this.hidden ? this.hidden.reduce((sum, h) => sum + h, 0) : 0;
+      this.el.dataset.hidden = String(this.hiddenCount);
     }
     return this.hidden;
   }
@@ -438,15 +534,19 @@ export class Scene implements IViewOfFrames {
 
   /** Bonds as line segments, each half in its atom's colour. The geometry is built once
    * per topology and colour scheme; a new frame only moves its points. */
-  private drawBonds(frame: IFrame): void {
-    const pairs = frame.bonds;
-    if (!pairs || !frame.positions || pairs.length === 0) {
+  private drawBonds(frame: IFrame, rebuild = false): void {
+    if (!frame.bonds || !frame.positions || frame.bonds.length === 0) {
       this.removeBonds();
       return;
     }
     const positions = frame.positions;
-    if (this.bondsFor !== pairs || !this.bonds) {
+    if (this.bondsFor !== frame.bonds || !this.bonds || rebuild) {
       this.removeBonds();
+      // Bonds of hidden particles (or of those a representation draws) are left out.
+      const hidden = this.hiddenIn(frame);
+      const all = frame.bonds;
+      this.bondPairs = hidden ? all.filter((_, k) => !hidden[all[k - (k % 2)]] && !hidden[all[k - (k % 2) + 1]]) : all;
+      const pairs = this.bondPairs;
       const geometry = new THREE.BufferGeometry();
       geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(pairs.length * 6), 3));
       const atomColours = this.colours(positions.length / 3);
@@ -460,8 +560,9 @@ export class Scene implements IViewOfFrames {
       this.bonds = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ vertexColors: true }));
       this.bonds.frustumCulled = false;
       this.scene.add(this.bonds);
-      this.bondsFor = pairs;
+      this.bondsFor = frame.bonds;
     }
+    const pairs = this.bondPairs!;
     // Each bond is two segments: atom to midpoint, midpoint to the other atom.
     const attribute = this.bonds.geometry.getAttribute('position') as THREE.BufferAttribute;
     const points = attribute.array as Float32Array;
@@ -539,8 +640,13 @@ export class Scene implements IViewOfFrames {
     }
     const bounds = new THREE.Box3();
     const point = new THREE.Vector3();
+    // Frame what is drawn: a protein in a water box, not the box of hidden water.
+    const unseen = this.rich?.unseen(frame.positions.length / 3);
+    const framed = unseen && unseen.some(u => !u) ? unseen : null;
     for (let i = 0; i < frame.positions.length; i += 3) {
-      bounds.expandByPoint(point.set(frame.positions[i], frame.positions[i + 1], frame.positions[i + 2]));
+      if (!framed?.[i / 3]) {
+        bounds.expandByPoint(point.set(frame.positions[i], frame.positions[i + 1], frame.positions[i + 2]));
+      }
     }
     const centre = bounds.getCenter(new THREE.Vector3());
     const size = Math.max(bounds.getSize(new THREE.Vector3()).length(), 0.5);

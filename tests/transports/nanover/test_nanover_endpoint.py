@@ -380,6 +380,27 @@ try:
         client.set_shared_value("nanover.says", {"hello": [1, 2]})
         wait_until(lambda: client.get_shared_value("nanover.says") is not None, "the echo")
         out["state"] = client.copy_state()
+    elif what == "selections":
+        # What a NanoVer renderer reads: each selection through NanoVer's own class.
+        from nanover.app import RenderingSelection
+
+        wait_until(lambda: any(k.startswith("selection.") for k in client.copy_state()),
+                   "the notebook's representations")
+        out["selections"] = {
+            key: {
+                "renderer": sel.renderer,
+                "hide": sel.hide,
+                "particles": sorted(sel.selected_particle_ids),
+            }
+            for key, value in client.copy_state().items()
+            if key.startswith("selection.")
+            for sel in [RenderingSelection.from_dictionary(value)]
+        }
+        # And a selection made in NanoVer, drawn as a cartoon, for framecast to read.
+        mine = client.create_selection("from VR", [0, 1, 2])
+        with mine.modify():
+            mine.renderer = "cartoon"
+        wait_until(lambda: mine.selection_id in client.copy_state(), "the echo")
     else:
         atom, point, scale = json.loads(what)
         pull = ParticleInteraction(position=point, particles=[atom],
@@ -439,6 +460,26 @@ def test_nanover_client_watches_pauses_and_writes_state(no_leaks: None) -> None:
         assert seen["state"]["nanover.says"] == {"hello": [1, 2]}
         grpc.shared_state.wait_for(lambda s: "nanover.says" in s, timeout=10)
         assert grpc.shared_state["nanover.says"] == {"hello": [1, 2]}
+
+
+@pytest.mark.slow
+def test_nanover_client_reads_and_writes_representations(no_leaks: None) -> None:
+    """Representations set from a notebook are NanoVer selections its renderer reads (a
+    cartoon, a hidden set), and a selection a NanoVer client draws as a cartoon is one
+    framecast's viewers draw."""
+    simulation = framecast.demo.argon(64)
+    with framecast.Session(simulation, port=0, nanover_port=0, autoplay=False) as session:
+        cartoon = session.representations.add("cartoon", slice(0, 10))
+        hidden = session.representations.hide([60, 61])
+        seen = _nanover_client(session.nanover_url or "", "selections")["selections"]
+        assert seen[cartoon.id] == {
+            "renderer": "cartoon",
+            "hide": False,
+            "particles": list(range(10)),
+        }
+        assert seen[hidden.id] == {"renderer": "liquorice", "hide": True, "particles": [60, 61]}
+        from_vr = [rep for rep in session.representations if rep.selection == "from VR"]
+        assert [(rep.style, rep.particles) for rep in from_vr] == [("cartoon", (0, 1, 2))]
 
 
 @pytest.mark.slow
