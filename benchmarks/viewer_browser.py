@@ -17,10 +17,20 @@ JupyterLab, alternating with this checkout's system by system, so both see the s
 Issue 16's target: the anywidget viewer draws and shows no fewer frames than the prebuilt
 viewer of f08ffa8.
 
+``--molecules`` measures the rich representations instead (issue 29): adenylate kinase
+(3,341 atoms, MDAnalysisTests' PSF and DCD) as Mol*'s cartoon, and the 47,681-atom solvated
+system (GRO and XTC) as a cartoon with the water hidden, each streamed from the kernel at
+30 frames/s (``cache_bytes=0``), beside the same systems in today's three.js view
+(``default_representation=False``), in one run: frames Mol* takes in per second, its cost
+per coordinate update, the time to the first cartoon, and how long an orbit drag takes to
+show in Mol*'s layer. Aims: >= 20 cartoon frames/s at 3k atoms; a drag answered within
+100 ms at 47k.
+
 Usage::
 
     python benchmarks/viewer_browser.py [--seconds 8] [--particles 10000 100000]
         [--before f08ffa8] [--rounds 2]
+    python benchmarks/viewer_browser.py --molecules [--seconds 8]
 """
 
 from __future__ import annotations
@@ -100,6 +110,132 @@ def measure(
     )
 
 
+MOLECULES = {
+    "AdK 3,341 atoms": "[PSF, DCD]",
+    "AdK in water 47,681 atoms": "[GRO, XTC]",
+}
+MOLECULE_SETUP = """\
+import framecast
+from MDAnalysisTests.datafiles import PSF, DCD, GRO, XTC
+trajectory = framecast.from_mdanalysis({files}, fps=30, mode="loop")
+session = framecast.Session(trajectory, port=0)
+"""
+
+#: In the page: a drag on the three.js canvas, then the time until Mol*'s layer shows it.
+DRAG = """async () => {
+  const view = document.querySelector('.fc-viewer');
+  const top = view.querySelector('canvas.fc-viewer-canvas');
+  const under = view.querySelector('.fc-molstar canvas');
+  const sum = () => {
+    const copy = document.createElement('canvas');
+    copy.width = under.width; copy.height = under.height;
+    const g = copy.getContext('2d'); g.drawImage(under, 0, 0);
+    const d = g.getImageData(0, 0, copy.width, copy.height).data;
+    let s = 0; for (let i = 0; i < d.length; i += 64) s = (s * 31 + d[i]) % 1000000007;
+    return s;
+  };
+  const r = top.getBoundingClientRect();
+  const at = (x) => ({clientX: r.left + x, clientY: r.top + r.height / 2, pointerId: 1,
+    bubbles: true, button: 0, buttons: 1, pointerType: 'mouse', isPrimary: true});
+  const times = [];
+  for (let k = 0; k < 5; k++) {
+    const before = sum();
+    const start = performance.now();
+    top.dispatchEvent(new PointerEvent('pointerdown', at(200)));
+    top.dispatchEvent(new PointerEvent('pointermove', at(200 + 40)));
+    top.dispatchEvent(new PointerEvent('pointerup', {...at(240), buttons: 0}));
+    for (let i = 0; i < 200 && sum() === before; i++) {
+      await new Promise(requestAnimationFrame);
+    }
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[2];
+}"""
+
+
+def measure_molecule(
+    lab: Lab, page: object, name: str, files: str, rich: bool, seconds: float
+) -> tuple[float, float, float, float]:
+    """(frames taken in per second, ms per Mol* update, s to the first drawing, drag ms)."""
+    notebook = f"molecule-{len(list(lab.root.glob('molecule-*')))}.ipynb"
+    option = "" if rich else ", default_representation=False"
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell(MOLECULE_SETUP.format(files=files)),
+                new_code_cell(f"viewer = session.view(cache_bytes=0{option})\nviewer"),
+            ],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+        ),
+        lab.root / notebook,
+    )
+    lab.open(page, notebook)
+    started = time.monotonic()
+    run_all_cells(page)
+    ready = "v.dataset.molstar === 'ready' && Number(v.dataset.molstarUpdates) > 2"
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => { const v = document.querySelector('.fc-viewer');"
+        f" return v && Number(v.dataset.shown) > 2 && {ready if rich else 'true'}; }}",
+        timeout=300_000,
+    )
+    first = time.monotonic() - started
+    key = "molstarUpdates" if rich else "shown"
+    read = f"() => Number(document.querySelector('.fc-viewer').dataset.{key})"
+    count0 = page.evaluate(read)  # type: ignore[attr-defined]
+    start = time.monotonic()
+    page.wait_for_timeout(seconds * 1000)  # type: ignore[attr-defined]
+    count1 = page.evaluate(read)  # type: ignore[attr-defined]
+    rate = (count1 - count0) / (time.monotonic() - start)
+    cost = float("nan")
+    drag = float("nan")
+    if rich:
+        cost = float(
+            page.evaluate(  # type: ignore[attr-defined]
+                "() => Number(document.querySelector('.fc-viewer').dataset.molstarMs)"
+            )
+        )
+        drag = float(page.evaluate(DRAG))  # type: ignore[attr-defined]
+    page.evaluate(  # type: ignore[attr-defined]
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        ".requestExecute({code: 'session.close()'})"
+    )
+    return rate, cost, first, drag
+
+
+def molecules(seconds: float) -> int:
+    """The rich representations' table (``--molecules``)."""
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    with tempfile.TemporaryDirectory() as root:
+        lab = Lab(Path(root))
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=chromium_path(), args=CHROMIUM_FLAGS
+                )
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                for name, files in MOLECULES.items():
+                    for rich in (True, False):
+                        view = "Mol* cartoon" if rich else "three.js spheres (today)"
+                        print(f"measuring {name}, {view}", file=sys.stderr, flush=True)
+                        rows.append(
+                            (name, view, *measure_molecule(lab, page, name, files, rich, seconds))
+                        )
+                browser.close()
+        finally:
+            lab.close()
+    print(
+        "| system | view | frames/s (stream 30/s) | ms per Mol* update | s to first view "
+        "| drag shown in ms |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, view, rate, cost, first, drag in rows:
+        print(f"| {name} | {view} | {rate:.1f} | {cost:.0f} | {first:.1f} | {drag:.0f} |")
+    return 0
+
+
 def revision_environment(revision: str) -> dict[str, str]:
     """The environment in which a JupyterLab and its kernels run ``revision``'s framecast:
     its tree (from ``git archive``) on ``PYTHONPATH`` and its extension, built with npm the
@@ -138,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--particles", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--before", metavar="REV", help="also measure this git revision")
     parser.add_argument("--rounds", type=int, default=1, help="measurements per row (median)")
+    parser.add_argument("--molecules", action="store_true", help="Mol*'s rich representations")
     args = parser.parse_args(argv)
+    if args.molecules:
+        return molecules(args.seconds)
     from playwright.sync_api import sync_playwright
 
     fronts: dict[str, dict[str, str]] = {"this checkout": {}}

@@ -182,6 +182,8 @@ class RepresentationsMessage(TypedDict):
     items: list[RepresentationItem]
     default: bool
     solvent: int
+    #: Counts the topologies shown: Mol*'s structure is built again only for another.
+    topology: int
 
 
 class AnnotationItem(TypedDict):
@@ -207,7 +209,7 @@ class StructureMessage(TypedDict):
 
     type: Literal["structure"]
     engine: bool
-    generation: int
+    topology: int
 
 
 class StructureRequest(TypedDict):
@@ -215,4 +217,4 @@ class StructureRequest(TypedDict):
 
     kind: Literal["structure"]
     engine: bool
-    generation: int
+    topology: int

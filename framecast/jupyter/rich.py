@@ -134,6 +134,7 @@ class RichView:
             tuple[tuple[int, ...], list[Representation], npt.NDArray[np.int32]] | None
         ) = None
         self._held: tuple[object, ...] = ()
+        self._topology_id = 0
 
     def follow(self, tap: Callable[..., Callable[[], None]]) -> Callable[[], None]:
         """Follow the representation keys of a state through its ``tap``; returns the
@@ -168,9 +169,12 @@ class RichView:
         self, fields: Mapping[str, Any]
     ) -> tuple[list[Representation], npt.NDArray[np.int32]]:
         """The default representations and the solvent, once per topology."""
-        held = tuple(fields.get(key) for key in ("residue.names", "particle.residues"))
-        key = tuple(map(id, held))
+        held = tuple(
+            fields.get(key) for key in ("residue.names", "particle.residues", "particle.names")
+        )
+        key = (_count(fields), *map(id, held))
         if self._defaults is None or self._defaults[0] != key:
+            self._topology_id += 1
             solvent = solvent_of(fields)
             if solvent.size and solvent.size == _count(fields):
                 solvent = solvent[:0]  # all water: hiding it would show nothing
@@ -185,6 +189,7 @@ class RichView:
         with self._lock:
             explicit = representations_in(self._state)
             defaults, solvent = self._topology(fields)
+            topology = self._topology_id
         reps = explicit or (defaults if self.defaults else [])
         buffers: list[Any] = [solvent.data]
         items = []
@@ -207,21 +212,24 @@ class RichView:
                 "items": items,
                 "default": not explicit and self.defaults,
                 "solvent": 0,
+                "topology": topology,
             },
             buffers,
         )
 
-    def structure(self, with_engine: bool, generation: int) -> None:
+    def structure(self, with_engine: bool) -> None:
         """Answer the page's request for what Mol* needs: the structure of the frame on
-        show (for the page's target ``generation``), and the engine unless the page has
-        it."""
+        show (with the number of its topology), and the engine unless the page has it."""
         fields = self._fields()
         if "particle.positions" not in fields:
             return
+        with self._lock:
+            self._topology(fields)
+            topology = self._topology_id
         buffers: list[Any] = [pdb_text(fields)]
         if with_engine:
             buffers.append(engine_gzip())
-        self._send({"type": "structure", "engine": with_engine, "generation": generation}, buffers)
+        self._send({"type": "structure", "engine": with_engine, "topology": topology}, buffers)
 
     def annotate(
         self, kind: str, text: str, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64] | None

@@ -401,10 +401,7 @@ class Viewer(Representing, FramecastWidget):
         """A view was drawn (``hello``): it gets the whole current frame, whatever it
         missed before it existed."""
         if content.get("kind") == "structure":
-            generation = content.get("generation")
-            self._rich.structure(
-                bool(content.get("engine")), generation if isinstance(generation, int) else 0
-            )
+            self._rich.structure(bool(content.get("engine")))
             return True
         if content.get("kind") != "hello":
             return False

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from framecast.testing import wait_until
 from framecast.testing.browser import ARTIFACTS, PIXELS, Lab, run_all_cells, run_in_kernel
+from framecast.testing.extras import require
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +120,109 @@ def test_a_solvated_protein_shows_as_a_cartoon_with_the_water_hidden(page: Any, 
     view.screenshot(path=str(ARTIFACTS / "cartoon-with-water.png"))
     assert run_in_kernel(page, "viewer.hide_solvent = True")[0] == "ok"
     page.wait_for_selector(".fc-viewer[data-hidden='47681']", timeout=30_000)
+
+
+def _png_lit(path: Any) -> float:
+    """The share of a PNG's pixels that differ from the view's background."""
+    image = require("PIL.Image").open(path).convert("RGB")
+    pixels = np.asarray(image, dtype=np.int32)
+    return float((np.abs(pixels - 30).sum(axis=2) > 40).mean())
+
+
+def test_labels_distances_and_a_hidden_selection_from_python(page: Any, lab: Lab) -> None:
+    """Adenylate kinase (3,341 atoms, PSF and DCD): a cartoon by secondary structure, a
+    licorice side chain, a label and a distance from Python; a hidden selection leaves
+    the plain view; ``viewer.screenshot()`` holds what Mol* draws."""
+    lab.write_notebook(
+        "labels.ipynb",
+        "import framecast\n"
+        "from MDAnalysisTests.datafiles import PSF, DCD\n"
+        "trajectory = framecast.from_mdanalysis([PSF, DCD])\n"
+        "session = framecast.Session(trajectory, port=0)\n"
+        "session.pause()",
+        "viewer = session.view(default_representation=False)\nviewer",
+    )
+    lab.open(page, "labels.ipynb")
+    run_all_cells(page)
+    view = page.locator(".fc-viewer")
+    page.wait_for_function(
+        "() => Number(document.querySelector('.fc-viewer')?.dataset.shown) >= 1", timeout=60_000
+    )
+    assert view.get_attribute("data-molstar") is None  # nothing rich asked: no Mol*
+    code = (
+        "viewer.add_representation('cartoon', 'protein', colour='secondary-structure')\n"
+        "viewer.add_representation('licorice', 'resid 12', colour='#ff8800')\n"
+        "viewer.hide('resid 150:214')\n"
+        "viewer.label('resid 12 and name CA', text='Lys12')\n"
+        "viewer.distance('resid 12 and name CA', 'resid 40 and name CA')\n"
+        "assert [r.style for r in viewer.representations] == ['cartoon', 'licorice', 'hidden']"
+    )
+    assert run_in_kernel(page, code)[0] == "ok"
+    page.wait_for_selector(
+        ".fc-viewer[data-molstar='ready'][data-annotations='2']", timeout=120_000
+    )
+    assert view.get_attribute("data-rich") == "2"
+    page.wait_for_function(
+        f"(c) => ({PIXELS})(c)[0] > 0.02 * ({PIXELS})(c)[2]",
+        arg=page.locator(MOLSTAR).element_handle(),
+        timeout=60_000,
+    )
+    # Every atom is Mol*'s or hidden: three.js draws none.
+    assert view.get_attribute("data-hidden") == "3341"
+    view.screenshot(path=str(ARTIFACTS / "labels.png"))
+
+    # The screenshot the kernel gets is the view the user sees, Mol*'s layer included.
+    code = "open('shot.png', 'wb').write(viewer.screenshot().data)"
+    assert run_in_kernel(page, code)[0] == "ok"
+    assert _png_lit(lab.root / "shot.png") > 0.02
+
+    # Cleared: the plain view again, and Mol* let go.
+    code = "viewer.clear_representations()\nviewer.clear_annotations()"
+    assert run_in_kernel(page, code)[0] == "ok"
+    page.wait_for_selector(".fc-viewer[data-hidden='0']", timeout=30_000)
+    page.wait_for_function(
+        "() => !document.querySelector('.fc-viewer .fc-molstar')", timeout=30_000
+    )
+
+
+def test_shift_drag_pulls_an_atom_under_a_cartoon(page: Any, lab: Lab) -> None:
+    """A live OpenMM peptide shows as a cartoon; shift-drag on it still pulls an atom."""
+    lab.write_notebook(
+        "pull-cartoon.ipynb",
+        "import framecast\n"
+        "from MDAnalysisTests.datafiles import PDB_helix\n"
+        "from framecast.testing.extras import peptide_simulation\n"
+        "engine = framecast.OpenMMSimulation(peptide_simulation(PDB_helix), steps_per_frame=5)\n"
+        "session = framecast.Session(engine, port=0)",
+        "viewer = session.view()\nviewer",
+    )
+    lab.open(page, "pull-cartoon.ipynb")
+    run_all_cells(page)
+    page.wait_for_selector(".fc-viewer[data-molstar='ready']", timeout=120_000)
+    view = page.locator(".fc-viewer")
+    assert view.get_attribute("data-rich") == "1"
+    box = page.locator(THREE).bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    pulled = False
+    for dx, dy in [(0, 0), (15, 0), (-15, 0), (0, 15), (0, -15), (30, 30), (-30, -30)]:
+        page.keyboard.down("Shift")
+        page.mouse.move(x + dx, y + dy)
+        page.mouse.down()
+        try:
+            page.wait_for_selector(".fc-viewer[data-pulling]", timeout=1_000)
+            pulled = True
+        except PlaywrightTimeout:
+            page.mouse.up()
+            page.keyboard.up("Shift")
+            continue
+        page.mouse.move(x + dx + 60, y + dy + 20, steps=6)
+        break
+    assert pulled, "no atom under the cartoon could be picked"
+    wait_until(
+        lambda: run_in_kernel(page, "assert engine.interactions")[0] == "ok",
+        timeout=20,
+        what="the engine applies the pull",
+    )
+    view.screenshot(path=str(ARTIFACTS / "pull-cartoon.png"))
+    page.mouse.up()
+    page.keyboard.up("Shift")

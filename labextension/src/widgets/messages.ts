@@ -145,6 +145,8 @@ export interface IRepresentationsMessage {
   items: IRepresentationItem[];
   default: boolean;
   solvent: number;
+  /** Counts the topologies shown: Mol*'s structure is built again only for another. */
+  topology: number;
 }
 
 /** A label (`text` at the particles of buffer `a`) or a distance (between the centres of
@@ -167,14 +169,14 @@ export interface IAnnotationsMessage {
 export interface IStructureMessage {
   type: 'structure';
   engine: boolean;
-  generation: number;
+  topology: number;
 }
 
 /** Page to kernel: send the structure for Mol*, and the engine if `engine`. */
 export interface IStructureRequest {
   kind: 'structure';
   engine: boolean;
-  generation: number;
+  topology: number;
 }
 
 export type KernelMessage =

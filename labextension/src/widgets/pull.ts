@@ -21,6 +21,8 @@ export interface IPullView {
   redraw(): void;
   /** Say something where the user looks (the toolbar); '' clears it. */
   say(text: string): void;
+  /** Particles no layer draws (hidden water, a hidden selection): never picked. */
+  unseen?(count: number): Uint8Array | null;
 }
 
 /** The spring's colour: bright against the dark background and every element colour. */
@@ -95,7 +97,11 @@ export class Pull {
     if (!positions) {
       return -1;
     }
-    const hidden = hiddenParticles(frame); // what is not drawn cannot be picked
+    // What is not drawn cannot be picked: virtual sites, hidden selections and water.
+    // Atoms under a cartoon can: the cartoon is drawn from them.
+    const virtual = hiddenParticles(frame);
+    const unseen = this.view.unseen?.(positions.length / 3) ?? null;
+    const hidden = virtual && unseen ? unseen.map((u, i) => u | virtual[i]) : (unseen ?? virtual);
     const rect = this.canvas.getBoundingClientRect();
     const point = new THREE.Vector3();
     let best = -1;

@@ -92,8 +92,8 @@ export class RichState {
   message: IRepresentationsMessage | null = null;
   buffers: DataView[] = [];
   annotations: IAnnotation[] = [];
-  /** The structure of the target on show (its generation), once sent. */
-  structure: { generation: number; pdb: Uint8Array } | null = null;
+  /** The structure of the topology on show (its number), once sent. */
+  structure: { topology: number; pdb: Uint8Array } | null = null;
   readonly views = new Set<RichLayer>();
 
   onMessage(message: IRepresentationsMessage | IAnnotationsMessage | IStructureMessage, buffers: DataView[]): void {
@@ -112,7 +112,7 @@ export class RichState {
     } else {
       const pdb = buffers[0];
       this.structure = {
-        generation: message.generation,
+        topology: message.topology,
         pdb: new Uint8Array(pdb.buffer.slice(pdb.byteOffset, pdb.byteOffset + pdb.byteLength))
       };
       const loaded = message.engine && buffers[1] ? loadEngine(buffers[1]) : engine();
@@ -199,9 +199,10 @@ export class RichState {
 export class RichLayer {
   private layer: IMolstarLayer | null = null;
   private starting = false;
-  /** The generation whose structure Mol* holds. */
+  /** The topology whose structure Mol* holds. */
   private loadedFor = -1;
   private asked = -1;
+  private retry = false;
   private lastFrameAt = 0;
   private moving = false;
   private placed?: Float32Array;
@@ -215,7 +216,6 @@ export class RichLayer {
       el: HTMLElement;
       size(): [number, number];
       current(): IFrame;
-      generation(): number;
       changed(): void;
       say(text: string): void;
     }
@@ -223,8 +223,13 @@ export class RichLayer {
     state.views.add(this);
   }
 
+  /** The topology the kernel says is on show (-1 before it said). */
+  private topology(): number {
+    return this.state.message?.topology ?? -1;
+  }
+
   get active(): boolean {
-    return this.layer !== null && this.loadedFor === this.view.generation();
+    return this.layer !== null && this.loadedFor === this.topology();
   }
 
   /** The view's canvas on top of Mol*'s, to compose a screenshot. */
@@ -259,7 +264,7 @@ export class RichLayer {
   update(): void {
     const items = this.state.items(this.hideSolvent());
     const wanted = items.length > 0 || this.state.annotations.length > 0;
-    const generation = this.view.generation();
+    const topology = this.topology();
     this.view.el.dataset.rich = String(items.length);
     if (!wanted) {
       // Nothing for Mol* to draw (another target, or the representations cleared): let
@@ -272,27 +277,35 @@ export class RichLayer {
       return;
     }
     const structure = this.state.structure;
-    if (!structure || structure.generation !== generation) {
-      if (this.asked !== generation) {
-        this.asked = generation;
-        const request: IStructureRequest = { kind: 'structure', engine: !engine(), generation };
+    if (!structure || structure.topology !== topology) {
+      if (this.asked !== topology) {
+        this.asked = topology;
+        const request: IStructureRequest = { kind: 'structure', engine: !engine(), topology };
         this.model.send(request);
         this.view.el.dataset.molstar = 'loading';
       }
       return;
     }
-    if (!this.layer || this.loadedFor !== generation) {
+    if (!this.layer || this.loadedFor !== topology) {
       this.structureArrived(engine());
       return;
     }
     this.setVisible(true);
-    void this.layer.represent(items).then(() => this.layer?.annotate(this.state.annotations));
+    const annotations = this.state.annotations;
+    void this.layer
+      .represent(items)
+      .then(() => this.layer?.annotate(annotations))
+      .then(() => (this.view.el.dataset.annotations = String(annotations.length)));
   }
 
   /** The structure came (and maybe Mol*): start the layer, load it, draw. */
   structureArrived(loaded: Promise<IEngine> | undefined): void {
     const structure = this.state.structure;
-    if (!loaded || !structure || this.starting || structure.generation !== this.view.generation()) {
+    if (this.starting) {
+      this.retry = true; // another structure came while one loads: look again after
+      return;
+    }
+    if (!loaded || !structure || structure.topology !== this.topology()) {
       return;
     }
     if (!this.state.items(this.hideSolvent()).length && !this.state.annotations.length) {
@@ -307,12 +320,14 @@ export class RichLayer {
         this.layer.el.style.zIndex = '0';
         const frame = this.view.current();
         await this.layer.load(structure.pdb, frame.positions ? frame.positions.length / 3 : 0);
-        this.loadedFor = structure.generation;
+        this.loadedFor = structure.topology;
+        this.view.el.dataset.molstarFor = String(structure.topology);
         this.placed = undefined;
         this.view.el.dataset.molstar = 'ready';
         this.setVisible(true);
         await this.layer.represent(this.state.items(this.hideSolvent()));
         await this.layer.annotate(this.state.annotations);
+        this.view.el.dataset.annotations = String(this.state.annotations.length);
         this.frame();
         this.view.changed();
       } catch (error) {
@@ -321,6 +336,10 @@ export class RichLayer {
         this.view.say(this.problem);
       } finally {
         this.starting = false;
+        if (this.retry) {
+          this.retry = false;
+          this.update();
+        }
       }
     })();
   }
@@ -351,6 +370,7 @@ export class RichLayer {
     }
     this.layer!.setPositions(positions);
     this.view.el.dataset.molstarUpdates = String(this.layer!.updates);
+    this.view.el.dataset.molstarMs = this.layer!.lastUpdateMs.toFixed(1);
     // At rest again: draw at full quality (and compute surfaces) once frames stop.
     clearTimeout(this.restTimer);
     this.restTimer = window.setTimeout(() => {

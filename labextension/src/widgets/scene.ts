@@ -183,7 +183,8 @@ export class Scene implements IViewOfFrames {
     const pull = new Pull(this.model, this.el, this.renderer.domElement, this.camera, this.controls, this.frames, {
       scene: this.scene,
       redraw: () => (this.dirty = true),
-      say: text => this.say(text)
+      say: text => this.say(text),
+      unseen: count => this.rich?.unseen(count) ?? null
     });
     this.pull = pull;
     this.cleanups.push(() => pull.remove());
@@ -191,7 +192,6 @@ export class Scene implements IViewOfFrames {
       el: this.el,
       size: () => this.size(),
       current: () => this.frames.current(),
-      generation: () => this.frames.generation,
       changed: () => this.representationsChanged(),
       say: text => this.say(text)
     });
@@ -304,6 +304,7 @@ export class Scene implements IViewOfFrames {
     const cache = model.playhead?.cache;
     this.el.dataset.cached = String(cache?.count ?? 0);
     this.el.dataset.local = String(Boolean(model.playhead?.local));
+    this.el.dataset.generation = String(model.generation);
     if (this.label) {
       const cached = cache ? ` \u00b7 ${cache.count}/${cache.frameCount} frames cached` : '';
       this.label.textContent = `frame ${frame.index}${cached}`;
@@ -623,13 +624,30 @@ export class Scene implements IViewOfFrames {
     }
     this.dirty = true;
     this.draw();
-    const png = this.renderer.domElement.toDataURL('image/png').split(',')[1];
+    const png = this.composed().toDataURL('image/png').split(',')[1];
     notify(this.model, this.el, {
       kind: 'screenshot',
       widget: String(this.model.get('_widget_id')),
       shot: request,
       png
     });
+  }
+
+  /** The view as the user sees it: Mol*'s layer (rich representations) under three.js's. */
+  private composed(): HTMLCanvasElement {
+    const top = this.renderer!.domElement;
+    const under = this.rich?.canvas;
+    if (!under) {
+      return top;
+    }
+    this.rich!.draw();
+    const out = document.createElement('canvas');
+    out.width = top.width;
+    out.height = top.height;
+    const g = out.getContext('2d')!;
+    g.drawImage(under, 0, 0, out.width, out.height);
+    g.drawImage(top, 0, 0);
+    return out;
   }
 
   /** Point the camera at the whole system. */
