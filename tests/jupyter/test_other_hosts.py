@@ -298,3 +298,121 @@ def test_the_marimo_notebook_runs_and_its_bar_drives_the_session(page: Any, work
         page.locator(".fc-link-status", has_text="1 client").first.wait_for(timeout=30_000)
     finally:
         host.close()
+
+
+# -- rich representations (Mol*) ---------------------------------------------------------------
+CARTOON_SETUP = """\
+import framecast
+from MDAnalysisTests.datafiles import PSF, DCD
+trajectory = framecast.from_mdanalysis([PSF, DCD])
+session = framecast.Session(trajectory, port=0)
+session.pause()
+viewer = session.view(default_representation=False)
+viewer.add_representation("cartoon", "protein", colour="secondary-structure")
+viewer.hide("resid 150:214")
+viewer.label("resid 12 and name CA", text="Lys12")
+viewer.distance("resid 12 and name CA", "resid 40 and name CA")
+"""
+
+
+def _lit(canvas: Any) -> tuple[int, int, int]:
+    lit, checksum, total = canvas.evaluate(PIXELS)
+    return int(lit), int(checksum), int(total)
+
+
+def _drive_cartoon(page: Any, name: str) -> None:
+    """A cartoon drawn by Mol* (its pixels), the hidden part not drawn by three.js, the
+    label and the distance built; a drag turns it; a link moves it to frame 50."""
+    viewer = page.locator(".fc-viewer[data-molstar='ready'][data-annotations='2']").first
+    viewer.wait_for(timeout=180_000)
+    molstar = viewer.locator(".fc-molstar canvas")
+    wait_until(
+        lambda: _lit(molstar)[0] > 0.02 * _lit(molstar)[2], timeout=60, what="a cartoon drawn"
+    )
+    assert viewer.get_attribute("data-hidden") == "3341"  # Mol*'s or hidden: none in three.js
+    _, before, _ = _lit(molstar)
+    box = viewer.locator("canvas.fc-viewer-canvas").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 100, y + 20, steps=6)
+    page.mouse.up()
+    wait_until(lambda: _lit(molstar)[1] != before, timeout=30, what="a drag turned the cartoon")
+    _, turned, _ = _lit(molstar)
+    page.locator("a.fc-transition-link[data-transition='50']").first.click()
+    wait_until(lambda: viewer.get_attribute("data-frame") == "50", timeout=30, what="moved")
+    wait_until(lambda: _lit(molstar)[1] != turned, timeout=30, what="the cartoon moved")
+    ARTIFACTS.mkdir(exist_ok=True)
+    viewer.screenshot(path=str(ARTIFACTS / f"cartoon-{name}.png"))
+
+
+def test_a_cartoon_with_labels_in_voila(page: Any, workdir: Path) -> None:
+    cells = [CARTOON_SETUP + "viewer", "trajectory.transition(50)"]
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"cell{i}",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+    }
+    (workdir / "cartoon.ipynb").write_text(json.dumps(notebook))
+    host = _voila("cartoon.ipynb", workdir)
+    try:
+        page.goto(host.url, timeout=90_000)
+        _drive_cartoon(page, "voila")
+    finally:
+        host.close()
+
+
+MARIMO_CARTOON = """\
+import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+{setup}
+    return trajectory, viewer
+
+
+@app.cell
+def _(viewer):
+    import marimo as mo
+
+    mo.ui.anywidget(viewer)
+    return
+
+
+@app.cell
+def _(trajectory):
+    trajectory.transition(50)
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+def test_a_cartoon_with_labels_in_marimo(page: Any, workdir: Path) -> None:
+    """In marimo each widget lives in a shadow root, and Mol*'s layer with it."""
+    setup = "\n".join(f"    {line}" if line else "" for line in CARTOON_SETUP.splitlines())
+    (workdir / "cartoon.py").write_text(MARIMO_CARTOON.format(setup=setup))
+    host = _marimo("cartoon.py", workdir)
+    try:
+        page.goto(host.url, timeout=90_000)
+        _drive_cartoon(page, "marimo")
+    finally:
+        host.close()

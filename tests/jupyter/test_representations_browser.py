@@ -35,14 +35,12 @@ def _molstar_pixels(page: Any) -> tuple[int, int, int]:
     return int(lit), int(checksum), int(total)
 
 
-def _wait_molstar_changes(page: Any, before: int, what: str) -> None:
-    (
-        page.wait_for_function(
-            f"([c, before]) => ({PIXELS})(c)[1] !== before",
-            arg=[page.locator(MOLSTAR).element_handle(), before],
-            timeout=30_000,
-        ),
-        what,
+def _wait_molstar_changes(page: Any, before: int) -> None:
+    """Wait until Mol*'s layer shows something other than the checksum ``before``."""
+    page.wait_for_function(
+        f"([c, before]) => ({PIXELS})(c)[1] !== before",
+        arg=[page.locator(MOLSTAR).element_handle(), before],
+        timeout=30_000,
     )
 
 
@@ -87,7 +85,7 @@ def test_a_solvated_protein_shows_as_a_cartoon_with_the_water_hidden(page: Any, 
     page.mouse.down()
     page.mouse.move(x + 120, y + 30, steps=8)
     page.mouse.up()
-    _wait_molstar_changes(page, before, "a drag turned the cartoon")
+    _wait_molstar_changes(page, before)
 
     # A step of the session moves the cartoon (Mol*'s coordinates follow the frames).
     _, turned, _ = _molstar_pixels(page)
@@ -99,14 +97,14 @@ def test_a_solvated_protein_shows_as_a_cartoon_with_the_water_hidden(page: Any, 
         f"() => Number(document.querySelector('.fc-viewer').dataset.molstarUpdates) > {updates}",
         timeout=30_000,
     )
-    _wait_molstar_changes(page, turned, "a step moved the cartoon")
+    _wait_molstar_changes(page, turned)
 
     # A published transition moves it too.
     _, stepped, _ = _molstar_pixels(page)
     code = "assert session.sessions.publish_transition(trajectory.transition(8))"
     assert run_in_kernel(page, code)[0] == "ok"
     page.wait_for_selector(".fc-viewer[data-frame='8']", timeout=30_000)
-    _wait_molstar_changes(page, stepped, "a transition moved the cartoon")
+    _wait_molstar_changes(page, stepped)
 
     # The toolbar brings back the water (three.js draws it, without the 11,084 virtual
     # sites of its TIP4P molecules); Python hides it again.
@@ -226,3 +224,32 @@ def test_shift_drag_pulls_an_atom_under_a_cartoon(page: Any, lab: Lab) -> None:
     view.screenshot(path=str(ARTIFACTS / "pull-cartoon.png"))
     page.mouse.up()
     page.keyboard.up("Shift")
+
+
+def test_a_cartoon_in_notebook_7(page: Any, notebook7: Lab) -> None:
+    """Notebook 7: the default cartoon of a protein, and a step that moves it."""
+    notebook7.write_notebook(
+        "cartoon7.ipynb",
+        "import framecast\n"
+        "from MDAnalysisTests.datafiles import PSF, DCD\n"
+        "trajectory = framecast.from_mdanalysis([PSF, DCD])\n"
+        "session = framecast.Session(trajectory, port=0)\n"
+        "session.pause()",
+        "viewer = session.view(cache_bytes=0)\nviewer",
+    )
+    notebook7.open(page, "cartoon7.ipynb")
+    run_all_cells(page)
+    page.wait_for_selector(".fc-viewer[data-molstar='ready']", timeout=120_000)
+    page.wait_for_function(
+        f"(c) => ({PIXELS})(c)[0] > 0.02 * ({PIXELS})(c)[2]",
+        arg=page.locator(MOLSTAR).element_handle(),
+        timeout=60_000,
+    )
+    view = page.locator(".fc-viewer")
+    assert view.get_attribute("data-hidden") == "3341"
+    _, before, _ = _molstar_pixels(page)
+    frame = int(view.get_attribute("data-frame") or 0)
+    assert run_in_kernel(page, "session.step()")[0] == "ok"
+    page.wait_for_selector(f".fc-viewer[data-frame='{frame + 1}']", timeout=30_000)
+    _wait_molstar_changes(page, before)
+    view.screenshot(path=str(ARTIFACTS / "cartoon-notebook7.png"))
