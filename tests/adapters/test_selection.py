@@ -86,7 +86,7 @@ def test_bad_selections_name_themselves(adk: tuple[Any, dict[str, Any]]) -> None
     with pytest.raises(SelectionError, match="mask selects from the 3341 particles"):
         select(np.ones(5, dtype=bool), fields)
     with pytest.raises(SelectionError, match="string, an int, a slice, indices or a mask"):
-        select([0.5, 1.5], fields)
+        select(np.array([0.5, 1.5]), fields)
 
 
 def test_the_topology_is_built_once_per_topology(
@@ -97,9 +97,12 @@ def test_the_topology_is_built_once_per_topology(
     _, fields = adk
     built: list[int] = []
     build = selection_module.build_universe
-    monkeypatch.setattr(
-        selection_module, "build_universe", lambda f, n: built.append(n) or build(f, n)
-    )
+
+    def counting(fields: Any, count: int) -> Any:
+        built.append(count)
+        return build(fields, count)
+
+    monkeypatch.setattr(selection_module, "build_universe", counting)
     monkeypatch.setattr(selection_module, "_universes", selection_module._Universes())
     select("name CA", fields)
     next_frame = {**fields, "particle.positions": fields["particle.positions"] + 0.1}

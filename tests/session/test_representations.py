@@ -62,6 +62,7 @@ def test_a_client_in_another_thread_sees_and_sets_them(protein: Any) -> None:
             lambda s: any(k.startswith("selection.") for k in s), timeout=10
         )
         (value,) = [v for k, v in state.items() if k.startswith("selection.")]
+        assert isinstance(value, dict)
         assert value["properties"]["framecast.representation"]["style"] == "surface"
         # A selection a NanoVer client writes (its renderer names, no framecast part).
         client.shared_state["selection.vr.1"] = {
@@ -112,7 +113,7 @@ def test_a_selection_string_can_be_published(protein: Any) -> None:
         seen: list[Any] = []
         client.join("default", on_selection=seen.append)
         assert protein.sessions.publish_selection("resid 12 and name CA", label="Lys12")
-        framecast.testing.wait_until(lambda: seen, what="the selection arrived")
+        framecast.testing.wait_until(lambda: bool(seen), what="the selection arrived")
     mda = require("MDAnalysis")
     data = require("MDAnalysisTests.datafiles")
     with warnings.catch_warnings():
