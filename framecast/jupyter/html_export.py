@@ -13,7 +13,7 @@ import base64
 import html
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,14 @@ import numpy as np
 from framecast._version import __version__
 from framecast.export.files import frames_of
 from framecast.jupyter.drawn import drawn_buffers
+from framecast.jupyter.rich import (
+    engine_gzip,
+    pdb_text,
+    representations_message,
+    topology_solvent,
+)
 from framecast.jupyter.widget import STATIC
+from framecast.session.representations import Representation, default_representations
 from framecast.timeline import TimelineBase
 
 __all__ = ["export_html"]
@@ -74,13 +81,20 @@ const model = {{
   off: (event, f) => {{
     if (event && handlers[event]) handlers[event] = handlers[event].filter(g => g !== f);
   }},
-  send: () => undefined
+  // The one request the page makes here: Mol*'s structure (and Mol*), held in the page.
+  send: content => {{
+    if (content && content.kind === 'structure' && data.structure) {{
+      setTimeout(() => emit(data.structure.message, data.structure.buffers.map(bytes)), 0);
+    }}
+  }}
 }};
 const emit = (message, buffers) => (handlers['msg:custom'] || []).forEach(f => f(message, buffers));
 viewer.initialize({{ model }});
 const el = document.getElementById('fc-viewer');
 viewer.render({{ model, el }});
 emit(data.frame, data.buffers.map(bytes));
+const rich = data.representations;
+if (rich) emit(rich.message, rich.buffers.map(bytes));
 emit(data.cache, [bytes(data.positions)]);
 if (data.autoplay) el.querySelector('.fc-playbar .fc-toggle')?.click();
 document.body.dataset.ready = 'true';
@@ -108,6 +122,33 @@ def _frame_message(
     return message, [base64.b64encode(buffer).decode() for buffer in buffers]
 
 
+def _encoded(message: dict[str, Any], buffers: list[Any]) -> dict[str, Any]:
+    return {"message": message, "buffers": [base64.b64encode(b).decode() for b in buffers]}
+
+
+def _rich(
+    fields: dict[str, Any], representations: Iterable[Representation] | str | None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The page's representations and Mol*'s structure (Mol* inside), or None when there
+    is nothing for Mol* to draw."""
+    if representations is None:
+        return None
+    if isinstance(representations, str):
+        if representations != "default":
+            raise ValueError(
+                f"representations is 'default', None or a list of them, got {representations!r}"
+            )
+        reps = default_representations(fields)
+    else:
+        reps = list(representations)
+    solvent = topology_solvent(fields)
+    if not any(not rep.hidden for rep in reps):
+        return None
+    message, buffers = representations_message(reps, solvent, 1, default=False)
+    structure = {"type": "structure", "engine": True, "topology": 1}
+    return _encoded(message, buffers), _encoded(structure, [pdb_text(fields), engine_gzip()])
+
+
 def export_html(
     timeline: TimelineBase,
     path: str | os.PathLike[str],
@@ -117,11 +158,16 @@ def export_html(
     title: str = "framecast",
     height: int = 520,
     autoplay: bool = True,
+    representations: Iterable[Representation] | str | None = "default",
 ) -> Path:
     """Write a page at ``path`` that plays ``frames`` (default: all) of ``timeline`` (a
     ``Trajectory``, a replay, a live engine's history) at ``fps``, with no kernel and no
     network; returns the path. The page holds every frame's positions (12 bytes a particle
-    a frame, a third more as base64): choose ``frames`` for a long trajectory."""
+    a frame, a third more as base64): choose ``frames`` for a long trajectory.
+
+    ``representations`` are drawn as in the notebook (``session.representations``, or a
+    list of them); ``"default"`` draws a protein as a cartoon with water hidden, ``None``
+    draws spheres only. A page with a cartoon also holds Mol* (about 1.1 MB as base64)."""
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
     indices, first, positions = frames_of(timeline, frames, "show")
@@ -143,25 +189,30 @@ def export_html(
         "count": len(indices),
         "frames": len(indices),
     }
-    data = {
-        "traits": {
-            "_widget_id": "framecast-html",
-            "python_version": __version__,
-            "height": int(height),
-            "spin": False,
-            "color_by": "element",
-            "in_process": False,
-            "listen": "",
-            "frame_index": 0,
-            "particle_count": count,
-            "cached_frames": len(indices),
-        },
+    traits: dict[str, Any] = {
+        "_widget_id": "framecast-html",
+        "python_version": __version__,
+        "height": int(height),
+        "spin": False,
+        "color_by": "element",
+        "in_process": False,
+        "listen": "",
+        "frame_index": 0,
+        "particle_count": count,
+        "cached_frames": len(indices),
+    }
+    data: dict[str, Any] = {
+        "traits": traits,
         "frame": {**frame, "playback": {"playing": False, "fps": fps, "mode": "loop"}},
         "buffers": buffers,
         "cache": cache,
         "positions": base64.b64encode(block.tobytes()).decode(),
         "autoplay": autoplay,
     }
+    rich = _rich(first.snapshot(), representations)
+    if rich is not None:
+        data["representations"], data["structure"] = rich
+        traits["hide_solvent"] = True
     # Nothing in the module may end its script element or open an HTML comment there.
     module = (STATIC / "viewer.js").read_text().replace("</script", "<\\/script")
     module = module.replace("<!--", "<\\!--")

@@ -32,7 +32,15 @@ from framecast.session.representations import (
     representations_in,
 )
 
-__all__ = ["ENGINE", "RichView", "engine_gzip", "pdb_text", "solvent_of"]
+__all__ = [
+    "ENGINE",
+    "RichView",
+    "engine_gzip",
+    "pdb_text",
+    "representations_message",
+    "solvent_of",
+    "topology_solvent",
+]
 
 #: The Mol* bundle (built from ``labextension/src/molstar``).
 ENGINE = STATIC / "molstar.js"
@@ -105,6 +113,45 @@ def solvent_of(fields: Mapping[str, Any]) -> npt.NDArray[np.int32]:
     return np.flatnonzero(solvent[np.asarray(residue_of, dtype=np.int64)]).astype(np.int32)
 
 
+def representations_message(
+    reps: list[Representation],
+    solvent: npt.NDArray[np.int32],
+    topology: int,
+    *,
+    default: bool,
+) -> tuple[dict[str, Any], list[Any]]:
+    """The page's ``representations`` message for ``reps`` and its buffers (the solvent's
+    particles first, then each representation's)."""
+    buffers: list[Any] = [np.ascontiguousarray(solvent, dtype=np.int32).data]
+    items = []
+    for rep in reps:
+        items.append(
+            {
+                "id": rep.id,
+                "style": rep.style,
+                "colour": rep.colour,
+                "opacity": rep.opacity,
+                "selection": rep.selection,
+                "buffer": len(buffers),
+            }
+        )
+        buffers.append(np.asarray(rep.particles, dtype=np.int32).data)
+    message = {
+        "type": "representations",
+        "items": items,
+        "default": default,
+        "solvent": 0,
+        "topology": topology,
+    }
+    return message, buffers
+
+
+def topology_solvent(fields: Mapping[str, Any]) -> npt.NDArray[np.int32]:
+    """The water and ions the viewer hides, or none when they are all there is."""
+    solvent = solvent_of(fields)
+    return solvent[:0] if solvent.size and solvent.size == _count(fields) else solvent
+
+
 def _count(fields: Mapping[str, Any]) -> int:
     positions = fields.get("particle.positions")
     return 0 if positions is None else len(positions)
@@ -175,10 +222,7 @@ class RichView:
         key = (_count(fields), *map(id, held))
         if self._defaults is None or self._defaults[0] != key:
             self._topology_id += 1
-            solvent = solvent_of(fields)
-            if solvent.size and solvent.size == _count(fields):
-                solvent = solvent[:0]  # all water: hiding it would show nothing
-            self._defaults = (key, default_representations(fields), solvent)
+            self._defaults = (key, default_representations(fields), topology_solvent(fields))
             self._held = held
         return self._defaults[1], self._defaults[2]
 
@@ -191,31 +235,10 @@ class RichView:
             defaults, solvent = self._topology(fields)
             topology = self._topology_id
         reps = explicit or (defaults if self.defaults else [])
-        buffers: list[Any] = [solvent.data]
-        items = []
-        for rep in reps:
-            particles = np.asarray(rep.particles, dtype=np.int32)
-            items.append(
-                {
-                    "id": rep.id,
-                    "style": rep.style,
-                    "colour": rep.colour,
-                    "opacity": rep.opacity,
-                    "selection": rep.selection,
-                    "buffer": len(buffers),
-                }
-            )
-            buffers.append(particles.data)
-        self._send(
-            {
-                "type": "representations",
-                "items": items,
-                "default": not explicit and self.defaults,
-                "solvent": 0,
-                "topology": topology,
-            },
-            buffers,
+        message, buffers = representations_message(
+            reps, solvent, topology, default=not explicit and self.defaults
         )
+        self._send(message, buffers)
 
     def structure(self, with_engine: bool) -> None:
         """Answer the page's request for what Mol* needs: the structure of the frame on

@@ -9,6 +9,7 @@ import pytest
 
 import framecast
 from framecast.testing.browser import ARTIFACTS, PIXELS
+from framecast.testing.extras import require
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +50,56 @@ def test_an_exported_page_plays_offline(page: Any, tmp_path: Path) -> None:
     assert [url for url in requests if not url.startswith(("file:", "blob:", "data:"))] == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "exported-page.png"))
+
+
+def test_an_exported_protein_plays_as_a_cartoon_offline(page: Any, tmp_path: Path) -> None:
+    """Adenylate kinase exported with a cartoon and a licorice side chain: the page holds
+    Mol* and the structure, draws the cartoon with no network, and plays it."""
+    require("MDAnalysis")
+    data = require("MDAnalysisTests.datafiles")
+    trajectory = framecast.from_mdanalysis([data.PSF, data.DCD])
+    with framecast.Session(trajectory, port=0, autoplay=False) as session:
+        session.representations.add("cartoon", "protein", colour="secondary-structure")
+        session.representations.add("licorice", "resid 12")
+        reps = session.representations.list()
+    path = framecast.export_html(
+        trajectory, tmp_path / "adk.html", frames=range(0, 98, 7), representations=reps
+    )
+    plain = framecast.export_html(
+        trajectory, tmp_path / "plain.html", frames=range(2), representations=None
+    )
+    # Mol* travels inside the page (gzipped, as base64), and only where something is rich.
+    assert '"engine": true' in path.read_text()
+    assert '"engine"' not in plain.read_text()
+    assert path.stat().st_size > plain.stat().st_size + 800_000
+    external: list[str] = []
+
+    def only_local(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "blob:", "data:")):
+            route.continue_()
+        else:
+            external.append(url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(path.as_uri())
+    page.wait_for_selector(".fc-viewer[data-molstar='ready']", timeout=60_000)
+    molstar = page.locator(".fc-viewer .fc-molstar canvas")
+    page.wait_for_function(
+        f"(c) => ({PIXELS})(c)[0] > 0.02 * ({PIXELS})(c)[2]",
+        arg=molstar.element_handle(),
+        timeout=60_000,
+    )
+    assert page.locator(".fc-viewer").get_attribute("data-rich") == "2"
+    # It plays: Mol* takes in frame after frame.
+    page.wait_for_function(
+        "() => Number(document.querySelector('.fc-viewer').dataset.molstarUpdates) > 3",
+        timeout=30_000,
+    )
+    assert external == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "exported-cartoon.png"))
 
 
 def test_export_html_refuses_what_it_cannot_show(tmp_path: Path) -> None:
