@@ -55,8 +55,9 @@ export { VERSION };
 );
 // Mol*'s core (no React UI) for the viewer's rich representations: a bundle of its own,
 // never part of a widget's module. The kernel sends it (gzipped) to a page the first time
-// a view there needs it. Mol*'s package asks for node >= 22 (its own build tools); its
-// published JavaScript bundles the same under node 20, which a test checks.
+// a view there needs it. Mol*'s package.json asks for node >= 22 (for its own build
+// tools); what it publishes is compiled JavaScript, which esbuild bundles the same under
+// node 20 (npm warns, EBADENGINE, and goes on). The browser tests draw with this bundle.
 await build({
   ...options,
   plugins: [],

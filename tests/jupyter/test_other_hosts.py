@@ -96,6 +96,28 @@ def _status(path: Path) -> dict[str, Any]:
     return data
 
 
+def _notebook(cells: list[str]) -> dict[str, Any]:
+    """A notebook of code cells, not yet run (Voila runs them)."""
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"cell{i}",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+    }
+
+
 def _voila(notebook: str, workdir: Path) -> Host:
     port = _free_port()
     return Host(
@@ -160,25 +182,7 @@ def test_voila_renders_the_bar_the_links_and_the_viewer(page: Any, workdir: Path
         "trajectory.transition(100)",
         "session.view()",
     ]
-    notebook = {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": f"cell{i}",
-                "metadata": {},
-                "execution_count": None,
-                "outputs": [],
-                "source": source,
-            }
-            for i, source in enumerate(cells)
-        ],
-    }
-    (workdir / "app.ipynb").write_text(json.dumps(notebook))
+    (workdir / "app.ipynb").write_text(json.dumps(_notebook(cells)))
     host = _voila("app.ipynb", workdir)
     try:
         page.goto(host.url, timeout=90_000)
@@ -348,25 +352,7 @@ def _drive_cartoon(page: Any, name: str) -> None:
 
 def test_a_cartoon_with_labels_in_voila(page: Any, workdir: Path) -> None:
     cells = [CARTOON_SETUP + "viewer", "trajectory.transition(50)"]
-    notebook = {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": f"cell{i}",
-                "metadata": {},
-                "execution_count": None,
-                "outputs": [],
-                "source": source,
-            }
-            for i, source in enumerate(cells)
-        ],
-    }
-    (workdir / "cartoon.ipynb").write_text(json.dumps(notebook))
+    (workdir / "cartoon.ipynb").write_text(json.dumps(_notebook(cells)))
     host = _voila("cartoon.ipynb", workdir)
     try:
         page.goto(host.url, timeout=90_000)

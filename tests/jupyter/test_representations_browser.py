@@ -35,6 +35,16 @@ def _molstar_pixels(page: Any) -> tuple[int, int, int]:
     return int(lit), int(checksum), int(total)
 
 
+def _wait_cartoon(page: Any, selector: str = ".fc-viewer[data-molstar='ready']") -> None:
+    """Wait until Mol* is ready in the view and its layer has drawn a fair part of it."""
+    page.wait_for_selector(selector, timeout=120_000)
+    page.wait_for_function(
+        f"(c) => ({PIXELS})(c)[0] > 0.02 * ({PIXELS})(c)[2]",
+        arg=page.locator(MOLSTAR).element_handle(),
+        timeout=60_000,
+    )
+
+
 def _wait_molstar_changes(page: Any, before: int) -> None:
     """Wait until Mol*'s layer shows something other than the checksum ``before``."""
     page.wait_for_function(
@@ -60,12 +70,7 @@ def test_a_solvated_protein_shows_as_a_cartoon_with_the_water_hidden(page: Any, 
     )
     lab.open(page, "cartoon.ipynb")
     run_all_cells(page)
-    page.wait_for_selector(".fc-viewer[data-molstar='ready']", timeout=120_000)
-    page.wait_for_function(
-        f"(c) => ({PIXELS})(c)[0] > 0.02 * ({PIXELS})(c)[2]",
-        arg=page.locator(MOLSTAR).element_handle(),
-        timeout=60_000,
-    )
+    _wait_cartoon(page)
     view = page.locator(".fc-viewer")
     # The protein is Mol*'s (3,341 atoms), the water and ions are hidden: three.js draws
     # none of the 47,681 particles.
@@ -156,15 +161,8 @@ def test_labels_distances_and_a_hidden_selection_from_python(page: Any, lab: Lab
         "assert [r.style for r in viewer.representations] == ['cartoon', 'licorice', 'hidden']"
     )
     assert run_in_kernel(page, code)[0] == "ok"
-    page.wait_for_selector(
-        ".fc-viewer[data-molstar='ready'][data-annotations='2']", timeout=120_000
-    )
+    _wait_cartoon(page, ".fc-viewer[data-molstar='ready'][data-annotations='2']")
     assert view.get_attribute("data-rich") == "2"
-    page.wait_for_function(
-        f"(c) => ({PIXELS})(c)[0] > 0.02 * ({PIXELS})(c)[2]",
-        arg=page.locator(MOLSTAR).element_handle(),
-        timeout=60_000,
-    )
     # Every atom is Mol*'s or hidden: three.js draws none.
     assert view.get_attribute("data-hidden") == "3341"
     view.screenshot(path=str(ARTIFACTS / "labels.png"))
@@ -239,12 +237,7 @@ def test_a_cartoon_in_notebook_7(page: Any, notebook7: Lab) -> None:
     )
     notebook7.open(page, "cartoon7.ipynb")
     run_all_cells(page)
-    page.wait_for_selector(".fc-viewer[data-molstar='ready']", timeout=120_000)
-    page.wait_for_function(
-        f"(c) => ({PIXELS})(c)[0] > 0.02 * ({PIXELS})(c)[2]",
-        arg=page.locator(MOLSTAR).element_handle(),
-        timeout=60_000,
-    )
+    _wait_cartoon(page)
     view = page.locator(".fc-viewer")
     assert view.get_attribute("data-hidden") == "3341"
     _, before, _ = _molstar_pixels(page)

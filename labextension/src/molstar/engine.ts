@@ -22,23 +22,9 @@ import { Script } from 'molstar/lib/mol-script/script';
 import { Color } from 'molstar/lib/mol-util/color';
 import { setSubtreeVisibility } from 'molstar/lib/mol-plugin/behavior/static/state';
 
-/** One representation as the viewer asks for it. */
-export interface IRichItem {
-  id: string;
-  style: string;
-  colour: string;
-  opacity: number;
-  /** Particle indices (the frame's order), hidden ones already taken out. */
-  particles: Int32Array;
-}
+import type { IAnnotation, ICamera, IRichItem } from './types';
 
-export interface ICamera {
-  position: number[];
-  target: number[];
-  up: number[];
-  /** Vertical field of view, degrees. */
-  fov: number;
-}
+export type { IAnnotation, ICamera, IRichItem };
 
 const TYPES: Record<string, string> = {
   cartoon: 'cartoon',
@@ -54,6 +40,17 @@ const COLOURS: Record<string, string> = {
   residue: 'sequence-id',
   chain: 'chain-id',
   'secondary-structure': 'secondary-structure'
+};
+/** Labels readable on the dark view at a glance: white on a dark plate, a size in Å. */
+const LABEL = {
+  textSize: 2.2,
+  // Lifted a little toward the camera (Å), out of the atoms it names.
+  offsetZ: 2,
+  textColor: Color(0xffffff),
+  background: true,
+  backgroundColor: Color(0x000000),
+  backgroundOpacity: 0.6,
+  backgroundMargin: 0.3
 };
 /** nm (framecast) to Å (Mol*). */
 const ANGSTROM = 10;
@@ -89,7 +86,7 @@ function atomsOf(particles: Int32Array): Expression {
   return MS.struct.generator.atomGroups({ 'atom-test': runs.length === 1 ? runs[0] : test });
 }
 
-type Annotation = { kind: 'label' | 'distance'; a: Int32Array; b?: Int32Array; text?: string };
+type Annotation = IAnnotation;
 
 /** A structure in Mol*'s state tree, moved by its own coordinate node. */
 interface IHeld {
@@ -240,11 +237,11 @@ export class MolstarLayer {
       for (const note of this.annotations) {
         const a = this.loci(whole, note.a);
         if (note.kind === 'label' && a) {
-          await measurement.addLabel(a, { visualParams: { customText: note.text ?? '', textSize: 1.5 } as never });
+          await measurement.addLabel(a, { visualParams: { customText: note.text ?? '', ...LABEL } as never });
         } else if (note.kind === 'distance' && a && note.b) {
           const b = this.loci(whole, note.b);
           if (b) {
-            await measurement.addDistance(a, b, { visualParams: { textSize: 1.5 } as never });
+            await measurement.addDistance(a, b, { visualParams: { ...LABEL } as never });
           }
         }
       }

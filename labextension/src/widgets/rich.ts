@@ -7,6 +7,7 @@
  * for it (gzipped, over the widget's comm), and every later view reuses the module, as the
  * viewer does with three.js. A view with no rich representation never loads it.
  */
+import type { IAnnotation, ICamera, IRichItem } from '../molstar/types';
 import type { IFrame } from './frames';
 import { IModel, shared } from './host';
 import type {
@@ -29,27 +30,13 @@ export interface IMolstarLayer {
   annotate(items: IAnnotation[]): Promise<void>;
   setPositions(positions: Float32Array): void;
   setMoving(moving: boolean): Promise<void>;
-  setCamera(camera: { position: number[]; target: number[]; up: number[]; fov: number }): void;
+  setCamera(camera: ICamera): void;
   draw(): void;
   dispose(): void;
 }
 interface IEngine {
   MolstarLayer: { create(parent: HTMLElement, width: number, height: number): Promise<IMolstarLayer> };
 }
-export interface IRichItem {
-  id: string;
-  style: string;
-  colour: string;
-  opacity: number;
-  particles: Int32Array;
-}
-export interface IAnnotation {
-  kind: 'label' | 'distance';
-  text?: string;
-  a: Int32Array;
-  b?: Int32Array;
-}
-
 /** Styles the three.js layer does not draw. */
 const HIDDEN = 'hidden';
 /** Frames closer together than this are "moving": Mol* draws at its lowest quality. */
@@ -381,7 +368,7 @@ export class RichLayer {
     }, MOVING_MS * 2);
   }
 
-  camera(camera: { position: number[]; target: number[]; up: number[]; fov: number }): void {
+  camera(camera: ICamera): void {
     if (this.active) {
       this.layer!.setCamera(camera);
     }
