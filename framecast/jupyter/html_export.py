@@ -145,8 +145,11 @@ def _rich(
     if not any(not rep.hidden for rep in reps):
         return None
     message, buffers = representations_message(reps, solvent, 1, default=False)
-    structure = {"type": "structure", "engine": True, "topology": 1}
-    return _encoded(message, buffers), _encoded(structure, [pdb_text(fields), engine_gzip()])
+    drawn = [np.asarray(rep.particles, dtype=np.int32) for rep in reps if not rep.hidden]
+    subset = np.unique(np.concatenate(drawn)).astype(np.int32)
+    structure = {"type": "structure", "engine": True, "structure": 1}
+    mol = [pdb_text(fields, subset), subset.data, engine_gzip()]
+    return _encoded(message, buffers), _encoded(structure, mol)
 
 
 def export_html(

@@ -182,8 +182,9 @@ class RepresentationsMessage(TypedDict):
     items: list[RepresentationItem]
     default: bool
     solvent: int
-    #: Counts the topologies shown: Mol*'s structure is built again only for another.
-    topology: int
+    #: Counts the structures Mol* needs (another topology, another set of particles):
+    #: the page builds Mol*'s structure again only for another.
+    structure: int
 
 
 class AnnotationItem(TypedDict):
@@ -204,12 +205,12 @@ class AnnotationsMessage(TypedDict):
 
 
 class StructureMessage(TypedDict):
-    """Kernel to viewer: the structure for Mol* (buffer 0, a PDB text) and, with
-    ``engine``, Mol* itself (buffer 1, its bundle gzipped)."""
+    """Kernel to viewer: the structure for Mol* (buffer 0, a PDB text of the particles in
+    buffer 1, int32 indices) and, with ``engine``, Mol* itself (buffer 2, gzipped)."""
 
     type: Literal["structure"]
     engine: bool
-    topology: int
+    structure: int
 
 
 class StructureRequest(TypedDict):
@@ -217,4 +218,4 @@ class StructureRequest(TypedDict):
 
     kind: Literal["structure"]
     engine: bool
-    topology: int
+    structure: int

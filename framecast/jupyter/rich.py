@@ -57,12 +57,13 @@ def engine_gzip() -> bytes:
     return gzip.compress(ENGINE.read_bytes(), compresslevel=6, mtime=0)
 
 
-def pdb_text(fields: Mapping[str, Any]) -> bytes:
-    """A PDB file of the frame's topology and positions, for Mol* to build its model from.
+def pdb_text(fields: Mapping[str, Any], subset: npt.NDArray[np.int32] | None = None) -> bytes:
+    """A PDB file of the frame's topology and positions, for Mol* to build its model from:
+    of the particles ``subset`` (sorted indices), or all.
 
     Atom serials and residue numbers wrap as PDB writers do beyond their columns: Mol*
     tells atoms and residues apart by order and change, and the page addresses atoms by
-    their index in this file, which is the frame's particle index.
+    their place in this file (the frame's particle index when it holds them all).
     """
     positions = np.asarray(fields["particle.positions"], dtype=np.float64) * _TO_ANGSTROM
     count = len(positions)
@@ -84,7 +85,7 @@ def pdb_text(fields: Mapping[str, Any]) -> bytes:
 
     polymer = np.isin(np.char.upper(residue_names.astype(str)), list(PROTEIN | NUCLEIC))
     lines = []
-    for i in range(count):
+    for serial, i in enumerate(range(count) if subset is None else subset.tolist(), 1):
         r = residue_of[i]
         name = str(names[i])[:4]
         # PDB's rule: a name of fewer than four characters starts in column 14.
@@ -93,7 +94,7 @@ def pdb_text(fields: Mapping[str, Any]) -> bytes:
         record = "ATOM  " if polymer[r] else "HETATM"
         x, y, z = positions[i]
         lines.append(
-            f"{record}{(i + 1) % 100000:5d} {name} {str(residue_names[r])[:3]:>3} {chain}"
+            f"{record}{serial % 100000:5d} {name} {str(residue_names[r])[:3]:>3} {chain}"
             f"{residue_ids[r] % 10000:4d}    {x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00"
             f"          {str(symbols[i])[:2]:>2}"
         )
@@ -116,7 +117,7 @@ def solvent_of(fields: Mapping[str, Any]) -> npt.NDArray[np.int32]:
 def representations_message(
     reps: list[Representation],
     solvent: npt.NDArray[np.int32],
-    topology: int,
+    structure: int,
     *,
     default: bool,
 ) -> tuple[dict[str, Any], list[Any]]:
@@ -141,7 +142,7 @@ def representations_message(
         "items": items,
         "default": default,
         "solvent": 0,
-        "topology": topology,
+        "structure": structure,
     }
     return message, buffers
 
@@ -182,6 +183,8 @@ class RichView:
         ) = None
         self._held: tuple[object, ...] = ()
         self._topology_id = 0
+        self._subset_key: tuple[int, bytes] = (0, b"")
+        self._structure_id = 0
 
     def follow(self, tap: Callable[..., Callable[[], None]]) -> Callable[[], None]:
         """Follow the representation keys of a state through its ``tap``; returns the
@@ -233,26 +236,43 @@ class RichView:
         with self._lock:
             explicit = representations_in(self._state)
             defaults, solvent = self._topology(fields)
-            topology = self._topology_id
+            _, structure = self._structure(fields)
         reps = explicit or (defaults if self.defaults else [])
         message, buffers = representations_message(
-            reps, solvent, topology, default=not explicit and self.defaults
+            reps, solvent, structure, default=not explicit and self.defaults
         )
         self._send(message, buffers)
 
     def structure(self, with_engine: bool) -> None:
-        """Answer the page's request for what Mol* needs: the structure of the frame on
-        show (with the number of its topology), and the engine unless the page has it."""
+        """Answer the page's request for what Mol* needs: the structure of the particles
+        its representations and annotations draw (a protein, not its water box), their
+        indices, the number of that structure, and the engine unless the page has it."""
         fields = self._fields()
         if "particle.positions" not in fields:
             return
         with self._lock:
-            self._topology(fields)
-            topology = self._topology_id
-        buffers: list[Any] = [pdb_text(fields)]
+            subset, key = self._structure(fields)
+        buffers: list[Any] = [pdb_text(fields, subset), subset.data]
         if with_engine:
             buffers.append(engine_gzip())
-        self._send({"type": "structure", "engine": with_engine, "topology": topology}, buffers)
+        self._send({"type": "structure", "engine": with_engine, "structure": key}, buffers)
+
+    def _structure(self, fields: Mapping[str, Any]) -> tuple[npt.NDArray[np.int32], int]:
+        """The particles Mol* needs (lock held), and the number of that set: it changes
+        with the topology or the set, and the page builds Mol*'s structure again then."""
+        explicit = representations_in(self._state)
+        defaults, _ = self._topology(fields)
+        reps = explicit or (defaults if self.defaults else [])
+        parts = [np.asarray(rep.particles, dtype=np.int32) for rep in reps if not rep.hidden]
+        for _kind, _text, a, b in self._annotations:
+            parts.extend([a] if b is None else [a, b])
+        subset = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int32)
+        subset = subset.astype(np.int32)
+        key = (self._topology_id, subset.tobytes())
+        if key != self._subset_key:
+            self._subset_key = key
+            self._structure_id += 1
+        return subset, self._structure_id
 
     def annotate(
         self, kind: str, text: str, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64] | None
@@ -263,11 +283,13 @@ class RichView:
                 (kind, text, a.astype(np.int32), None if b is None else b.astype(np.int32))
             )
         self.send_annotations()
+        self.changed.set()  # Mol*'s structure holds the annotated particles too
 
     def clear_annotations(self) -> None:
         with self._lock:
             self._annotations.clear()
         self.send_annotations()
+        self.changed.set()
 
     @property
     def annotations(self) -> list[tuple[str, str]]:

@@ -145,8 +145,9 @@ export interface IRepresentationsMessage {
   items: IRepresentationItem[];
   default: boolean;
   solvent: number;
-  /** Counts the topologies shown: Mol*'s structure is built again only for another. */
-  topology: number;
+  /** Counts the structures Mol* needs (another topology, another set of particles): the
+   * page builds Mol*'s structure again only for another. */
+  structure: number;
 }
 
 /** A label (`text` at the particles of buffer `a`) or a distance (between the centres of
@@ -164,19 +165,19 @@ export interface IAnnotationsMessage {
   items: IAnnotationItem[];
 }
 
-/** Kernel to viewer: the structure for Mol* (buffer 0: a PDB text) and, with `engine`,
- * Mol* itself (buffer 1: its bundle, gzipped). */
+/** Kernel to viewer: the structure for Mol* (buffer 0: a PDB text of the particles in
+ * buffer 1, int32 indices) and, with `engine`, Mol* itself (buffer 2: gzipped). */
 export interface IStructureMessage {
   type: 'structure';
   engine: boolean;
-  topology: number;
+  structure: number;
 }
 
 /** Page to kernel: send the structure for Mol*, and the engine if `engine`. */
 export interface IStructureRequest {
   kind: 'structure';
   engine: boolean;
-  topology: number;
+  structure: number;
 }
 
 export type KernelMessage =

@@ -79,8 +79,9 @@ export class RichState {
   message: IRepresentationsMessage | null = null;
   buffers: DataView[] = [];
   annotations: IAnnotation[] = [];
-  /** The structure of the topology on show (its number), once sent. */
-  structure: { topology: number; pdb: Uint8Array } | null = null;
+  /** Mol*'s structure (its number), once sent: a PDB text of the particles `subset`
+   * (frame indices), in that order. */
+  structure: { key: number; pdb: Uint8Array; subset: Int32Array; slots: Int32Array | null } | null = null;
   readonly views = new Set<RichLayer>();
 
   onMessage(message: IRepresentationsMessage | IAnnotationsMessage | IStructureMessage, buffers: DataView[]): void {
@@ -99,12 +100,70 @@ export class RichState {
     } else {
       const pdb = buffers[0];
       this.structure = {
-        topology: message.topology,
+        key: message.structure,
+        subset: int32(buffers[1]),
+        slots: null,
         pdb: new Uint8Array(pdb.buffer.slice(pdb.byteOffset, pdb.byteOffset + pdb.byteLength))
       };
-      const loaded = message.engine && buffers[1] ? loadEngine(buffers[1]) : engine();
+      const loaded = message.engine && buffers[2] ? loadEngine(buffers[2]) : engine();
       this.views.forEach(view => view.structureArrived(loaded));
     }
+  }
+
+  /** Where each frame particle sits in Mol*'s structure (-1: not in it). */
+  private slots(count: number): Int32Array {
+    const structure = this.structure!;
+    if (!structure.slots || structure.slots.length !== count) {
+      structure.slots = new Int32Array(count).fill(-1);
+      structure.subset.forEach((particle, slot) => {
+        if (particle < count) {
+          structure.slots![particle] = slot;
+        }
+      });
+    }
+    return structure.slots;
+  }
+
+  private map(particles: Int32Array): Int32Array {
+    if (!this.structure) {
+      return particles;
+    }
+    const last = this.structure.subset.length ? this.structure.subset[this.structure.subset.length - 1] : 0;
+    const slots = this.slots(last + 1);
+    return particles.map(i => (i < slots.length ? slots[i] : -1)).filter(slot => slot >= 0);
+  }
+
+  /** Items addressed by their place in Mol*'s structure. */
+  mapped(items: IRichItem[]): IRichItem[] {
+    return items.map(item => ({ ...item, particles: this.map(item.particles) }));
+  }
+
+  /** Annotations addressed by their place in Mol*'s structure. */
+  mappedAnnotations(): IAnnotation[] {
+    return this.annotations.map(note => ({
+      ...note,
+      a: this.map(note.a),
+      b: note.b ? this.map(note.b) : undefined
+    }));
+  }
+
+  /** The positions of Mol*'s particles, gathered from a frame's. */
+  gather(positions: Float32Array): Float32Array | null {
+    const subset = this.structure?.subset;
+    if (!subset) {
+      return null;
+    }
+    const out = new Float32Array(subset.length * 3);
+    for (let k = 0; k < subset.length; k++) {
+      const i = subset[k] * 3;
+      if (i + 2 >= positions.length) {
+        return null; // a frame of another target: not this structure's
+      }
+      out[k * 3] = positions[i];
+      out[k * 3 + 1] = positions[i + 1];
+      out[k * 3 + 2] = positions[i + 2];
+    }
+    return out;
   }
 
   /** Mol*'s items: each rich representation, without hidden particles. */
@@ -186,7 +245,7 @@ export class RichState {
 export class RichLayer {
   private layer: IMolstarLayer | null = null;
   private starting = false;
-  /** The topology whose structure Mol* holds. */
+  /** The structure Mol* holds. */
   private loadedFor = -1;
   private asked = -1;
   private retry = false;
@@ -210,9 +269,9 @@ export class RichLayer {
     state.views.add(this);
   }
 
-  /** The topology the kernel says is on show (-1 before it said). */
+  /** The structure the kernel says Mol* needs (-1 before it said). */
   private topology(): number {
-    return this.state.message?.topology ?? -1;
+    return this.state.message?.structure ?? -1;
   }
 
   get active(): boolean {
@@ -264,10 +323,10 @@ export class RichLayer {
       return;
     }
     const structure = this.state.structure;
-    if (!structure || structure.topology !== topology) {
+    if (!structure || structure.key !== topology) {
       if (this.asked !== topology) {
         this.asked = topology;
-        const request: IStructureRequest = { kind: 'structure', engine: !engine(), topology };
+        const request: IStructureRequest = { kind: 'structure', engine: !engine(), structure: topology };
         this.model.send(request);
         this.view.el.dataset.molstar = 'loading';
       }
@@ -278,9 +337,9 @@ export class RichLayer {
       return;
     }
     this.setVisible(true);
-    const annotations = this.state.annotations;
+    const annotations = this.state.mappedAnnotations();
     void this.layer
-      .represent(items)
+      .represent(this.state.mapped(items))
       .then(() => this.layer?.annotate(annotations))
       .then(() => (this.view.el.dataset.annotations = String(annotations.length)));
   }
@@ -292,7 +351,7 @@ export class RichLayer {
       this.retry = true; // another structure came while one loads: look again after
       return;
     }
-    if (!loaded || !structure || structure.topology !== this.topology()) {
+    if (!loaded || !structure || structure.key !== this.topology()) {
       return;
     }
     if (!this.state.items(this.hideSolvent()).length && !this.state.annotations.length) {
@@ -305,15 +364,14 @@ export class RichLayer {
         const module = await loaded;
         this.layer ??= await module.MolstarLayer.create(this.view.el, width, height);
         this.layer.el.style.zIndex = '0';
-        const frame = this.view.current();
-        await this.layer.load(structure.pdb, frame.positions ? frame.positions.length / 3 : 0);
-        this.loadedFor = structure.topology;
-        this.view.el.dataset.molstarFor = String(structure.topology);
+        await this.layer.load(structure.pdb, structure.subset.length);
+        this.loadedFor = structure.key;
+        this.view.el.dataset.molstarFor = String(structure.key);
         this.placed = undefined;
         this.view.el.dataset.molstar = 'ready';
         this.setVisible(true);
-        await this.layer.represent(this.state.items(this.hideSolvent()));
-        await this.layer.annotate(this.state.annotations);
+        await this.layer.represent(this.state.mapped(this.state.items(this.hideSolvent())));
+        await this.layer.annotate(this.state.mappedAnnotations());
         this.view.el.dataset.annotations = String(this.state.annotations.length);
         this.frame();
         this.view.changed();
@@ -355,7 +413,10 @@ export class RichLayer {
       this.moving = moving;
       void this.layer!.setMoving(moving);
     }
-    this.layer!.setPositions(positions);
+    const gathered = this.state.gather(positions);
+    if (gathered) {
+      this.layer!.setPositions(gathered);
+    }
     this.view.el.dataset.molstarUpdates = String(this.layer!.updates);
     this.view.el.dataset.molstarMs = this.layer!.lastUpdateMs.toFixed(1);
     // At rest again: draw at full quality (and compute surfaces) once frames stop.

@@ -265,6 +265,10 @@ export class Scene implements IViewOfFrames {
       this.placeSpheres(frame);
     }
     this.colourSprites();
+    if (this.sprites) {
+      const count = (this.sprites.geometry.getAttribute('position') as THREE.BufferAttribute).count;
+      this.sprites.visible = this.hiddenCount < count;
+    }
     this.drawBonds(frame, true);
     this.dirty = true;
   }
@@ -460,6 +464,8 @@ export class Scene implements IViewOfFrames {
     const attribute = this.sprites.geometry.getAttribute('position') as THREE.BufferAttribute;
     (attribute.array as Float32Array).set(positions);
     attribute.needsUpdate = true;
+    this.hiddenIn(frame);
+    this.sprites.visible = this.hiddenCount < count;
   }
 
   /** The colours of the current frame's particles, by the chosen scheme. */
@@ -531,6 +537,9 @@ export class Scene implements IViewOfFrames {
       matrices[m + 15] = 1;
     }
     spheres.instanceMatrix.needsUpdate = true;
+    // Every particle hidden or drawn by Mol* (a cartoon): draw no sphere at all. A sphere
+    // of radius 0 still costs its triangles, on the CPU without a GPU.
+    spheres.visible = this.hiddenCount < spheres.count;
   }
 
   /** Bonds as line segments, each half in its atom's colour. The geometry is built once
