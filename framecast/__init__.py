@@ -109,9 +109,11 @@ __all__ = [
     "__version__",
     "demo",
     "export_html",
+    "distance",
     "replay",
 ]
 
 # Last: the notebook layer registers how the objects above display (framecast._support.display).
 from framecast import jupyter as jupyter  # noqa: E402
 from framecast.jupyter.html_export import export_html  # noqa: E402
+from framecast.jupyter.series import distance  # noqa: E402

@@ -33,6 +33,15 @@ await build({
   outdir: '../framecast/static'
 });
 
+// The plot carries uPlot (about 50 KB) and its style sheet as text, which it puts inside
+// the widget: marimo draws each widget in a shadow root, where page styles do not reach.
+await build({
+  ...options,
+  entryPoints: ['src/widgets/plot.ts'],
+  outdir: '../framecast/static',
+  loader: { '.css': 'text' }
+});
+
 // The viewer carries three.js (most of its 600 KB). anywidget imports a widget's module
 // afresh for every widget model (a new blob URL each time), so two viewers on a page would
 // evaluate three.js twice (and three.js warns of "multiple instances"). The shipped module

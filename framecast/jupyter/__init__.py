@@ -60,6 +60,12 @@ def _viewer(session: Session, listen: str, **kwargs: Any) -> Any:
     return Viewer(session, listen, **kwargs)
 
 
+def _plot(session: Session, *series: object, **kwargs: Any) -> Any:
+    from framecast.jupyter.plot import Plot
+
+    return Plot(session, *series, **kwargs)
+
+
 def _session_bundle(session: Session, **kwargs: Any) -> Any:
     """A session shows as its control bar."""
     return _controls(session).mimebundle()
@@ -84,6 +90,7 @@ def _marimo_links(kind: str, data: dict[str, Any]) -> Any:
 
 _display.register_factory("controls", _controls)
 _display.register_factory("viewer", _viewer)
+_display.register_factory("plot", _plot)
 _display.register_bundle(Session, _session_bundle)
 _display.register_bundle(Transition, lambda transition, **kwargs: transition_bundle(transition))
 _display.register_bundle(TransitionRange, _range)

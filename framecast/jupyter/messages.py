@@ -20,6 +20,10 @@ __all__ = [
     "FrameMessage",
     "HelloMessage",
     "Playback",
+    "PlotData",
+    "PlotPoints",
+    "PlotRequest",
+    "PlotSeries",
     "PublishMessage",
     "PullMessage",
     "ReplyMessage",
@@ -219,3 +223,42 @@ class StructureRequest(TypedDict):
     kind: Literal["structure"]
     engine: bool
     structure: int
+
+
+class PlotSeries(TypedDict):
+    """A series of a plot: its name and unit (kJ/mol, ps, nm...)."""
+
+    name: str
+    unit: str
+
+
+class PlotData(TypedDict):
+    """Kernel to plot: every point (buffers: the frames, the x values, one per series,
+    float64; NaN is a gap)."""
+
+    type: Literal["plot-data"]
+    series: list[PlotSeries]
+    count: int
+
+
+class PlotPoints(TypedDict):
+    """Kernel to plot: new points of a growing simulation; ``first`` is the oldest frame
+    the engine keeps (older points go)."""
+
+    type: Literal["plot-points"]
+    frame: list[int]
+    x: list[float | None]
+    y: list[list[float | None]]
+    first: int | None
+
+
+class PlotRequest(TypedDict):
+    """Page to kernel: a click on a plot: go to ``frame`` (``move``: the session seeks
+    there; ``publish``: the transition goes to every listener)."""
+
+    kind: Literal["plot"]
+    widget: str
+    request: str
+    frame: int
+    publish: bool
+    move: bool

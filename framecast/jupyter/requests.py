@@ -13,6 +13,7 @@ from typing import Any
 
 from framecast.jupyter.controls import control_request
 from framecast.jupyter.links import publish_request
+from framecast.jupyter.plot import plot_request
 from framecast.jupyter.pulling import pull_request
 from framecast.jupyter.screenshots import screenshot_request
 from framecast.jupyter.viewer import ack_request
@@ -28,6 +29,7 @@ HANDLERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any] | None]] = {
     "ack": ack_request,
     "screenshot": screenshot_request,
     "pull": pull_request,
+    "plot": plot_request,
 }
 
 

@@ -448,6 +448,13 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
         self._check_open()
         return make("viewer", self, listen, **kwargs)
 
+    def plot(self, *series: object, **kwargs: Any) -> Any:
+        """A plot of ``series`` (frame keys such as ``"energy.potential"``, functions of a
+        frame, :func:`framecast.distance`) over this session's timeline; a click on it sends
+        the session and every viewer there (a ``Plot`` widget; ``x``, ``height``)."""
+        self._check_open()
+        return make("plot", self, *series, **kwargs)
+
     def __enter__(self) -> Session:
         return self
 

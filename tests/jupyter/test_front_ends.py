@@ -44,6 +44,7 @@ def test_the_bundles_import_nothing_from_jupyterlab_or_ipywidgets() -> None:
         "viewer.js",
         "links.js",
         "molstar.js",
+        "plot.js",
     }
     for path in bundles:
         text = path.read_text(encoding="utf-8")

@@ -180,6 +180,41 @@ export interface IStructureRequest {
   structure: number;
 }
 
+/** A series of a plot: its name and unit (kJ/mol, ps, nm...). */
+export interface IPlotSeries {
+  name: string;
+  unit: string;
+}
+
+/** Kernel to plot: every point (buffers: the frames, the x values, one per series,
+ * float64; NaN is a gap). */
+export interface IPlotData {
+  type: 'plot-data';
+  series: IPlotSeries[];
+  count: number;
+}
+
+/** Kernel to plot: new points of a growing simulation; `first` is the oldest frame the
+ * engine keeps (older points go). */
+export interface IPlotPoints {
+  type: 'plot-points';
+  frame: number[];
+  x: (number | null)[];
+  y: (number | null)[][];
+  first: number | null;
+}
+
+/** Page to kernel: a click on a plot: go to `frame` (`move`: the session seeks there;
+ * `publish`: the transition goes to every listener). */
+export interface IPlotRequest {
+  kind: 'plot';
+  widget: string;
+  request: string;
+  frame: number;
+  publish: boolean;
+  move: boolean;
+}
+
 export type KernelMessage =
   | IFrameMessage
   | ICacheMessage
@@ -188,7 +223,9 @@ export type KernelMessage =
   | IReplyMessage
   | IRepresentationsMessage
   | IAnnotationsMessage
-  | IStructureMessage;
+  | IStructureMessage
+  | IPlotData
+  | IPlotPoints;
 export type PageMessage =
   | IHelloMessage
   | IAckMessage
@@ -196,4 +233,5 @@ export type PageMessage =
   | IPublishMessage
   | IScreenshotMessage
   | IPullMessage
-  | IStructureRequest;
+  | IStructureRequest
+  | IPlotRequest;
