@@ -152,3 +152,16 @@ def test_fan_out_notebook_relays_through_a_real_nats_server() -> None:
     assert "anyone listening: True" in text
     assert "viewer got transition 5" in text
     assert out[-1].strip() == "True False"
+
+
+def test_plots_notebook_finds_a_spike_and_sends_every_viewer_there() -> None:
+    out = _run("10-plots.ipynb")
+    text = "\n".join(out)
+    assert "Plot(a plot of energy.potential, energy.kinetic" in text
+    found = re.search(r"(\d+) points; the largest jump is at frame (\d+)", text)
+    assert found, text
+    assert int(found.group(1)) >= 30
+    spike = found.group(2)
+    # The session went there, and the notebook's own viewer (listening on 'default') got it.
+    assert f"the session is at frame {spike}; 1 client(s) got it" in text
+    assert out[-1].strip() == "True"

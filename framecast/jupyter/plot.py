@@ -237,6 +237,16 @@ class Plot(FramecastWidget):
         }
 
     @property
+    def values(self) -> dict[str, np.ndarray[Any, Any]]:
+        """What the plot holds now: ``"frame"``, ``"x"`` and each series by name (NaN for
+        a gap), as arrays of one length."""
+        with self._lock:
+            out = {"frame": np.asarray(self._frames), "x": np.asarray(self._xs)}
+            for series, column in zip(self._series, self._ys, strict=True):
+                out[series.name] = np.asarray(column)
+            return out
+
+    @property
     def selected_range(self) -> TransitionRange | None:
         """The dragged range as transitions (None when nothing is selected)."""
         target = self._session.target
