@@ -402,3 +402,80 @@ def test_a_cartoon_with_labels_in_marimo(page: Any, workdir: Path) -> None:
         _drive_cartoon(page, "marimo")
     finally:
         host.close()
+
+
+# -- plots ------------------------------------------------------------------------------------
+PLOT_SETUP = """\
+import framecast
+trajectory = framecast.demo.argon_trajectory(n=30, frames=60)
+session = framecast.Session(trajectory, port=0)
+session.pause()
+viewer = session.view()
+plot = session.plot("system.simulation.time")
+"""
+
+
+def _drive_plot(page: Any, name: str) -> None:
+    """The whole timeline drawn; a click goes there and reaches the page's own viewer."""
+    plot = page.locator(".fc-plot").first
+    wait_until(lambda: plot.get_attribute("data-points") == "60", timeout=90, what="60 points")
+    over = plot.locator(".u-over")
+    box = over.bounding_box()
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    wait_until(lambda: plot.get_attribute("data-sent") is not None, timeout=30, what="a reply")
+    assert plot.get_attribute("data-sent") == "1"  # the page's own viewer, on 'default'
+    went = plot.get_attribute("data-went")
+    viewer = page.locator(".fc-viewer").first
+    wait_until(lambda: viewer.get_attribute("data-frame") == went, timeout=30, what="moved")
+    wait_until(lambda: plot.get_attribute("data-playhead") == went, timeout=30, what="playhead")
+    ARTIFACTS.mkdir(exist_ok=True)
+    plot.screenshot(path=str(ARTIFACTS / f"plot-{name}.png"))
+
+
+def test_a_plot_sends_the_viewer_there_in_voila(page: Any, workdir: Path) -> None:
+    cells = [PLOT_SETUP + "plot", "viewer"]
+    (workdir / "plot.ipynb").write_text(json.dumps(_notebook(cells)))
+    host = _voila("plot.ipynb", workdir)
+    try:
+        page.goto(host.url, timeout=90_000)
+        _drive_plot(page, "voila")
+    finally:
+        host.close()
+
+
+MARIMO_PLOT = """\
+import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+{setup}
+    return plot, viewer
+
+
+@app.cell
+def _(plot, viewer):
+    import marimo as mo
+
+    mo.vstack([mo.ui.anywidget(plot), mo.ui.anywidget(viewer)])
+    return
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+def test_a_plot_sends_the_viewer_there_in_marimo(page: Any, workdir: Path) -> None:
+    setup = "\n".join(f"    {line}" if line else "" for line in PLOT_SETUP.splitlines())
+    (workdir / "plot.py").write_text(MARIMO_PLOT.format(setup=setup))
+    host = _marimo("plot.py", workdir)
+    try:
+        page.goto(host.url, timeout=90_000)
+        _drive_plot(page, "marimo")
+    finally:
+        host.close()
