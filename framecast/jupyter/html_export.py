@@ -19,15 +19,18 @@ from typing import Any
 
 import numpy as np
 
+from framecast._support.progress import progress
 from framecast._version import __version__
 from framecast.export.files import frames_of
 from framecast.jupyter.drawn import drawn_buffers
+from framecast.jupyter.plot import plot_data
 from framecast.jupyter.rich import (
     engine_gzip,
     pdb_text,
     representations_message,
     topology_solvent,
 )
+from framecast.jupyter.series import series_of
 from framecast.jupyter.widget import STATIC
 from framecast.session.representations import Representation, default_representations
 from framecast.timeline import TimelineBase
@@ -43,6 +46,8 @@ _PAGE = """<!DOCTYPE html>
 body {{ margin: 0; font-family: system-ui, sans-serif; background: #1e1e1e; color: #ddd;
   /* The widgets' colours, as JupyterLab's dark theme gives them: no grey text on grey. */
   --jp-ui-font-color2: #aaa; }}
+/* The plot's axes and legend take its text colour: light on the dark page. */
+#fc-plot {{ color: #ddd; }}
 main {{ max-width: {width}px; margin: 1em auto; }}
 h1 {{ font-size: 1rem; font-weight: 500; }}
 {css}
@@ -52,9 +57,11 @@ h1 {{ font-size: 1rem; font-weight: 500; }}
 <main>
 <h1>{title}</h1>
 <div id="fc-viewer"></div>
+<div id="fc-plot"></div>
 <p class="fc-about">{about}</p>
 </main>
 <script type="text/plain" id="fc-viewer-module">{module}</script>
+<script type="text/plain" id="fc-plot-module">{plot_module}</script>
 <script type="application/json" id="fc-data">{data}</script>
 <script type="module">
 // Stands in for the widget model: the viewer module gets what the kernel would send.
@@ -68,34 +75,49 @@ const bytes = text => {{
   for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
   return new DataView(out.buffer);
 }};
-const state = data.traits;
-const handlers = {{}};
-const model = {{
-  get: key => state[key],
-  set: (key, value) => {{
-    state[key] = value;
-    (handlers['change:' + key] || []).forEach(f => f());
-  }},
-  save_changes: () => undefined,
-  on: (event, f) => {{ (handlers[event] = handlers[event] || []).push(f); }},
-  off: (event, f) => {{
-    if (event && handlers[event]) handlers[event] = handlers[event].filter(g => g !== f);
-  }},
-  // The one request the page makes here: Mol*'s structure (and Mol*), held in the page.
-  send: content => {{
-    if (content && content.kind === 'structure' && data.structure) {{
-      setTimeout(() => emit(data.structure.message, data.structure.buffers.map(bytes)), 0);
-    }}
-  }}
+// A widget model that keeps its traits in the page; `answer` takes what the widget sends.
+const makeModel = (state, answer) => {{
+  const handlers = {{}};
+  const model = {{
+    get: key => state[key],
+    set: (key, value) => {{
+      state[key] = value;
+      (handlers['change:' + key] || []).forEach(f => f());
+    }},
+    save_changes: () => undefined,
+    on: (event, f) => {{ (handlers[event] = handlers[event] || []).push(f); }},
+    off: (event, f) => {{
+      if (event && handlers[event]) handlers[event] = handlers[event].filter(g => g !== f);
+    }},
+    send: content => answer(content),
+    emit: (message, buffers) => (handlers['msg:custom'] || []).forEach(f => f(message, buffers))
+  }};
+  return model;
 }};
-const emit = (message, buffers) => (handlers['msg:custom'] || []).forEach(f => f(message, buffers));
+// The one request the viewer makes here: Mol*'s structure (and Mol*), held in the page.
+const model = makeModel(data.traits, content => {{
+  if (content && content.kind === 'structure' && data.structure) {{
+    setTimeout(() => model.emit(data.structure.message, data.structure.buffers.map(bytes)), 0);
+  }}
+}});
 viewer.initialize({{ model }});
 const el = document.getElementById('fc-viewer');
 viewer.render({{ model, el }});
-emit(data.frame, data.buffers.map(bytes));
+model.emit(data.frame, data.buffers.map(bytes));
 const rich = data.representations;
-if (rich) emit(rich.message, rich.buffers.map(bytes));
-emit(data.cache, [bytes(data.positions)]);
+if (rich) model.emit(rich.message, rich.buffers.map(bytes));
+model.emit(data.cache, [bytes(data.positions)]);
+if (data.plot) {{
+  // The plot follows the viewer's playhead (one per timeline in the page); a click
+  // moves it there.
+  const plotSource = document.getElementById('fc-plot-module').textContent;
+  const plotUrl = URL.createObjectURL(new Blob([plotSource], {{ type: 'text/javascript' }}));
+  const plot = (await import(plotUrl)).default;
+  const plotModel = makeModel(data.plot.traits, () => undefined);
+  plot.initialize({{ model: plotModel }});
+  plot.render({{ model: plotModel, el: document.getElementById('fc-plot') }});
+  plotModel.emit(data.plot.message, data.plot.buffers.map(bytes));
+}}
 if (data.autoplay) el.querySelector('.fc-playbar .fc-toggle')?.click();
 document.body.dataset.ready = 'true';
 </script>
@@ -152,6 +174,39 @@ def _rich(
     return _encoded(message, buffers), _encoded(structure, mol)
 
 
+def _inline(path: Path) -> str:
+    """A module's text, safe inside a script element: nothing in it may end the element or
+    open an HTML comment there."""
+    return path.read_text().replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
+def _plot(
+    specs: Sequence[object], timeline: TimelineBase, indices: Sequence[int], name: str
+) -> dict[str, Any]:
+    """The exported plot: its traits, and every exported frame's values (its buffers)."""
+    series = [series_of(spec) for spec in specs]
+    columns: list[list[float]] = [[] for _ in series]
+    for index in progress(indices, total=len(indices), what="plot"):
+        fields = timeline.context(index).snapshot()
+        for column, one in zip(columns, series, strict=True):
+            column.append(one.value(fields))
+    # The page's frames are numbered 0.. in the order exported (the playhead's frames).
+    frames = list(range(len(indices)))
+    message, buffers = plot_data(series, frames, [float(f) for f in frames], columns)
+    traits = {
+        "_widget_id": "framecast-html-plot",
+        "python_version": __version__,
+        "height": 200,
+        "x_label": "frame (as exported)",
+        "frame": 0,
+        "selected": [],
+        "points": len(frames),
+        "timeline": name,
+        "standalone": True,
+    }
+    return {"traits": traits, **_encoded(message, buffers)}
+
+
 def export_html(
     timeline: TimelineBase,
     path: str | os.PathLike[str],
@@ -162,6 +217,7 @@ def export_html(
     height: int = 520,
     autoplay: bool = True,
     representations: Iterable[Representation] | str | None = "default",
+    plot: Sequence[object] = (),
 ) -> Path:
     """Write a page at ``path`` that plays ``frames`` (default: all) of ``timeline`` (a
     ``Trajectory``, a replay, a live engine's history) at ``fps``, with no kernel and no
@@ -170,7 +226,10 @@ def export_html(
 
     ``representations`` are drawn as in the notebook (``session.representations``, or a
     list of them); ``"default"`` draws a protein as a cartoon with water hidden, ``None``
-    draws spheres only. A page with a cartoon also holds Mol* (about 1.1 MB as base64)."""
+    draws spheres only. A page with a cartoon also holds Mol* (about 1.1 MB as base64).
+
+    ``plot`` adds a plot of these series (as :meth:`framecast.Session.plot` takes them)
+    under the view, following its playhead; a click on it moves the view there."""
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
     indices, first, positions = frames_of(timeline, frames, "show")
@@ -217,8 +276,8 @@ def export_html(
         data["representations"], data["structure"] = rich
         traits["hide_solvent"] = True
     # Nothing in the module may end its script element or open an HTML comment there.
-    module = (STATIC / "viewer.js").read_text().replace("</script", "<\\/script")
-    module = module.replace("<!--", "<\\!--")
+    if plot:
+        data["plot"] = _plot(plot, timeline, indices, name)
     page = _PAGE.format(
         title=html.escape(title),
         width=960,
@@ -227,7 +286,8 @@ def export_html(
             f"{len(indices)} frames of {count:,} particles, exported by framecast "
             f"{__version__}; plays here with no kernel and no network."
         ),
-        module=module,
+        module=_inline(STATIC / "viewer.js"),
+        plot_module=_inline(STATIC / "plot.js") if plot else "",
         data=json.dumps(data).replace("</", "<\\/"),
     )
     target = Path(path)

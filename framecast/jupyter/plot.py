@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from traitlets import Int, List, Unicode
+from traitlets import Bool, Int, List, Unicode
 
 from framecast._support.progress import progress
 from framecast._support.threads import BackgroundTask
@@ -30,7 +30,7 @@ from framecast.jupyter.widget import STATIC, FramecastWidget
 from framecast.session.session import Session
 from framecast.timeline import TIMELINE_KEY, TimelineBase, TransitionRange
 
-__all__ = ["Plot", "plot_request"]
+__all__ = ["Plot", "plot_data", "plot_request"]
 
 #: Points sent at most per second to the page while a simulation grows (merged between).
 MAX_RATE = 20.0
@@ -62,6 +62,8 @@ class Plot(FramecastWidget):
         sync=True
     )
     points = Int(0, help="Points the plot holds.").tag(sync=True)
+    timeline = Unicode("", help="The timeline on show: the page's playhead of it.").tag(sync=True)
+    standalone = Bool(False, help="In a page with no kernel (an export).").tag(sync=True)
 
     def __init__(
         self,
@@ -128,6 +130,7 @@ class Plot(FramecastWidget):
             self._timeline = target.timeline_id
         else:
             self._timeline = None
+        self.timeline = self._timeline or ""
         with self._lock:
             self._frames, self._xs, self._ys, self._last = indices, xs, ys, last
         self._send_all()
@@ -136,20 +139,9 @@ class Plot(FramecastWidget):
         with self._lock:
             if self._closed:
                 return
-            buffers = [
-                np.asarray(self._frames, dtype="<f8").data,
-                np.asarray(self._xs, dtype="<f8").data,
-            ]
-            buffers += [np.asarray(column, dtype="<f8").data for column in self._ys]
+            message, buffers = plot_data(self._series, self._frames, self._xs, self._ys)
             self.points = len(self._frames)
-            self.send(
-                {
-                    "type": "plot-data",
-                    "series": [{"name": s.name, "unit": s.unit} for s in self._series],
-                    "count": len(self._xs),
-                },
-                buffers=buffers,
-            )
+            self.send(message, buffers=buffers)
 
     def _pump(self, stop: threading.Event) -> None:
         """Follow the session's broadcasts: the playhead, and the live frames' values."""
@@ -276,6 +268,21 @@ class Plot(FramecastWidget):
             exit_()
         self._task.stop()
         super().close()
+
+
+def plot_data(
+    series: list[Series], frames: list[int], xs: list[float], ys: list[list[float]]
+) -> tuple[dict[str, Any], list[Any]]:
+    """The page's ``plot-data`` message and its buffers: the frames, the x values, then
+    each series, float64 (NaN is a gap)."""
+    buffers = [np.asarray(frames, dtype="<f8").data, np.asarray(xs, dtype="<f8").data]
+    buffers += [np.asarray(column, dtype="<f8").data for column in ys]
+    message = {
+        "type": "plot-data",
+        "series": [{"name": s.name, "unit": s.unit} for s in series],
+        "count": len(frames),
+    }
+    return message, buffers
 
 
 def plot_request(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -64,6 +64,14 @@ class Representing:
         """Take this view's labels and distances away."""
         self._rich.clear_annotations()
 
+    def plot(self, *series: object, **options: Any) -> Any:
+        """A plot of ``series`` over the timeline of the session this viewer shows (see
+        :meth:`framecast.Session.plot`); a click on it moves this viewer and the others."""
+        session = getattr(self, "controlled_session", None)
+        if session is None:
+            raise TypeError("a plot needs the session in this kernel: plot it where it runs")
+        return session.plot(*series, **options)
+
     @property
     def annotations(self) -> list[tuple[str, str]]:
         """This view's labels and distances: (``"label"`` or ``"distance"``, text)."""

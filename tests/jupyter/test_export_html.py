@@ -102,6 +102,40 @@ def test_an_exported_protein_plays_as_a_cartoon_offline(page: Any, tmp_path: Pat
     page.screenshot(path=str(ARTIFACTS / "exported-cartoon.png"))
 
 
+def test_an_exported_plot_follows_the_view_and_moves_it(page: Any, tmp_path: Path) -> None:
+    """A plot under the exported view: its playhead follows the page's playback, and a
+    click on it moves the view there, with no kernel."""
+    trajectory = framecast.demo.argon_trajectory(n=40, frames=30)
+    path = framecast.export_html(
+        trajectory, tmp_path / "plot.html", plot=["system.simulation.time"], autoplay=True
+    )
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready='true']", timeout=30_000)
+    plot = page.locator(".fc-plot")
+    page.wait_for_selector(".fc-plot[data-points='30']", timeout=30_000)
+    # Playing: the plot's playhead follows the view's frames.
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.fc-plot').dataset.playhead;"
+        " (window.fcPlayheads = window.fcPlayheads || new Set()).add(p);"
+        " return window.fcPlayheads.size >= 4; }",
+        timeout=20_000,
+    )
+    page.locator(".fc-playbar .fc-toggle").click()  # pause
+    page.wait_for_selector(".fc-playbar[data-playing='false']", timeout=5_000)
+    box = plot.locator(".u-over").bounding_box()
+    x, y = box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    page.wait_for_function(
+        "() => document.querySelector('.fc-plot').dataset.went !== undefined", timeout=10_000
+    )
+    went = plot.get_attribute("data-went")
+    page.wait_for_selector(f".fc-playbar[data-frame='{went}']", timeout=10_000)
+    page.wait_for_selector(f".fc-plot[data-playhead='{went}']", timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "exported-plot.png"))
+
+
 def test_export_html_refuses_what_it_cannot_show(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"has no particle\.positions to show"):
         framecast.export_html(framecast.Recording(["a", "b"]), tmp_path / "x.html")

@@ -7,6 +7,7 @@
 import uPlot from 'uplot';
 import uplotCss from 'uplot/dist/uPlot.min.css';
 
+import { Playhead, playheadFor, releasePlayhead } from '../playhead';
 import { VERSION, versionProblem } from '../version';
 import type { IPlotData, IPlotPoints, IPlotSeries } from './messages';
 import { describeReply, IModel, KERNEL_LOST_TEXT, listenForReplies, request, warm, whenKernelLost } from './host';
@@ -66,7 +67,9 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
       const named = series.filter(s => s.unit === unit).map(s => s.name);
       axes.push({
         scale: unit || 'value',
-        label: unit ? `${named.length === 1 ? named[0] : 'value'} (${unit})` : named.join(', '),
+        // The axis says the unit (and the name, when it is short enough to fit along it);
+        // the legend names every series.
+        label: unit ? (named.length === 1 && named[0].length <= 18 ? `${named[0]} (${unit})` : unit) : '',
         stroke: colour(),
         side: i === 0 ? 3 : 1,
         grid: { show: i === 0, stroke: 'rgba(128,128,128,0.2)' },
@@ -112,9 +115,28 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
     status.textContent = `selected frames ${first}\u2013${last}: plot.selected in Python`;
   };
 
-  /** The playhead at the session's frame: a line over the plot, no redraw of the data. */
+  // The page's playhead of the timeline on show: where the page holds a trajectory (a
+  // viewer's cache), it plays on its own clock, even while a cell keeps the kernel busy,
+  // and in an exported page with no kernel at all.
+  let page: Playhead | null = null;
+  let unsubscribe: (() => void) | null = null;
+  const attach = () => {
+    const timeline = String(model.get('timeline') || '');
+    if (page?.timeline === timeline) {
+      return;
+    }
+    unsubscribe?.();
+    if (page) {
+      releasePlayhead(page);
+    }
+    page = timeline ? playheadFor(timeline) : null;
+    unsubscribe = page ? page.subscribe(() => placePlayhead()) : null;
+  };
+  const shownFrame = () => (page?.local ? page.frame : Number(model.get('frame')));
+
+  /** The playhead at the shown frame: a line over the plot, no redraw of the data. */
   const placePlayhead = () => {
-    const frame = Number(model.get('frame'));
+    const frame = shownFrame();
     el.dataset.playhead = String(frame);
     let index = frames.indexOf(frame);
     if (index < 0 && frames.length) {
@@ -134,6 +156,14 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   const go = async (index: number, publishOnly: boolean) => {
     const frame = frames[index];
     if (frame === undefined) {
+      return;
+    }
+    if (page?.local && !publishOnly) {
+      page.seek(frame); // the page goes there at once; the kernel follows
+    }
+    if (model.get('standalone')) {
+      status.textContent = `frame ${frame}`; // an exported page: no kernel to tell
+      el.dataset.went = String(frame);
       return;
     }
     status.textContent = `frame ${frame}: sending\u2026`;
@@ -222,6 +252,12 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   model.on('msg:custom', onMessage);
   const onFrame = () => placePlayhead();
   model.on('change:frame', onFrame);
+  const onTimeline = () => {
+    attach();
+    placePlayhead();
+  };
+  model.on('change:timeline', onTimeline);
+  attach();
   const resize = new ResizeObserver(() => plot?.setSize({ width: width(), height: Number(model.get('height')) || 240 }));
   resize.observe(el);
   model.send({ kind: 'hello' });
@@ -232,6 +268,11 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
     resize.disconnect();
     model.off('msg:custom', onMessage);
     model.off('change:frame', onFrame);
+    model.off('change:timeline', onTimeline);
+    unsubscribe?.();
+    if (page) {
+      releasePlayhead(page);
+    }
     plot?.destroy();
   };
 }
