@@ -28,6 +28,7 @@ from framecast.jupyter import channel
 from framecast.jupyter.series import Series, series_of
 from framecast.jupyter.widget import STATIC, FramecastWidget
 from framecast.session.session import Session
+from framecast.targets.trajectory import Trajectory
 from framecast.timeline import TIMELINE_KEY, TimelineBase, TransitionRange
 
 __all__ = ["Plot", "plot_data", "plot_request"]
@@ -118,7 +119,20 @@ class Plot(FramecastWidget):
         xs: list[float] = []
         ys: list[list[float]] = [[] for _ in self._series]
         last = -1
-        if isinstance(target, TimelineBase):
+        columns = self._columns(target)
+        if columns is not None:
+            assert isinstance(target, Trajectory)
+            frames = target.frame_range
+            indices = list(frames)
+            times = target.times
+            if self._x == "index" or times is None:
+                xs = [float(i) for i in frames] if self._x == "index" else [math.nan] * len(frames)
+            else:
+                xs = times.tolist()
+            ys = [np.where(np.isfinite(c), c, np.nan).tolist() for c in columns]
+            last = frames.stop - 1
+            self._timeline = target.timeline_id
+        elif isinstance(target, TimelineBase):
             frames = target.frame_range
             for index in progress(frames, total=len(frames), what="plot", show=self._progress):
                 fields = target.context(index).snapshot()
@@ -134,6 +148,16 @@ class Plot(FramecastWidget):
         with self._lock:
             self._frames, self._xs, self._ys, self._last = indices, xs, ys, last
         self._send_all()
+
+    def _columns(self, target: object) -> list[np.ndarray[Any, Any]] | None:
+        """Every series' values at once, for a trajectory held in memory whose series all
+        read whole columns (keys, distances); None: read frame by frame."""
+        if not isinstance(target, Trajectory) or target.streamed:
+            return None
+        columns = [series.column(target) for series in self._series]
+        if any(column is None or len(column) != target.frame_count for column in columns):
+            return None
+        return [column for column in columns if column is not None]
 
     def _send_all(self) -> None:
         with self._lock:

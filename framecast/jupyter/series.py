@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from framecast.adapters.selection import Selection, describe, select
+from framecast.targets.trajectory import Trajectory
 
 __all__ = ["Distance", "Series", "distance", "series_of"]
 
@@ -32,10 +33,30 @@ UNITS = {
 class Series:
     """One number per frame, named and with its unit."""
 
-    def __init__(self, name: str, unit: str, value: Callable[[Mapping[str, Any]], float]) -> None:
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        value: Callable[[Mapping[str, Any]], float],
+        key: str | None = None,
+    ) -> None:
         self.name = name
         self.unit = unit
         self._value = value
+        #: The frame key read, for a series of one key.
+        self.key = key
+
+    def column(self, trajectory: Trajectory) -> np.ndarray[Any, Any] | None:
+        """Every frame's value at once, from a trajectory held in memory; None when the
+        values must be read frame by frame."""
+        if self.key is None or trajectory.streamed:
+            return None
+        column = trajectory.column(self.key)
+        if column is not None:
+            return column
+        # Not a per-frame field: every frame has the first one's value (or none: a gap).
+        first = trajectory.context(trajectory.frame_range.start).snapshot()
+        return np.full(trajectory.frame_count, self.value(first))
 
     def value(self, fields: Mapping[str, Any]) -> float:
         """The series' value for a frame's fields; NaN when the frame lacks it."""
@@ -65,6 +86,18 @@ class Distance(Series):
         a, b = self._indices
         return float(np.linalg.norm(positions[a].mean(axis=0) - positions[b].mean(axis=0)))
 
+    def column(self, trajectory: Trajectory) -> np.ndarray[Any, Any] | None:
+        if trajectory.streamed:
+            return None
+        if self._indices is None:
+            first = trajectory.context(trajectory.frame_range.start).snapshot()
+            self._indices = (select(self.a, first), select(self.b, first))
+        a, b = self._indices
+        positions = trajectory.positions
+        centres = positions[:, a].mean(axis=1) - positions[:, b].mean(axis=1)
+        distances: np.ndarray[Any, Any] = np.linalg.norm(centres.astype(np.float64), axis=1)
+        return distances
+
 
 def distance(a: Selection, b: Selection) -> Distance:
     """A series for a plot: the distance between selections ``a`` and ``b`` (MDAnalysis
@@ -84,7 +117,7 @@ def series_of(spec: object) -> Series:
             value = fields[key]
             return float(np.asarray(value).reshape(-1)[0]) if np.ndim(value) else float(value)
 
-        return Series(key, UNITS.get(key, ""), read)
+        return Series(key, UNITS.get(key, ""), read, key=key)
     if callable(spec):
         name = getattr(spec, "__name__", "value")
         return Series("value" if name == "<lambda>" else name, "", spec)

@@ -315,6 +315,20 @@ class Trajectory(SequencePlayer):
             out[row] = np.asarray(self._reader.read(index)["particle.positions"])
         return out
 
+    def column(self, key: str) -> npt.NDArray[np.float64] | None:
+        """Every frame's value of the per-frame scalar field ``key``, as one array, when the
+        trajectory holds its frames in memory; None otherwise (streamed, absent, or not one
+        number a frame)."""
+        if self._arrays is None:
+            return None
+        values = self._arrays.fields.get(key)
+        if values is None:
+            return None
+        array = np.asarray(values)
+        if array.ndim != 1 or array.dtype.kind not in "iuf":
+            return None
+        return array.astype(np.float64)
+
     @property
     def times(self) -> npt.NDArray[np.float64] | None:
         """The time of each frame in ps, if known (read from every frame when streamed)."""

@@ -47,6 +47,33 @@ def test_a_trajectory_is_plotted_whole_with_gaps_where_a_key_is_missing(no_leaks
             plot.close()
 
 
+def test_whole_columns_agree_with_frame_by_frame(no_leaks: None) -> None:
+    """A trajectory held in memory is plotted column by column (fast); the values are the
+    ones a frame-by-frame read gives."""
+    rng = np.random.default_rng(1)
+    positions = rng.random((8, 3, 3), dtype=np.float32)
+    energy = np.arange(8.0) * 2
+    topology = {"particle.elements": np.array([18, 18, 18])}
+    trajectory = framecast.Trajectory(
+        positions, topology, times=np.arange(8) * 0.5, fields={"energy.potential": energy}
+    )
+    apart = distance([0], [1, 2])
+    specs: list[object] = [apart, "energy.potential", "particle.count", "system.simulation.time"]
+    with framecast.Session(trajectory, port=0, autoplay=False) as session:
+        fast = Plot(session, *specs)
+        slow = Plot(session, *specs, lambda f: 0.0)  # a function: frame by frame
+        try:
+            assert fast._columns(trajectory) is not None
+            assert slow._columns(trajectory) is None
+            for name in ("energy.potential", "particle.count", "system.simulation.time"):
+                np.testing.assert_allclose(fast.values[name], slow.values[name])
+            np.testing.assert_allclose(fast.values[apart.name], slow.values[apart.name], rtol=1e-6)
+            np.testing.assert_allclose(fast.values["energy.potential"], energy)
+        finally:
+            fast.close()
+            slow.close()
+
+
 def test_a_live_simulation_grows_point_by_point(no_leaks: None) -> None:
     with framecast.Session(framecast.demo.argon(30), port=0) as session:
         plot = Plot(session, "energy.potential")
