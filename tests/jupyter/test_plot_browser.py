@@ -67,3 +67,63 @@ def test_a_click_on_a_live_plot_sends_the_session_and_a_listener_there(page: Any
     assert f"frame {went}: went there, sent to" in status, status
     wait_until(lambda: plot.get_attribute("data-sent") not in (None, "error"), what="a reply")
     assert int(plot.get_attribute("data-sent") or 0) >= 1
+
+
+def test_the_playhead_follows_the_page_while_the_kernel_is_busy(page: Any, lab: Lab) -> None:
+    """A trajectory cached in the page plays from the viewer's own play bar while a cell
+    keeps the kernel busy: the plot's playhead follows the page, not the kernel."""
+    lab.write_notebook(
+        "busy-plot.ipynb",
+        "import framecast\n"
+        "trajectory = framecast.demo.argon_trajectory(n=30, frames=90)\n"
+        "session = framecast.Session(trajectory, port=0)\n"
+        "session.pause()",
+        "viewer = session.view()\nviewer",
+        "plot = session.plot('system.simulation.time')\nplot",
+    )
+    lab.open(page, "busy-plot.ipynb")
+    run_all_cells(page)
+    page.wait_for_selector(".fc-viewer[data-local='true']", timeout=60_000)
+    page.wait_for_selector(".fc-plot[data-points='90']", timeout=60_000)
+    page.evaluate(
+        "() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        '.requestExecute({code: \'open("busy", "w").close()\\nimport time\\n'
+        'time.sleep(30)\\nopen("done", "w").close()\'}); }'
+    )
+    wait_until(lambda: (lab.root / "busy").exists(), timeout=20, what="the kernel is busy")
+    page.locator(".fc-viewer .fc-playbar .fc-toggle").click()  # play, in the page
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.fc-plot').dataset.playhead;"
+        " (window.fcHeads = window.fcHeads || new Set()).add(p);"
+        " return window.fcHeads.size >= 5; }",
+        timeout=20_000,
+    )
+    # It moved while the kernel, asleep in a cell, could not have moved it.
+    assert not (lab.root / "done").exists()
+
+
+def test_a_plot_in_notebook_7(page: Any, notebook7: Lab) -> None:
+    notebook7.write_notebook(
+        "plot7.ipynb",
+        "import framecast\n"
+        "trajectory = framecast.demo.argon_trajectory(n=20, frames=40)\n"
+        "session = framecast.Session(trajectory, port=0)\n"
+        "session.pause()",
+        "viewer = session.view()\nviewer",
+        "plot = session.plot('system.simulation.time')\nplot",
+    )
+    notebook7.open(page, "plot7.ipynb")
+    run_all_cells(page)
+    plot = page.locator(".fc-plot")
+    page.wait_for_selector(".fc-plot[data-points='40']", timeout=60_000)
+    plot.locator(".u-over").scroll_into_view_if_needed()
+    box = plot.locator(".u-over").bounding_box()
+    x, y = box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    wait_until(lambda: plot.get_attribute("data-sent") is not None, timeout=30, what="a reply")
+    assert plot.get_attribute("data-sent") == "1"  # the notebook's viewer
+    went = plot.get_attribute("data-went")
+    page.wait_for_selector(f".fc-viewer[data-frame='{went}']", timeout=30_000)
+    reply = run_in_kernel(page, f"assert session.frame_index == {went}")
+    assert reply[0] == "ok", reply
