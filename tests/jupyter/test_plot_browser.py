@@ -127,3 +127,10 @@ def test_a_plot_in_notebook_7(page: Any, notebook7: Lab) -> None:
     page.wait_for_selector(f".fc-viewer[data-frame='{went}']", timeout=30_000)
     reply = run_in_kernel(page, f"assert session.frame_index == {went}")
     assert reply[0] == "ok", reply
+    # From the keyboard: arrows move along the points, Enter goes there.
+    plot.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f".fc-plot[data-went='{int(went or 0) - 3}']", timeout=30_000)
+    page.wait_for_selector(f".fc-viewer[data-frame='{int(went or 0) - 3}']", timeout=30_000)

@@ -33,6 +33,9 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
   }
   el.classList.add('fc-plot');
   el.tabIndex = 0;
+  // Arrows and Enter are the plot's while it has the focus, not the notebook's shortcuts
+  // (Lumino leaves alone keys from inside an element marked so).
+  el.dataset.lmSuppressShortcuts = 'true';
   el.setAttribute('role', 'application');
   el.setAttribute('aria-label', 'Plot: click a point to send every viewer to that frame');
   const style = document.createElement('style');
@@ -209,7 +212,10 @@ function render({ model, el }: { model: IModel; el: HTMLElement }): () => void {
     } else if (event.key === 'Enter' && keyed >= 0) {
       void go(keyed, event.shiftKey);
       event.preventDefault();
+    } else {
+      return;
     }
+    event.stopPropagation();
   });
 
   let pending = 0;
