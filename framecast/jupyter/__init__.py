@@ -54,10 +54,19 @@ def _controls(session: Session) -> Any:
     return SessionControls(session)
 
 
-def _viewer(session: Session, listen: str, **kwargs: Any) -> Any:
+def _viewer(session: Session, listen: str, plot: object = None, **kwargs: Any) -> Any:
     from framecast.jupyter.viewer import Viewer
 
-    return Viewer(session, listen, **kwargs)
+    viewer = Viewer(session, listen, **kwargs)
+    if plot is not None:
+        # A plot strip under the view: one output, closed with the viewer.
+        series = [plot] if isinstance(plot, str) or callable(plot) else list(plot)  # type: ignore[call-overload]
+        try:
+            viewer.below.append(_plot(session, *series, height=160))
+        except BaseException:
+            viewer.close()
+            raise
+    return viewer
 
 
 def _plot(session: Session, *series: object, **kwargs: Any) -> Any:

@@ -45,6 +45,9 @@ class FramecastWidget(anywidget.AnyWidget):
     python_version = Unicode(__version__, help="Version of the Python package.").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
+        #: Widgets drawn under this one, in one output (a viewer's plot strip); they close
+        #: with it.
+        self.below: list[anywidget.AnyWidget] = []
         super().__init__(_widget_id=uuid.uuid4().hex, **kwargs)
         channel.register_widget(self._widget_id, self)
         self.on_msg(lambda _widget, content, _buffers: self._receive(content))
@@ -77,6 +80,11 @@ class FramecastWidget(anywidget.AnyWidget):
         A dict, or ``(data, metadata)`` where the front end needs metadata (Colab).
         """
         shown = anywidget.AnyWidget._repr_mimebundle_(self)
+        if self.below:
+            import ipywidgets
+
+            box = ipywidgets.VBox([self, *self.below])._repr_mimebundle_()
+            shown = (box, {}) if isinstance(box, dict) else box
         data, metadata = shown if shown is not None else ({}, {})
         text = (
             f"{type(self).__name__}({self._fallback()}): an interactive framecast widget "
@@ -98,6 +106,12 @@ class FramecastWidget(anywidget.AnyWidget):
         metadata a front end needs to draw it (Colab's widget manager; usually none)."""
         data, metadata = anywidget.AnyWidget._repr_mimebundle_(self) or ({}, {})
         return {key: value for key, value in data.items() if key == WIDGET_VIEW}, metadata
+
+    def close(self) -> None:
+        """Close the widget, and those drawn under it."""
+        for widget in getattr(self, "below", ()):
+            widget.close()
+        super().close()
 
     # A plain dict where no metadata is needed (anywidget always returns a pair): what
     # IPython accepts either way, and what static tools read most easily.

@@ -444,7 +444,8 @@ class Session(SessionAccess, PlaybackControls, HasTraits):
         """A 3D view of this session in the notebook (a ``Viewer`` widget); ``RuntimeError``
         once the session is closed. The view is itself a client: it listens on the named
         session ``listen`` (``"default"``, which :attr:`sessions` tracks from the start), so
-        published transitions and the notebook's links move it with no setup."""
+        published transitions and the notebook's links move it with no setup. ``plot``
+        (series, as :meth:`plot` takes them) adds a plot strip under the view."""
         self._check_open()
         return make("viewer", self, listen, **kwargs)
 

@@ -129,3 +129,22 @@ def test_bad_series_and_sources_are_named(no_leaks: None) -> None:
             Plot(session, "energy.potential", x="date")
     with pytest.raises(TypeError, match=r"a Plot shows a framecast\.Session"):
         Plot("127.0.0.1:1", "energy.potential")  # type: ignore[arg-type]
+
+
+def test_a_viewer_with_a_plot_strip_shows_and_closes_both(no_leaks: None) -> None:
+    with framecast.Session(framecast.demo.argon_trajectory(n=10, frames=12), port=0) as session:
+        viewer = session.view(plot="system.simulation.time")
+        try:
+            (strip,) = viewer.below
+            assert isinstance(strip, Plot)
+            assert strip.height == 160
+            bundle = viewer._repr_mimebundle_()
+            assert isinstance(bundle, dict)
+            shown = bundle["application/vnd.jupyter.widget-view+json"]["model_id"]
+            assert shown not in (viewer.model_id, strip.model_id)  # one box holding both
+            assert "Viewer(" in bundle["text/plain"]
+        finally:
+            viewer.close()
+        assert strip._closed  # closed with the viewer
+        with pytest.raises(TypeError, match="a series is a frame key"):
+            session.view(plot=[3])

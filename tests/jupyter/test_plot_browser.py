@@ -37,6 +37,12 @@ def test_a_click_on_a_live_plot_sends_the_session_and_a_listener_there(page: Any
         timeout=30_000,
     )
     assert page.locator(".fc-plot .fc-plot-playhead").is_visible()
+    # uPlot drew the lines: its canvas has opaque pixels (it is transparent elsewhere).
+    drawn = plot.locator("canvas").evaluate(
+        "(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"
+    )
+    assert drawn > 500, f"the plot's canvas is nearly blank: {drawn} pixels drawn"
     legend = plot.locator(".u-legend").inner_text()
     assert "energy.potential (kJ/mol)" in legend
     assert "energy.kinetic (kJ/mol)" in legend
@@ -78,8 +84,8 @@ def test_the_playhead_follows_the_page_while_the_kernel_is_busy(page: Any, lab: 
         "trajectory = framecast.demo.argon_trajectory(n=30, frames=90)\n"
         "session = framecast.Session(trajectory, port=0)\n"
         "session.pause()",
-        "viewer = session.view()\nviewer",
-        "plot = session.plot('system.simulation.time')\nplot",
+        # The plot as a strip under the view: one output.
+        "viewer = session.view(plot='system.simulation.time')\nviewer",
     )
     lab.open(page, "busy-plot.ipynb")
     run_all_cells(page)
@@ -100,6 +106,10 @@ def test_the_playhead_follows_the_page_while_the_kernel_is_busy(page: Any, lab: 
     )
     # It moved while the kernel, asleep in a cell, could not have moved it.
     assert not (lab.root / "done").exists()
+    output = page.locator(".jp-OutputArea-output", has=page.locator(".fc-plot"))
+    assert output.locator(".fc-viewer").count() == 1  # the view and its strip, one output
+    ARTIFACTS.mkdir(exist_ok=True)
+    output.screenshot(path=str(ARTIFACTS / "viewer-with-plot-strip.png"))
 
 
 def test_a_plot_in_notebook_7(page: Any, notebook7: Lab) -> None:
