@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from framecast._support.progress import progress
+from framecast._support.progress import progress as progress_bar
 from framecast._version import __version__
 from framecast.export.files import frames_of
 from framecast.jupyter.drawn import drawn_buffers
@@ -181,12 +181,16 @@ def _inline(path: Path) -> str:
 
 
 def _plot(
-    specs: Sequence[object], timeline: TimelineBase, indices: Sequence[int], name: str
+    specs: Sequence[object],
+    timeline: TimelineBase,
+    indices: Sequence[int],
+    name: str,
+    show: bool | None,
 ) -> dict[str, Any]:
     """The exported plot: its traits, and every exported frame's values (its buffers)."""
     series = [series_of(spec) for spec in specs]
     columns: list[list[float]] = [[] for _ in series]
-    for index in progress(indices, total=len(indices), what="plot"):
+    for index in progress_bar(indices, total=len(indices), what="plot", show=show):
         fields = timeline.context(index).snapshot()
         for column, one in zip(columns, series, strict=True):
             column.append(one.value(fields))
@@ -218,6 +222,7 @@ def export_html(
     autoplay: bool = True,
     representations: Iterable[Representation] | str | None = "default",
     plot: Sequence[object] = (),
+    progress: bool | None = None,
 ) -> Path:
     """Write a page at ``path`` that plays ``frames`` (default: all) of ``timeline`` (a
     ``Trajectory``, a replay, a live engine's history) at ``fps``, with no kernel and no
@@ -229,13 +234,19 @@ def export_html(
     draws spheres only. A page with a cartoon also holds Mol* (about 1.1 MB as base64).
 
     ``plot`` adds a plot of these series (as :meth:`framecast.Session.plot` takes them)
-    under the view, following its playhead; a click on it moves the view there."""
+    under the view, following its playhead; a click on it moves the view there.
+
+    ``progress``: a bar while frames are read (None: after 2 s where someone watches)."""
+    show = progress
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
     indices, first, positions = frames_of(timeline, frames, "show")
     count = positions.shape[0]
     block = np.empty((len(indices), count, 3), dtype="<f4")
-    for row, index in enumerate(indices):
+    reading = progress_bar(
+        indices, total=len(indices), what=f"exporting {Path(path).name}", show=show
+    )
+    for row, index in enumerate(reading):
         shown = first.positions if row == 0 else timeline.context(index).positions
         if shown is None or shown.shape[0] != count:
             raise ValueError(f"frame {index} does not have the {count} particles of the first")
@@ -277,7 +288,7 @@ def export_html(
         traits["hide_solvent"] = True
     # Nothing in the module may end its script element or open an HTML comment there.
     if plot:
-        data["plot"] = _plot(plot, timeline, indices, name)
+        data["plot"] = _plot(plot, timeline, indices, name, show)
     page = _PAGE.format(
         title=html.escape(title),
         width=960,

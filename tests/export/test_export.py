@@ -171,3 +171,7 @@ def test_exports_show_progress_when_asked_and_not_when_told_not_to(
     assert "drawing a.gif" in capsys.readouterr().err
     write_movie(trajectory, tmp_path / "b.gif", size=(64, 48), progress=False)
     assert capsys.readouterr().err == ""
+    framecast.export_html(trajectory, tmp_path / "a.html", progress=True)
+    assert "exporting a.html" in capsys.readouterr().err
+    framecast.export_html(trajectory, tmp_path / "b.html", progress=False)
+    assert capsys.readouterr().err == ""
