@@ -17,9 +17,11 @@ from pathlib import Path
 
 __all__ = ["principal_of"]
 
-#: Connections whose principal is remembered (a connection's never changes).
+#: Connections whose principal is remembered, with the socket it was found for: a peer's
+#: address names a connection only until its port is reused (by another process, perhaps),
+#: so an entry counts only while the same socket holds that port.
 _CACHE_SIZE = 4096
-_cache: OrderedDict[str, str | None] = OrderedDict()
+_cache: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
 _lock = threading.Lock()
 _PROC = Path("/proc")
 
@@ -28,42 +30,53 @@ def principal_of(peer: str) -> str | None:
     """``process <pid>`` for a loopback peer whose owner can be told, ``host <address>``
     for any other peer, None when nothing better than the connection itself is known.
     ``peer`` is gRPC's ``ipv4:127.0.0.1:54321`` or ``ipv6:[::1]:54321``."""
+    parsed = _parse(peer)
+    if parsed is None:
+        return None  # unix sockets and the like: the connection alone
+    address, number, kind = parsed
+    if not address.is_loopback:
+        return f"host {address}"
+    inode = _inode_of(number, kind)
     with _lock:
-        if peer in _cache:
+        cached = _cache.get(peer)
+        if cached is not None and cached[0] == inode:
             _cache.move_to_end(peer)
-            return _cache[peer]
-    found = _lookup(peer)
+            return cached[1]
+    found = _principal(inode)
     with _lock:
-        _cache[peer] = found
+        _cache[peer] = (inode, found)
+        _cache.move_to_end(peer)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return found
 
 
-def _lookup(peer: str) -> str | None:
+def _parse(peer: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int, str] | None:
     kind, _, rest = peer.partition(":")
     if kind not in ("ipv4", "ipv6"):
-        return None  # unix sockets and the like: the connection alone
+        return None
     host, _, port = rest.rpartition(":")
-    host = host.strip("[]")
     try:
-        address = ipaddress.ip_address(host)
-        number = int(port)
+        return ipaddress.ip_address(host.strip("[]")), int(port), kind
     except ValueError:
         return None
-    if not address.is_loopback:
-        return f"host {address}"
-    pid = _owner_of_port(number, kind)
-    return None if pid is None else f"process {pid}"
 
 
-def _owner_of_port(port: int, kind: str) -> int | None:
-    """The process that owns the TCP socket bound to local ``port``, if Linux says."""
+def _inode_of(port: int, kind: str) -> str | None:
+    """The inode of the socket bound to local ``port`` now, if Linux says."""
     inode = _inode_of_port(port, "tcp6" if kind == "ipv6" else "tcp")
     if inode is None and kind == "ipv4":
         inode = _inode_of_port(port, "tcp6")  # an IPv4 peer on a dual-stack socket
-    if inode is None:
-        return None
+    return inode
+
+
+def _principal(inode: str | None) -> str | None:
+    pid = None if inode is None else _owner_of_inode(inode)
+    return None if pid is None else f"process {pid}"
+
+
+def _owner_of_inode(inode: str) -> int | None:
+    """The process that holds the socket ``inode``."""
     target = f"socket:[{inode}]"
     try:
         pids = [entry for entry in os.listdir(_PROC) if entry.isdigit()]
