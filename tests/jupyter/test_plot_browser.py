@@ -91,10 +91,19 @@ def test_the_playhead_follows_the_page_while_the_kernel_is_busy(page: Any, lab: 
     run_all_cells(page)
     page.wait_for_selector(".fc-viewer[data-local='true']", timeout=60_000)
     page.wait_for_selector(".fc-plot[data-points='90']", timeout=60_000)
+    # The cell holds the kernel until the test releases it (or a minute passes).
+    hold = (
+        "import os, time\n"
+        "open('busy', 'w').close()\n"
+        "deadline = time.monotonic() + 60\n"
+        "while not os.path.exists('release') and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "open('done', 'w').close()\n"
+    )
     page.evaluate(
-        "() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-        '.requestExecute({code: \'open("busy", "w").close()\\nimport time\\n'
-        'time.sleep(30)\\nopen("done", "w").close()\'}); }'
+        "(code) => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        ".requestExecute({code}); }",
+        hold,
     )
     wait_until(lambda: (lab.root / "busy").exists(), timeout=20, what="the kernel is busy")
     page.locator(".fc-viewer .fc-playbar .fc-toggle").click()  # play, in the page
@@ -104,8 +113,10 @@ def test_the_playhead_follows_the_page_while_the_kernel_is_busy(page: Any, lab: 
         " return window.fcHeads.size >= 5; }",
         timeout=20_000,
     )
-    # It moved while the kernel, asleep in a cell, could not have moved it.
+    # It moved while the kernel, held in a cell, could not have moved it.
     assert not (lab.root / "done").exists()
+    (lab.root / "release").touch()
+    wait_until((lab.root / "done").exists, timeout=30, what="the cell let go of the kernel")
     output = page.locator(".jp-OutputArea-output", has=page.locator(".fc-plot"))
     assert output.locator(".fc-viewer").count() == 1  # the view and its strip, one output
     ARTIFACTS.mkdir(exist_ok=True)
