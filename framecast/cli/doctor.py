@@ -20,8 +20,9 @@ from framecast._version import __version__
 
 __all__ = ["Report", "add_doctor_command", "diagnose", "doctor"]
 
-#: The widget modules (anywidget ES modules and their style) that must ship in the package.
-WIDGET_FILES = ("controls.js", "viewer.js", "links.js", "widgets.css")
+#: The widget modules (anywidget ES modules, the Mol* engine the viewer loads on demand, and
+#: their style) that must ship in the package.
+WIDGET_FILES = ("controls.js", "viewer.js", "links.js", "plot.js", "molstar.js", "widgets.css")
 #: The front ends and the distribution that provides each.
 FRONT_ENDS = (
     ("anywidget", "anywidget"),
