@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-__all__ = ["DELAY", "progress"]
+__all__ = ["DELAY", "progress", "shown"]
 
 T = TypeVar("T")
 
@@ -26,18 +26,38 @@ def _watched() -> bool:
     return bool(isatty and isatty())
 
 
+def shown(show: bool | None) -> bool:
+    """Whether :func:`progress` may draw a bar for ``show`` (so that the work of counting
+    a total is done only when it will be seen)."""
+    return show is True or (show is None and _watched())
+
+
 def progress(
-    items: Iterable[T], *, total: int | None, what: str, show: bool | None = None
+    items: Iterable[T],
+    *,
+    total: int | None,
+    what: str,
+    show: bool | None = None,
+    size: Callable[[T], int] | None = None,
 ) -> Iterator[T]:
-    """``items``, with a bar saying ``what`` and how far along. ``show``: True draws it at
-    once, False never; None (the default) draws it after :data:`DELAY` seconds of work
-    where someone watches (a notebook, a terminal), never in pipes or CI."""
-    if show is False or (show is None and not _watched()):
+    """``items``, with a bar saying ``what`` and how many frames of ``total`` are done.
+
+    ``show``: True draws it at once, False never; None (the default) draws it after
+    :data:`DELAY` seconds of work where someone watches (a notebook, a terminal), never in
+    pipes or CI. ``size`` counts the frames in an item that holds several (a chunk), so
+    that the bar still counts frames.
+    """
+    if not shown(show):
         yield from items
         return
     from tqdm.auto import tqdm
 
-    with tqdm(
-        items, total=total, desc=what, unit="frame", delay=0.0 if show else DELAY, leave=False
-    ) as bar:
-        yield from bar
+    delay = 0.0 if show else DELAY
+    if size is None:
+        with tqdm(items, total=total, desc=what, unit="frame", delay=delay, leave=False) as bar:
+            yield from bar
+        return
+    with tqdm(total=total, desc=what, unit="frame", delay=delay, leave=False) as bar:
+        for item in items:
+            yield item
+            bar.update(size(item))

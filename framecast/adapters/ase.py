@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from framecast._support.progress import progress as progress_bar
 from framecast.adapters._common import EV_TO_KJ_PER_MOL, check_files, require
 from framecast.frame import ANGSTROM, FrameData
 from framecast.targets.engine import LiveEngine
@@ -56,13 +57,19 @@ def _potential(atoms: Any) -> float | None:
 
 
 def from_ase(
-    atoms_or_trajectory: Any, *, fps: float = 30.0, mode: LoopMode = "loop"
+    atoms_or_trajectory: Any,
+    *,
+    fps: float = 30.0,
+    mode: LoopMode = "loop",
+    progress: bool | None = None,
 ) -> FrameData | Trajectory:
     """A single ``Atoms`` as a ``FrameData``; a list of ``Atoms``, an ASE ``Trajectory``
     or a path to a file ASE reads (every image of it) as a ``Trajectory``.
 
     Positions become nm, the cell (when periodic) the box in nm, and a stored energy
     ``energy.potential`` in kJ/mol per frame. Every image must have the same atoms.
+    ``progress``: a bar while the images are read (True always, False never, None after
+    2 s where someone watches: a notebook, a terminal).
     """
     ase = _ase()
     source = atoms_or_trajectory
@@ -75,14 +82,19 @@ def from_ase(
         return frame
     if isinstance(source, (str, os.PathLike)):
         (path,) = check_files([source])
-        from ase.io import read
+        from ase.io import iread
 
-        try:
-            images: list[Any] = list(read(path, index=":"))
+        try:  # image by image, so that a bar can count them
+            images: list[Any] = list(
+                progress_bar(
+                    iread(path, index=":"), total=None, what="reading images", show=progress
+                )
+            )
         except Exception as error:  # each ASE format raises its own kinds
             raise ValueError(f"ASE cannot read {path!r}: {error}") from error
     else:
-        images = list(source)
+        total = len(source) if hasattr(source, "__len__") else None
+        images = list(progress_bar(source, total=total, what="reading images", show=progress))
     return _trajectory(ase, images, fps=fps, mode=mode)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from framecast._support.extras import quiet_mdanalysis
+from framecast._support.progress import progress as progress_bar
 from framecast.adapters._common import (
     check_files,
     index_of,
@@ -51,6 +52,7 @@ def from_mdanalysis(
     mode: LoopMode = "loop",
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     guess_bonds: bool = True,
+    progress: bool | None = None,
 ) -> Trajectory:
     """A trajectory of a ``Universe``, an ``AtomGroup``, or files MDAnalysis reads.
 
@@ -68,6 +70,9 @@ def from_mdanalysis(
         When the topology has no bonds, guess them from distances and van der Waals radii
         (MDAnalysis' guesser, on the first frame). Skipped, with a log message, when an
         element has no known radius.
+    progress
+        A bar while the frames are read into memory: True always, False never, None (the
+        default) after 2 s of reading where someone watches (a notebook, a terminal).
 
     Raises ``FileNotFoundError`` naming a missing file, ``ValueError`` naming the files
     MDAnalysis cannot read (an unknown format, atom counts that differ between topology and
@@ -82,7 +87,7 @@ def from_mdanalysis(
     n_frames = universe.trajectory.n_frames
     topology = _topology(atoms, guess_bonds)
     if n_frames * atoms.n_atoms * 12 <= memory_budget:
-        positions, fields = _load(atoms)
+        positions, fields = _load(atoms, progress)
         return Trajectory(positions, topology, fields=fields, fps=fps, mode=mode)
     log.info(
         "streaming %d frames of %d atoms (over the %d-byte memory budget)",
@@ -247,14 +252,19 @@ def _frame_fields(atoms: Any, ts: Any) -> dict[str, object]:
     return fields
 
 
-def _load(atoms: Any) -> tuple[npt.NDArray[np.float32], dict[str, npt.ArrayLike]]:
-    """Every frame's positions, times and boxes, read once."""
+def _load(
+    atoms: Any, show: bool | None
+) -> tuple[npt.NDArray[np.float32], dict[str, npt.ArrayLike]]:
+    """Every frame's positions, times and boxes, read once (with a bar, see ``show``)."""
     trajectory = atoms.universe.trajectory
     positions = np.empty((trajectory.n_frames, atoms.n_atoms, 3), dtype="<f4")
     times = np.empty(trajectory.n_frames)
     boxes: list[npt.NDArray[np.float64] | None] = []
     with quiet_mdanalysis():
-        for i, ts in enumerate(trajectory):
+        frames = progress_bar(
+            trajectory, total=trajectory.n_frames, what="reading frames", show=show
+        )
+        for i, ts in enumerate(frames):
             positions[i] = atoms.positions * ANGSTROM
             times[i] = ts.time
             boxes.append(_box(ts.dimensions))

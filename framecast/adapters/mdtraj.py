@@ -8,12 +8,17 @@ from typing import Any
 
 import numpy as np
 
+from framecast._support.progress import progress as progress_bar
+from framecast._support.progress import shown
 from framecast.adapters._common import check_files, index_of, require, topology_fields
 from framecast.frame import TIME_KEY
 from framecast.targets.sequence import LoopMode
 from framecast.targets.trajectory import Trajectory
 
 __all__ = ["from_mdtraj"]
+
+#: Frames read at a time from a file (a bar moves once per chunk).
+_CHUNK = 100
 
 
 def from_mdtraj(
@@ -22,18 +27,20 @@ def from_mdtraj(
     top: str | os.PathLike[str] | None = None,
     fps: float = 30.0,
     mode: LoopMode = "loop",
+    progress: bool | None = None,
 ) -> Trajectory:
     """A trajectory of an ``mdtraj.Trajectory``, or of a file MDTraj loads (with ``top``).
 
     Positions, box vectors and times are already in nm and ps in MDTraj. Elements come from
     the topology (0 for virtual sites); chains are MDTraj's chain ids, or their indices
-    when the file names none.
+    when the file names none. ``progress``: a bar while a file is read (True always, False
+    never, None after 2 s where someone watches: a notebook, a terminal).
     """
     md = require("mdtraj", "mdtraj", "framecast.from_mdtraj")
     if isinstance(traj, (str, os.PathLike)):
         files = check_files([traj, *([] if top is None else [top])])
         try:
-            traj = md.load(files[0], top=files[1] if len(files) > 1 else None)
+            traj = _read(md, files[0], files[1] if len(files) > 1 else None, progress)
         except (ValueError, OSError, TypeError, KeyError, IndexError) as error:
             raise ValueError(
                 f"MDTraj cannot read {', '.join(map(repr, files))}: {error}"
@@ -51,6 +58,23 @@ def from_mdtraj(
     if boxes is not None and np.all(np.isfinite(boxes)) and np.all(traj.unitcell_lengths > 0):
         fields["system.box.vectors"] = np.asarray(boxes, dtype=float)
     return Trajectory(traj.xyz, _topology(traj.topology), fields=fields, fps=fps, mode=mode)
+
+
+def _read(md: Any, path: str, top: str | None, show: bool | None) -> Any:
+    """The whole file: in one call, or in chunks of frames that a bar counts when one may
+    be shown and the format knows its length."""
+    if not shown(show):
+        return md.load(path, top=top)
+    try:  # most trajectory formats know their length without reading every frame
+        with md.open(path) as handle:
+            total = len(handle)
+    except (ValueError, OSError, TypeError, NotImplementedError, AttributeError, KeyError):
+        return md.load(path, top=top)
+    chunks = md.iterload(path, top=top, chunk=_CHUNK)
+    read = list(progress_bar(chunks, total=total, what="reading frames", show=show, size=len))
+    if not read:
+        raise ValueError(f"MDTraj found no frame in {path!r}")
+    return read[0] if len(read) == 1 else md.join(read, check_topology=False)
 
 
 def _topology(topology: Any) -> dict[str, object]:

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from framecast._support.extras import require
+from framecast._support.progress import progress as progress_bar
 from framecast.export.movie import write_images
 from framecast.timeline import TimelineBase
 
@@ -51,10 +52,13 @@ def record_movie(
     frames: Sequence[int] | None = None,
     fps: float = 30.0,
     timeout: float = 10.0,
+    progress: bool | None = None,
 ) -> Path:
     """Write ``frames`` (default: all) as the view draws them into a movie at ``path`` (GIF,
-    MP4, ...); returns the path. Raises ``RuntimeError`` for a viewer whose source is not a
-    seekable timeline of this kernel, and ``TimeoutError`` when no view answers."""
+    MP4, ...); returns the path. ``progress``: a bar counting the frames (True always, False
+    never, None after 2 s where someone watches: a notebook, a terminal). Raises
+    ``RuntimeError`` for a viewer whose source is not a seekable timeline of this kernel,
+    and ``TimeoutError`` when no view answers."""
     imageio = require("imageio.v2", "movie", "Viewer.record_movie")
     session = viewer.controlled_session
     target = session.target if session is not None else None
@@ -68,7 +72,9 @@ def record_movie(
     playing = session.playing
 
     def images() -> Iterator[npt.NDArray[np.uint8]]:
-        for index in indices:
+        for index in progress_bar(
+            indices, total=len(indices), what="recording the movie", show=progress
+        ):
             _show(viewer, session.seek, index, timeout)
             picture = imageio.imread(io.BytesIO(viewer.png(timeout)))
             yield np.asarray(picture)[..., :3]

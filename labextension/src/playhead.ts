@@ -25,12 +25,15 @@ const LOCAL_ACTION_GRACE_MS = 1500;
 export class TrajectoryCache {
   private readonly frames: (Float32Array | undefined)[];
   private held = 0;
+  /** Frames the page will hold once every chunk is in (fewer than all over the budget). */
+  goal: number;
 
   constructor(
     readonly frameCount: number,
     readonly particles: number
   ) {
     this.frames = new Array(frameCount);
+    this.goal = frameCount;
   }
 
   /** Store `count` frames from `first`, read from a buffer the kernel sent. */
@@ -68,6 +71,11 @@ export class TrajectoryCache {
 
   get complete(): boolean {
     return this.held === this.frameCount;
+  }
+
+  /** Chunks are still on their way. */
+  get filling(): boolean {
+    return this.held < this.goal;
   }
 }
 

@@ -187,6 +187,39 @@ def test_mdtraj_matches_mdtraj(data: Any) -> None:
         framecast.from_mdtraj(42)
 
 
+def test_reading_files_shows_progress_when_asked(
+    data: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    md = require("mdtraj")
+    from framecast.adapters import mdtraj as mdtraj_adapter
+
+    capsys.readouterr()
+    framecast.from_mdanalysis([data.PSF, data.DCD], progress=True)
+    shown = capsys.readouterr().err
+    assert "reading frames" in shown
+    assert "/98" in shown  # the bar knows the total
+    # MDTraj reads in chunks that the bar counts; what it reads is what md.load reads.
+    monkeypatch.setattr(mdtraj_adapter, "_CHUNK", 3)
+    chunked = framecast.from_mdtraj(data.XTC, top=data.GRO, progress=True)
+    shown = capsys.readouterr().err
+    assert "reading frames" in shown
+    assert "/10" in shown
+    whole = md.load(data.XTC, top=data.GRO)
+    assert chunked.frame_count == whole.n_frames == 10
+    for index in (0, 4, 9):  # frames from the first, a middle and the last chunk
+        chunked.seek(index)
+        np.testing.assert_allclose(
+            get(chunked.frame, "particle.positions"), whole.xyz[index], rtol=1e-6
+        )
+        assert get(chunked.frame, "system.simulation.time") == pytest.approx(whole.time[index])
+    # Off when told, and by default under CI (this suite runs with CI=true or in a pipe).
+    monkeypatch.setenv("CI", "true")
+    framecast.from_mdanalysis([data.PSF, data.DCD], progress=False)
+    framecast.from_mdanalysis([data.PSF, data.DCD])
+    framecast.from_mdtraj(data.XTC, top=data.GRO)
+    assert capsys.readouterr().err == ""
+
+
 # -- ASE -------------------------------------------------------------------------------------------
 def _copper(temperature: float = 300.0) -> Any:
     require("ase")
@@ -211,7 +244,9 @@ def _langevin(atoms: Any) -> Any:
     )  # fmt: skip
 
 
-def test_ase_atoms_frames_and_trajectory_files(tmp_path: Path) -> None:
+def test_ase_atoms_frames_and_trajectory_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     atoms = _copper()
     frame = framecast.from_ase(atoms)
     assert isinstance(frame, framecast.FrameData)
@@ -231,7 +266,9 @@ def test_ase_atoms_frames_and_trajectory_files(tmp_path: Path) -> None:
             dynamics.run(2)
             energies.append(atoms.get_potential_energy())
             writer.write(atoms)
-    trajectory = framecast.from_ase(path)
+    capsys.readouterr()
+    trajectory = framecast.from_ase(path, progress=True)
+    assert "reading images" in capsys.readouterr().err
     assert isinstance(trajectory, framecast.Trajectory)
     assert trajectory.frame_count == 4
     trajectory.seek(3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -213,6 +214,37 @@ def test_a_cached_trajectory_plays_and_scrubs_while_the_kernel_is_frozen(
     )
 
 
+def test_the_viewer_shows_its_cache_filling(page: Any, lab: Lab) -> None:
+    # Ten frames per chunk and a pause between chunks, so that the fill is watched.
+    lab.write_notebook(
+        "caching.ipynb",
+        "import framecast\n"
+        "from framecast.jupyter import page_cache\n"
+        "page_cache.CACHE_CHUNK_BYTES = 300 * 12 * 10\n"
+        "page_cache.CACHE_CHUNK_PAUSE = 0.25\n"
+        "trajectory = framecast.demo.argon_trajectory(n=300, frames=120)\n"
+        "session = framecast.Session(trajectory, port=0, autoplay=False)",
+        "session.view()",
+    )
+    lab.open(page, "caching.ipynb")
+    run_all_cells(page)
+    viewer = page.locator(".fc-viewer")
+    caching = viewer.locator(".fc-viewer-caching")
+    caching.wait_for(state="visible", timeout=60_000)
+    label = viewer.locator(".fc-viewer-frame")
+    text = label.text_content() or ""
+    assert re.search(r"caching \d+/120 frames", text), text
+    done = int(caching.evaluate("(bar) => bar.value"))
+    assert 0 < done < 120
+    assert caching.evaluate("(bar) => bar.max") == 120
+    ARTIFACTS.mkdir(exist_ok=True)
+    viewer.screenshot(path=str(ARTIFACTS / "viewer-caching.png"))
+    # Then the page holds every frame: the bar goes, the label says so.
+    page.wait_for_selector(".fc-viewer[data-cached='120']", timeout=60_000)
+    caching.wait_for(state="hidden", timeout=5_000)
+    assert "120/120 frames cached" in (label.text_content() or "")
+
+
 def test_a_large_system_streams_without_iopub_rate_limits(page: Any, lab: Lab) -> None:
     # 100,000 particles streamed with the page cache off: the heaviest path for IOPub.
     setup = (
@@ -394,7 +426,10 @@ def test_record_movie_writes_the_frames_the_view_draws(page: Any, lab: Lab) -> N
         "trajectory = framecast.demo.argon_trajectory(n=200, frames=40)\n"
         "session = framecast.Session(trajectory, port=0)\n"
         "session.pause()",
-        "viewer = session.view(cache_bytes=0)\nviewer",
+        "import ipywidgets\n"
+        "viewer = session.view(cache_bytes=0)\n"
+        "out = ipywidgets.Output()\n"
+        "display(viewer, out)",
     )
     movie = lab.root / "movie.gif"
     movie.unlink(missing_ok=True)
@@ -409,8 +444,20 @@ def test_record_movie_writes_the_frames_the_view_draws(page: Any, lab: Lab) -> N
         " === 'idle'",
         timeout=60_000,
     )
-    reply = run_in_kernel(page, "viewer.record_movie('movie.gif', frames=range(0, 40, 8), fps=5)")
+    # The progress bar (tqdm's notebook bar, in the Output widget) appears while it records.
+    page.evaluate(
+        "() => { window.fcSawBar = false; const seen = () => { if (document.querySelector("
+        "'.jp-Notebook').textContent.includes('recording the movie')) window.fcSawBar = true; };"
+        " new MutationObserver(seen).observe(document.body,"
+        " {subtree: true, childList: true, characterData: true}); }"
+    )
+    reply = run_in_kernel(
+        page,
+        "with out:\n"
+        "    viewer.record_movie('movie.gif', frames=range(0, 40, 8), fps=5, progress=True)",
+    )
     assert reply[0] == "ok", reply
+    assert page.evaluate("() => window.fcSawBar"), "no progress bar while recording"
     frames = imageio.mimread(movie)
     assert len(frames) == 5
     first, last = (np.asarray(frames[i])[..., :3].astype(int) for i in (0, 4))

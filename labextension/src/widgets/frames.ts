@@ -123,6 +123,7 @@ export class Frames {
     if (!cache || cache.frameCount !== message.frame_count || cache.particles !== message.particles) {
       playhead.cache = new TrajectoryCache(message.frame_count, message.particles);
     }
+    playhead.cache!.goal = Math.min(message.frames, message.frame_count);
     playhead.cache!.add(message.first, message.count, buffer);
     this.changed();
   }

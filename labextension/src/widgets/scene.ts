@@ -71,6 +71,8 @@ export class Scene implements IViewOfFrames {
   /** What the user must know now (a refused pull, a closed session): stays until the next
    * action. */
   private notice!: HTMLSpanElement;
+  /** How far the page's cache of a trajectory is filled, shown while it fills. */
+  private caching!: HTMLProgressElement;
   private pull?: Pull;
   private rich?: RichLayer;
   /** Whether the particles three.js hides were worked out with the current representations. */
@@ -158,7 +160,11 @@ export class Scene implements IViewOfFrames {
       solventBox.checked = Boolean(this.model.get('hide_solvent'));
       this.representationsChanged();
     });
-    toolbar.append(reset, colourBy, solvent, this.label, hint, this.notice);
+    this.caching = document.createElement('progress');
+    this.caching.className = 'fc-viewer-caching';
+    this.caching.setAttribute('aria-label', 'Frames cached in the page');
+    this.caching.hidden = true;
+    toolbar.append(reset, colourBy, solvent, this.label, this.caching, hint, this.notice);
 
     // alpha: over Mol*'s layer (rich representations), this canvas clears to transparent.
     this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true, alpha: true });
@@ -310,8 +316,20 @@ export class Scene implements IViewOfFrames {
     this.el.dataset.local = String(Boolean(model.playhead?.local));
     this.el.dataset.generation = String(model.generation);
     if (this.label) {
-      const cached = cache ? ` \u00b7 ${cache.count}/${cache.frameCount} frames cached` : '';
+      // While chunks come: "caching 120/400 frames" and a bar; then what the page holds.
+      const filling = Boolean(cache?.filling);
+      let cached = '';
+      if (cache) {
+        cached = filling
+          ? ` \u00b7 caching ${cache.count}/${cache.goal} frames`
+          : ` \u00b7 ${cache.count}/${cache.frameCount} frames cached`;
+      }
       this.label.textContent = `frame ${frame.index}${cached}`;
+      this.caching.hidden = !filling;
+      if (filling) {
+        this.caching.max = cache!.goal;
+        this.caching.value = cache!.count;
+      }
     }
     if (this.builtFor !== model.generation) {
       // Another target: drop the old particles, bonds, colours and box, and frame the new
