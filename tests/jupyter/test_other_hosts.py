@@ -2,120 +2,26 @@
 
 In each: the control bar renders and its "Pause" and "Play" buttons reach the kernel's
 session, a link click reaches a listening client in another process and says so, and the
-viewer draws (pixels in its canvas). The kernel's side is read back through a status file
-that the session's observer writes.
+viewer draws (pixels in its canvas) (:func:`framecast.testing.hosts.drive`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from framecast.testing import ListenerProcess, wait_until
+from framecast.testing import wait_until
 from framecast.testing.browser import ARTIFACTS, PIXELS, _free_port, chromium_path
+from framecast.testing.hosts import SETUP, Host, drive, notebook
 
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-
-SETUP = """\
-import json, os, pathlib, threading
-import framecast
-
-trajectory = framecast.demo.argon_trajectory(n=60, frames=300)
-session = framecast.Session(trajectory, port=0)
-status = pathlib.Path({status!r})
-status_lock = threading.Lock()
-
-def write_status(change=None):
-    with status_lock:
-        data = {{"playing": session.playing, "port": session.port}}
-        status.with_suffix(".tmp").write_text(json.dumps(data))
-        os.replace(status.with_suffix(".tmp"), status)
-
-session.observe(write_status, names=["playing"])
-write_status()
-"""
-
-
-class Host:
-    """A Voila or marimo server in its own process group, stopped with all its kernels."""
-
-    def __init__(self, command: list[str], cwd: Path, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}/"
-        env = {
-            **os.environ,
-            "JUPYTER_RUNTIME_DIR": str(cwd / "runtime"),
-            "IPYTHONDIR": str(cwd / "ipython"),
-        }
-        self.log = (cwd / "host.log").open("w")
-        self.process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_until(self._answers, timeout=60, what=f"{command[2]} answers {self.url}")
-
-    def _answers(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"the server exited: {self.process.returncode}")
-        try:
-            with urllib.request.urlopen(self.url, timeout=2):
-                return True
-        except OSError:
-            return False
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self.log.close()
-
-
-def _status(path: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data
-
-
-def _notebook(cells: list[str]) -> dict[str, Any]:
-    """A notebook of code cells, not yet run (Voila runs them)."""
-    return {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": f"cell{i}",
-                "metadata": {},
-                "execution_count": None,
-                "outputs": [],
-                "source": source,
-            }
-            for i, source in enumerate(cells)
-        ],
-    }
 
 
 def _voila(notebook: str, workdir: Path) -> Host:
@@ -136,38 +42,6 @@ def _voila(notebook: str, workdir: Path) -> Host:
     )
 
 
-def _drive(page: Any, status: Path, name: str) -> None:
-    """What every front end must do: bar, link, viewer."""
-    page.wait_for_selector(".fc-controls [aria-label='Pause']:not([disabled])", timeout=90_000)
-    wait_until(lambda: _status(status).get("playing") is True, timeout=30, what="playing")
-    page.locator(".fc-controls [aria-label='Pause']").first.click()
-    wait_until(
-        lambda: _status(status).get("playing") is False, timeout=15, what="paused by the bar"
-    )
-    page.locator(".fc-controls [aria-label='Play']").first.click()
-    wait_until(lambda: _status(status).get("playing") is True, timeout=15, what="played by the bar")
-
-    address = f"127.0.0.1:{_status(status)['port']}"
-    with ListenerProcess(address, {"default": 1}) as listener:
-        page.locator("a.fc-transition-link[data-transition='100']").first.click()
-        events = listener.wait_for(lambda evs: bool(evs[0][1]))
-        assert [event[2] for event in events[0][1]] == [100]
-        # The listener and the page's own viewer (on `default` too). Locators, not document
-        # queries: marimo draws each widget in a shadow root.
-        page.locator(".fc-link-status", has_text="2 clients").first.wait_for(timeout=30_000)
-
-    canvas = page.locator(".fc-viewer canvas").first
-    canvas.wait_for(timeout=60_000)
-    viewer = page.locator(".fc-viewer").first
-    wait_until(
-        lambda: int(viewer.get_attribute("data-shown") or 0) > 0, timeout=30, what="a frame shown"
-    )
-    lit, _, total = canvas.evaluate(PIXELS)
-    assert lit > 0.01 * total, f"the canvas is blank: {lit} of {total} pixels drawn"
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     chromium_path()  # fail (in CI) or skip before starting a server for nothing
@@ -182,11 +56,11 @@ def test_voila_renders_the_bar_the_links_and_the_viewer(page: Any, workdir: Path
         "trajectory.transition(100)",
         "session.view()",
     ]
-    (workdir / "app.ipynb").write_text(json.dumps(_notebook(cells)))
+    (workdir / "app.ipynb").write_text(json.dumps(notebook(cells)))
     host = _voila("app.ipynb", workdir)
     try:
         page.goto(host.url, timeout=90_000)
-        _drive(page, status, "voila")
+        drive(page, status, "voila")
     finally:
         host.close()
 
@@ -244,7 +118,7 @@ def test_marimo_renders_the_bar_the_links_and_the_viewer(page: Any, workdir: Pat
     host = _marimo("app.py", workdir)
     try:
         page.goto(host.url, timeout=90_000)
-        _drive(page, status, "marimo")
+        drive(page, status, "marimo")
     finally:
         host.close()
 
@@ -352,7 +226,7 @@ def _drive_cartoon(page: Any, name: str) -> None:
 
 def test_a_cartoon_with_labels_in_voila(page: Any, workdir: Path) -> None:
     cells = [CARTOON_SETUP + "viewer", "trajectory.transition(50)"]
-    (workdir / "cartoon.ipynb").write_text(json.dumps(_notebook(cells)))
+    (workdir / "cartoon.ipynb").write_text(json.dumps(notebook(cells)))
     host = _voila("cartoon.ipynb", workdir)
     try:
         page.goto(host.url, timeout=90_000)
@@ -436,7 +310,7 @@ def _drive_plot(page: Any, name: str) -> None:
 
 def test_a_plot_sends_the_viewer_there_in_voila(page: Any, workdir: Path) -> None:
     cells = [PLOT_SETUP + "plot", "viewer"]
-    (workdir / "plot.ipynb").write_text(json.dumps(_notebook(cells)))
+    (workdir / "plot.ipynb").write_text(json.dumps(notebook(cells)))
     host = _voila("plot.ipynb", workdir)
     try:
         page.goto(host.url, timeout=90_000)
