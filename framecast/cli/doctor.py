@@ -33,16 +33,16 @@ FRONT_ENDS = (
     ("Voila", "voila"),
     ("marimo", "marimo"),
 )
-#: Each extra and a module that tells whether it is installed.
+#: Each extra and the modules it installs: it is there when every one of them imports.
 EXTRAS = (
-    ("mdanalysis", "MDAnalysis"),
-    ("mdtraj", "mdtraj"),
-    ("ase", "ase"),
-    ("openmm", "openmm"),
-    ("movie", "imageio"),
-    ("nanover", "msgpack"),
-    ("compact", "zstandard"),
-    ("nats", "nats"),
+    ("mdanalysis", ("MDAnalysis",)),
+    ("mdtraj", ("mdtraj",)),
+    ("ase", ("ase",)),
+    ("openmm", ("openmm",)),
+    ("movie", ("imageio", "imageio_ffmpeg")),
+    ("nanover", ("msgpack", "websockets")),
+    ("compact", ("zstandard",)),
+    ("nats", ("nats", "nkeys", "zstandard")),
 )
 
 
@@ -146,8 +146,8 @@ def diagnose() -> Report:
                 "pip install --force-reinstall framecast, then reload the page",
             )
 
-    have = [extra for extra, module in EXTRAS if _importable(module)]
-    lack = [extra for extra, module in EXTRAS if extra not in have]
+    have = [extra for extra, modules in EXTRAS if all(map(_importable, modules))]
+    lack = [extra for extra, _ in EXTRAS if extra not in have]
     report.lines.append(f"extras installed: {', '.join(have) or 'none'}")
     if lack:
         report.lines.append(

@@ -509,3 +509,21 @@ def test_doctor_reports_what_is_installed_and_each_problem_with_its_fix(
     assert "fix: reinstall" in text
     assert "the JupyterLab extension is disabled" in text
     assert "fix: jupyter labextension enable framecast" in text
+
+
+def test_doctor_counts_an_extra_installed_only_when_all_its_modules_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import framecast.cli.doctor as doctor_module
+
+    # This suite installs every extra; msgpack alone (another package's dependency) must
+    # not make the nanover extra look installed without websockets.
+    def line(lines: list[str], start: str) -> str:
+        return next(text for text in lines if text.startswith(start))
+
+    assert "nanover" in line(doctor_module.diagnose().lines, "extras installed:")
+    real = doctor_module._importable
+    monkeypatch.setattr(doctor_module, "_importable", lambda m: m != "websockets" and real(m))
+    lines = doctor_module.diagnose().lines
+    assert "nanover" not in line(lines, "extras installed:")
+    assert "framecast[nanover]" in line(lines, "extras missing:")
