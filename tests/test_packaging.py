@@ -204,7 +204,8 @@ def _outputs() -> dict[str, dict[str, Any]]:
 
 
 def test_the_conda_recipe_agrees_with_pyproject() -> None:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    project = pyproject["project"]
     recipe = _recipe()
     context = recipe["context"]
     assert context["version"] == __version__
@@ -214,6 +215,10 @@ def test_the_conda_recipe_agrees_with_pyproject() -> None:
     base = outputs["framecast"]
     host = {_spec(text)[0] for text in base["requirements"]["host"]}
     assert not host & {"nodejs", "yarn", "npm"}, "the build must not need node"
+    # The build backend the sdist names, at the versions it names.
+    backend = {_spec(text) for text in base["requirements"]["host"]} - {("pip", frozenset())}
+    backend = {spec for spec in backend if spec[0] != "python"}
+    assert backend == _conda_specs(pyproject["build-system"]["requires"])
     assert "--no-build-isolation" in base["build"]["script"]
     run = [text for text in base["requirements"]["run"] if not text.startswith("python ")]
     assert {_spec(text) for text in run} == _conda_specs(project["dependencies"])
