@@ -368,7 +368,6 @@ def _watch(args: argparse.Namespace, stream: TextIO) -> int:
         print(f"framecast watch: {error}", file=errors)
         return 2
     deadline = None if args.duration is None else time.monotonic() + args.duration
-    done = threading.Event()
     printing = threading.Lock()
     with client:
         client.subscribe_frames(stats.add, interval=args.interval)
@@ -394,7 +393,15 @@ def _watch(args: argparse.Namespace, stream: TextIO) -> int:
                 out.flush()
             while deadline is None or time.monotonic() < deadline:
                 wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
-                done.wait(max(wait, 0.0))
+                if client.frames_ended.wait(max(wait, 0.0)):
+                    # The server stopped or dropped this client: say so, not "paused?".
+                    why = client.frame_stream_ended(timeout=5.0)
+                    why = why or f"the frame stream from {client.address} ended"
+                    print(
+                        f"framecast watch: {why} (the server stopped, or dropped this client)",
+                        file=errors,
+                    )
+                    return 1
                 with printing:
                     print(stats.line(), file=out, flush=True)
         except KeyboardInterrupt:

@@ -6,6 +6,7 @@ method may be called from any thread.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import threading
@@ -204,11 +205,9 @@ class Client:
             while True:
                 if self._updates_received > seen and (predicate is None or predicate(self._frame)):
                     return self._frame
-                task = self._frame_task
-                if task is not None and not task.is_alive:
-                    error = task.future.exception() if task.future.done() else None
-                    # The stream's own error names why (a limit of the server's, say).
-                    message = str(error) if error else f"frame stream from {self.address} ended"
+                ended = self._frame_stream_end()
+                if ended is not None:
+                    message, error = ended
                     raise ConnectionError(message) from error
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -216,6 +215,25 @@ class Client:
                         f"no matching frame from {self.address} within {timeout:g} s"
                     )
                 self._frame_ready.wait(remaining)
+
+    def frame_stream_ended(self, timeout: float = 0.0) -> str | None:
+        """Why the frame stream ended (the server's own words when it gave a reason), or
+        None while it runs or before :meth:`subscribe_frames`. Waits up to ``timeout``
+        seconds for a stream that is ending (:attr:`frames_ended` is set first)."""
+        task = self._frame_task
+        if task is not None and self.frames_ended.is_set():
+            concurrent.futures.wait([task.future], timeout=timeout)
+        with self._lock:
+            ended = self._frame_stream_end()
+        return None if ended is None else ended[0]
+
+    def _frame_stream_end(self) -> tuple[str, BaseException | None] | None:
+        task = self._frame_task
+        if task is None or not task.future.done():
+            return None
+        error = task.future.exception() if task.future.done() else None
+        # The stream's own error names why (a limit of the server's, say).
+        return (str(error) if error else f"frame stream from {self.address} ended"), error
 
     def get_frame(self) -> FrameData:
         """Fetch the whole current frame once, without subscribing."""

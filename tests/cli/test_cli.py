@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +129,34 @@ def test_watch_reports_a_missing_server() -> None:
     )
     assert result.returncode == 2
     assert "no framecast server answered at 127.0.0.1:1" in result.stderr
+
+
+def test_watch_says_when_the_server_goes_and_exits(no_leaks: None) -> None:
+    # Not "no update in the last second (paused?)" forever: the stream ended, and why.
+    session = Session(framecast.demo.argon(20), port=0)
+    try:
+        watch = subprocess.Popen(
+            framecast_command("watch", f"127.0.0.1:{session.port}"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert watch.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # bounded: the first frame's description
+            line = watch.stdout.readline()
+            if not line or line.startswith("frame "):
+                break
+        assert line.startswith("frame "), line
+    finally:
+        session.close()
+    try:
+        stdout, stderr = watch.communicate(timeout=60)
+    finally:
+        watch.kill()
+    assert watch.returncode == 1, stdout[-500:] + stderr
+    assert f"frame stream from 127.0.0.1:{session.port} ended" in stderr
+    assert "the server stopped, or dropped this client" in stderr
 
 
 def test_serve_on_a_busy_port_names_the_port(no_leaks: None) -> None:
